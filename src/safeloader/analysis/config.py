@@ -1,0 +1,26 @@
+"""Settings shared by every check of the analysis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+KerasVersion = Literal["2", "3", "auto"]
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """What the user configured (flake8 options or ``safeloader-fix`` flags).
+
+    ``keras_version``: ``"2"``, ``"3"`` or ``"auto"`` (read the module's
+    imports, then the installed ``keras`` distribution's version; unknown
+    means no Keras-3-only rule fires). ``extra_guards``: names, beyond the
+    built-in ones, that make a generator thread-safe. ``project_root``: the
+    directory under which imports are resolved to project modules (``None``:
+    the linted file's own directory tree as flake8 sees it).
+    """
+
+    keras_version: KerasVersion = "auto"
+    extra_guards: frozenset[str] = field(default_factory=frozenset)
+    project_root: Path | None = None
