@@ -1,0 +1,120 @@
+"""The fix handlers of ``safeloader-fix``: one module per :class:`FixKind`.
+
+The codemod (:mod:`safeloader.codemod`) walks a module once. Before the walk it
+finds, for every :class:`~safeloader.findings.Fix`, the LibCST node the fix's
+span points at (through ``PositionProvider``, on the original tree, so several
+fixes in one file never shift each other); on leaving that node it calls the
+handler of the fix's kind. A handler is a module with two public names:
+
+``NODE_TYPE``
+    the LibCST node class (or a tuple of classes) the handler rewrites, for
+    example ``libcst.FunctionDef``.
+``apply(original, updated, fix, context)``
+    returns the replacement for ``updated`` (a node, ``libcst.RemoveFromParent()``
+    or a ``libcst.FlattenSentinel``). ``original`` is the node as parsed (use it
+    for metadata and positions), ``updated`` carries the rewrites already made
+    inside it (build the result from it). A shape the handler cannot rewrite
+    safely is returned unchanged after ``context.warn(...)``.
+
+and one optional name:
+
+``MATCH``
+    :data:`MATCH_EXACT` (the default): the node whose extent is the fix's span,
+    give or take the parentheses ``ast`` and LibCST place differently;
+    :data:`MATCH_ENCLOSING`: the innermost node of ``NODE_TYPE`` that contains
+    the span (for a fix whose span is a call but whose edit is its statement).
+
+A span that matches no node is reported as a warning, never a crash. Imports
+change only through :class:`FixContext` (LibCST's ``AddImportsVisitor`` and
+``RemoveImportsVisitor``), so a fix never leaves an undefined name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import MappingProxyType
+from typing import Callable, Mapping, Protocol, Union
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+
+from safeloader.findings import Fix, FixKind
+
+#: what a handler's ``apply`` may return
+HandlerResult = Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
+
+#: ``MATCH`` value: the node whose extent is the span
+MATCH_EXACT = "exact"
+#: ``MATCH`` value: the innermost node of ``NODE_TYPE`` containing the span
+MATCH_ENCLOSING = "enclosing"
+
+#: the module implementing each fix kind
+HANDLER_MODULES: Mapping[FixKind, str] = MappingProxyType(
+    {
+        FixKind.DECORATE_GENERATOR: "safeloader.fixes.decorate_generator",
+        FixKind.WRAP_EXPRESSION: "safeloader.fixes.wrap_expression",
+        FixKind.DISABLE_MULTIPROCESSING: "safeloader.fixes.disable_multiprocessing",
+        FixKind.FORWARD_KWARGS: "safeloader.fixes.forward_kwargs",
+        FixKind.LOCK_NEXT_CALL: "safeloader.fixes.lock_next_call",
+        FixKind.ADD_DUNDER_NEXT: "safeloader.fixes.add_dunder_next",
+        FixKind.REPLACE_HANDWRITTEN: "safeloader.fixes.replace_handwritten",
+        FixKind.RENAME_GENERATOR_CALL: "safeloader.fixes.rename_generator_call",
+    }
+)
+
+
+class FixContext:
+    """What a handler may do besides returning a node: imports and warnings.
+
+    One ``FixContext`` serves one module being rewritten.
+    """
+
+    def __init__(self, codemod_context: CodemodContext, warn: Callable[[str], None]) -> None:
+        self._codemod_context = codemod_context
+        self._warn = warn
+
+    @property
+    def module(self) -> cst.Module:
+        """The module being rewritten, as parsed (for its indentation and newline)."""
+        module = self._codemod_context.module
+        if module is None:
+            raise RuntimeError("FixContext.module is only available during a transform")
+        return module
+
+    def add_import(self, module: str, name: str) -> None:
+        """Make ``from <module> import <name>`` present once the walk is done."""
+        AddImportsVisitor.add_needed_import(self._codemod_context, module, name)
+
+    def remove_import(self, module: str, name: str) -> None:
+        """Drop ``from <module> import <name>`` if nothing uses the name afterwards."""
+        RemoveImportsVisitor.remove_unused_import(self._codemod_context, module, name)
+
+    def warn(self, message: str) -> None:
+        """Report a shape left unchanged; the message should say where and why."""
+        self._warn(message)
+
+
+class FixHandler(Protocol):
+    """The interface a handler module offers (see the module docstring)."""
+
+    NODE_TYPE: type[cst.CSTNode] | tuple[type[cst.CSTNode], ...]
+
+    def apply(
+        self, original: cst.CSTNode, updated: cst.CSTNode, fix: Fix, context: FixContext
+    ) -> HandlerResult:
+        """Return the replacement of ``updated`` for ``fix``."""
+
+
+def handler_for(kind: FixKind) -> FixHandler:
+    """Return the handler module of ``kind`` (imported on first use)."""
+    handler: FixHandler = importlib.import_module(HANDLER_MODULES[kind])  # type: ignore[assignment]
+    return handler
+
+
+def match_mode(handler: FixHandler) -> str:
+    """Return the handler's ``MATCH`` (:data:`MATCH_EXACT` when it sets none)."""
+    mode = getattr(handler, "MATCH", MATCH_EXACT)
+    if mode not in (MATCH_EXACT, MATCH_ENCLOSING):
+        raise ValueError(f"{handler!r} has MATCH={mode!r}; expected 'exact' or 'enclosing'")
+    return str(mode)
