@@ -49,11 +49,11 @@ PICKLE_MESSAGE = (
 )
 
 
-class _Reraise:
-    """Stands in for a failed source's ``__next__``: raises its error again.
+class _Failed:
+    """Takes a failed source's place: every ``next()`` raises the source's error again.
 
     The traceback is reset to the one the source raised, so repeated raises
-    from many threads do not pile frames onto a shared exception.
+    from many threads do not pile frames onto one shared exception.
     """
 
     __slots__ = ("error", "traceback")
@@ -62,7 +62,10 @@ class _Reraise:
         self.error = error
         self.traceback = error.__traceback__
 
-    def __call__(self, *args: object) -> NoReturn:
+    def __iter__(self) -> _Failed:
+        return self
+
+    def __next__(self) -> NoReturn:
         raise self.error.with_traceback(self.traceback)
 
 
@@ -84,9 +87,11 @@ class ThreadSafeIterator(Generic[T]):
     docstring for why its ``__class__`` says ``generator``.
     """
 
-    # ``_next`` is the hot path: the source's bound ``__next__`` until the
-    # source raises, then a ``_Reraise``. No flag is tested per item.
-    __slots__ = ("_source", "_next", "_lock", "_error", "__weakref__")
+    # The hot path calls next(self._iterator): the source until it raises, then
+    # a ``_Failed`` that raises the same error, so no flag is tested per item.
+    # The lock is taken with acquire()/release() rather than ``with``: measured
+    # faster on CPython 3.11 (benchmarks/bench_threadsafe.py).
+    __slots__ = ("_source", "_iterator", "_lock", "_error", "__weakref__")
 
     def __init__(self, iterable: Iterable[T]) -> None:
         try:
@@ -96,7 +101,7 @@ class ThreadSafeIterator(Generic[T]):
                 f"ThreadSafeIterator needs an iterable; got {type(iterable).__name__}"
             ) from None
         self._source: Iterator[T] = source
-        self._next: Callable[[], T] = source.__next__
+        self._iterator: Iterator[T] = source
         self._lock = threading.Lock()
         self._error: BaseException | None = None
 
@@ -110,18 +115,21 @@ class ThreadSafeIterator(Generic[T]):
         return self
 
     def __next__(self) -> T:
-        with self._lock:
-            try:
-                return self._next()
-            except Exception as error:
-                self._record(error)
-                raise
+        lock = self._lock
+        lock.acquire()
+        try:
+            return next(self._iterator)
+        except Exception as error:
+            self._record(error)
+            raise
+        finally:
+            lock.release()
 
     def _record(self, error: BaseException) -> None:
         """Make ``error`` the answer to every later call (lock held)."""
         if self._error is None:
             self._error = error
-            self._next = _Reraise(error)
+            self._iterator = _Failed(error)
 
     @property
     def source(self) -> Iterator[T]:
@@ -139,7 +147,7 @@ class ThreadSafeIterator(Generic[T]):
     def _call(self, method_name: str, *args: Any) -> T:
         with self._lock:
             if self._error is not None:
-                self._next()  # raises the recorded error
+                next(self._iterator)  # raises the recorded error
             method = getattr(self._source, method_name, None)
             if method is None:
                 raise TypeError(
@@ -179,6 +187,7 @@ class ThreadSafeIterator(Generic[T]):
 
 #: The name of the hand-written wrapper found across forum answers.
 threadsafe_iter = ThreadSafeIterator
+
 
 def threadsafe_generator(fn: Callable[..., Iterable[T]]) -> Callable[..., ThreadSafeIterator[T]]:
     """Decorate a generator function so that each call returns a :class:`ThreadSafeIterator`.
