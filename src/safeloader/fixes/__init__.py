@@ -38,6 +38,8 @@ from typing import Callable, Mapping, Protocol, Union
 import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.helpers import get_full_name_for_node
+from libcst.metadata import GlobalScope, MetadataWrapper, ScopeProvider
 
 from safeloader.findings import Fix, FixKind
 
@@ -48,6 +50,8 @@ HandlerResult = Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
 MATCH_EXACT = "exact"
 #: ``MATCH`` value: the innermost node of ``NODE_TYPE`` containing the span
 MATCH_ENCLOSING = "enclosing"
+
+_SCOPE_KEY = "safeloader.fixes.global_scope"
 
 #: the module implementing each fix kind
 HANDLER_MODULES: Mapping[FixKind, str] = MappingProxyType(
@@ -85,6 +89,33 @@ class FixContext:
     def add_import(self, module: str, name: str) -> None:
         """Make ``from <module> import <name>`` present once the walk is done."""
         AddImportsVisitor.add_needed_import(self._codemod_context, module, name)
+
+    def can_import(self, module: str, name: str) -> bool:
+        """Whether ``from <module> import <name>`` is safe to add: nothing else in
+        the module's global scope (a ``def``, an assignment, another import) binds
+        ``name``, so the added import neither shadows nor is shadowed."""
+        scope = self._global_scope()
+        for assignment in scope.assignments[name]:
+            node = getattr(assignment, "node", None)
+            if not (
+                isinstance(node, cst.ImportFrom)
+                and not node.relative
+                and node.module is not None
+                and get_full_name_for_node(node.module) == module
+            ):
+                return False
+        return True
+
+    def _global_scope(self) -> GlobalScope:
+        """The module's global scope, computed once per module."""
+        module = self.module
+        cached = self._codemod_context.scratch.get(_SCOPE_KEY)
+        if cached is None or cached[0] is not module:
+            scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
+            cached = (module, scopes[module])
+            self._codemod_context.scratch[_SCOPE_KEY] = cached
+        scope: GlobalScope = cached[1]
+        return scope
 
     def remove_import(self, module: str, name: str) -> None:
         """Drop ``from <module> import <name>`` if nothing uses the name afterwards."""

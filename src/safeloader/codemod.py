@@ -1,0 +1,150 @@
+"""The LibCST codemod that applies safeloader's fixes to one module.
+
+``SafeloaderFixCommand`` is a ``VisitorBasedCodemodCommand``: ``safeloader-fix``
+drives it file by file with the fixes the analysis planned for that file, and
+LibCST's own runner can drive it too::
+
+    python -m libcst.tool codemod -x codemod.SafeloaderFixCommand train.py
+
+(run from a directory whose ``.libcst.codemod.yaml`` lists ``safeloader`` in
+``modules``); the command then runs the analysis on each file itself.
+
+The module is walked once. Before the walk every fix's span is matched to a
+node of the original tree through ``PositionProvider`` (see
+:mod:`safeloader.span_matching`); on leaving that node the fix's handler (see
+:mod:`safeloader.fixes`) rewrites it. Imports are added afterwards by LibCST's
+``AddImportsVisitor``. A fix whose span matches nothing, or whose shape its
+handler cannot rewrite safely, leaves the code unchanged with a warning.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Sequence
+
+import libcst as cst
+from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
+from libcst.metadata import PositionProvider
+
+from safeloader.analysis.config import AnalysisConfig
+from safeloader.findings import Fix
+from safeloader.fix_selection import FixSelection, fix_key
+from safeloader.fixes import MATCH_ENCLOSING, FixContext, FixHandler, handler_for, match_mode
+from safeloader.span_matching import ModuleText, NodeIndex
+
+
+def _codes(value: str | None) -> tuple[str, ...]:
+    """``"SLD101, SLD3"`` as ``("SLD101", "SLD3")``."""
+    return tuple(code.strip() for code in (value or "").split(",") if code.strip())
+
+
+class SafeloaderFixCommand(VisitorBasedCodemodCommand):
+    """Rewrite the hazards safeloader's analysis finds, where a fix is safe."""
+
+    DESCRIPTION: str = (
+        "Fix thread-unsafe generators fed to Keras' threaded loaders and the "
+        "deprecated *_generator calls (safeloader's SLD rules)."
+    )
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    @staticmethod
+    def add_args(arg_parser: argparse.ArgumentParser) -> None:
+        """The options ``python -m libcst.tool codemod`` offers for this command."""
+        arg_parser.add_argument("--select", help="comma-separated codes or prefixes to fix")
+        arg_parser.add_argument("--ignore", help="comma-separated codes or prefixes to skip")
+        arg_parser.add_argument(
+            "--unsafe-fixes", action="store_true", help="also apply fixes that may change behaviour"
+        )
+        arg_parser.add_argument(
+            "--keras-version", choices=("2", "3", "auto"), default="auto",
+            help="the Keras the code targets (default: auto)",
+        )
+        arg_parser.add_argument(
+            "--guards", help="comma-separated extra names that make a generator thread-safe"
+        )
+
+    def __init__(
+        self,
+        context: CodemodContext,
+        select: str | None = None,
+        ignore: str | None = None,
+        unsafe_fixes: bool = False,
+        keras_version: str = "auto",
+        guards: str | None = None,
+        fixes: Sequence[tuple[str, Fix]] | None = None,
+    ) -> None:
+        """``fixes``: the ``(code, fix)`` pairs to apply, as planned by the caller;
+        ``None`` runs the analysis on the module with the other options."""
+        super().__init__(context)
+        self._selection = FixSelection(_codes(select), _codes(ignore), unsafe_fixes)
+        self._config = AnalysisConfig(
+            keras_version=keras_version,  # type: ignore[arg-type]
+            extra_guards=frozenset(_codes(guards)),
+        )
+        self._planned = None if fixes is None else list(fixes)
+        self._targets: dict[cst.CSTNode, list[tuple[str, Fix, FixHandler]]] = {}
+        #: the ``(code, fix)`` pairs applied to the last module, in order
+        self.applied: list[tuple[str, Fix]] = []
+
+    def _fixes_for(self, module: cst.Module) -> list[tuple[str, Fix]]:
+        """The planned fixes, or the analysis' fixes for this file."""
+        if self._planned is not None:
+            return self._planned
+        from safeloader.analysis import analyze_source
+
+        path = Path(self.context.filename or "<module>")
+        here = path.resolve()
+        chosen = []
+        for code, fix in self._selection.fixes_to_apply(
+            analyze_source(module.code, path, self._config)
+        ):
+            if fix.path is not None and Path(fix.path).resolve() != here:
+                self._warn_at(fix, f"{code} is fixed in {fix.path}; run safeloader-fix on it")
+            else:
+                chosen.append((code, fix))
+        return chosen
+
+    def visit_Module(self, node: cst.Module) -> bool:
+        """Match every fix to its node before any node is rewritten."""
+        self.applied = []
+        self._targets = {}
+        fixes = self._fixes_for(node)
+        if not fixes:
+            return False
+        index = NodeIndex(ModuleText(node.code), self.metadata[PositionProvider])
+        seen: set[tuple[object, ...]] = set()
+        for code, fix in fixes:
+            if fix_key(fix) in seen:
+                continue
+            seen.add(fix_key(fix))
+            handler = handler_for(fix.kind)
+            if match_mode(handler) == MATCH_ENCLOSING:
+                target = index.enclosing(fix.span, handler.NODE_TYPE)
+            else:
+                target = index.exact(fix.span, handler.NODE_TYPE)
+            if target is None:
+                self._warn_at(fix, f"{code}: no code to rewrite there for {fix.kind.value}")
+            else:
+                self._targets.setdefault(target, []).append((code, fix, handler))
+        return bool(self._targets)
+
+    def on_leave(  # type: ignore[override]
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel:
+        """Apply the fixes aimed at ``original_node`` to ``updated_node``."""
+        result = super().on_leave(original_node, updated_node)
+        for code, fix, handler in self._targets.get(original_node, ()):
+            if not isinstance(result, cst.CSTNode):
+                self._warn_at(fix, f"{code}: the code was removed by another fix")
+                continue
+            warnings_before = len(self.context.warnings)
+            context = FixContext(self.context, lambda message, fix=fix: self._warn_at(fix, message))
+            result = handler.apply(original_node, result, fix, context)
+            if len(self.context.warnings) == warnings_before:
+                self.applied.append((code, fix))
+        return result
+
+    def _warn_at(self, fix: Fix, message: str) -> None:
+        """Warn with the fix's ``line:column`` (flake8's 1-based column) in front."""
+        self.warn(f"{fix.span.line}:{fix.span.col + 1}: {message}")

@@ -1,0 +1,185 @@
+"""The ``safeloader-fix`` command: apply safeloader's fixes to files in place.
+
+Exit status: 0 when nothing needed fixing or everything was fixed, 1 with
+``--check`` when a file would change, 2 when a file could not be processed
+(it is named on stderr with the reason and left untouched; the other files
+are still processed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import re
+import sys
+from collections import Counter
+from concurrent.futures import Executor, ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+
+from safeloader.analysis.config import AnalysisConfig
+from safeloader.findings import Fix
+from safeloader.fix_runner import FileOutcome, FilePlan, fix_file, plan_file
+from safeloader.fix_selection import FixSelection
+from safeloader.progress import ProgressBar
+from safeloader.source_files import python_files
+
+#: below this many files a process pool costs more than it saves
+POOL_THRESHOLD = 32
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _codes(value: str) -> tuple[str, ...]:
+    return tuple(code.strip() for code in value.split(",") if code.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``safeloader-fix``."""
+    parser = argparse.ArgumentParser(
+        prog="safeloader-fix",
+        description="Fix thread-unsafe generators fed to Keras and deprecated *_generator "
+        "calls, in place, changing nothing else.",
+    )
+    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH",
+                        help="files or directories (default: the current directory)")
+    parser.add_argument("--diff", action="store_true",
+                        help="print a unified diff of the fixes instead of writing them")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 when a file would change")
+    parser.add_argument("--select", type=_codes, default=(), metavar="CODES",
+                        help="comma-separated codes or prefixes to fix (default: the rules "
+                        "on by default)")
+    parser.add_argument("--ignore", type=_codes, default=(), metavar="CODES",
+                        help="comma-separated codes or prefixes not to fix")
+    parser.add_argument("--unsafe-fixes", action="store_true",
+                        help="also apply fixes that may change behaviour (SLD102)")
+    parser.add_argument("--exclude", type=_codes, default=(), metavar="GLOBS",
+                        help="comma-separated globs of files and directories to skip")
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="processes to use for many files (default: one per CPU)")
+    parser.add_argument("--keras-version", choices=("2", "3", "auto"), default="auto",
+                        help="the Keras the code targets (default: auto, as the flake8 plugin)")
+    parser.add_argument("--guards", type=_codes, default=(), metavar="NAMES",
+                        help="comma-separated extra names that make a generator thread-safe")
+    return parser
+
+
+def _run_all(
+    function: Callable[[_T], _R], items: Sequence[_T], pool: Executor | None,
+    progress: ProgressBar,
+) -> Iterator[_R]:
+    """``map(function, items)``, in a pool when one is given, advancing ``progress``."""
+    results: Iterable[_R]
+    if pool is None:
+        results = map(function, items)
+    else:
+        chunk = max(1, len(items) // (8 * getattr(pool, "_max_workers", 1)))
+        results = pool.map(function, items, chunksize=chunk)
+    for result in results:
+        progress.advance()
+        yield result
+
+
+def _fix_job(job: tuple[Path, list[tuple[str, Fix]]], *, write: bool, keep_texts: bool
+             ) -> FileOutcome:
+    path, fixes = job
+    return fix_file(path, fixes, write=write, keep_texts=keep_texts)
+
+
+def _group_by_target(plans: Iterable[FilePlan]) -> dict[Path, list[tuple[str, Fix]]]:
+    """The fixes of all plans, grouped by the file each one edits (in first-seen order)."""
+    grouped: dict[Path, list[tuple[str, Fix]]] = {}
+    names: dict[Path, Path] = {}
+    for plan in plans:
+        for target, code, fix in plan.fixes:
+            key = target.resolve()
+            name = names.setdefault(key, target)
+            grouped.setdefault(name, []).append((code, fix))
+    return grouped
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` cut at Python's line breaks only (not at form feeds and the like)."""
+    return _LINE.findall(text)
+
+
+def unified_diff(path: Path, before: str, after: str) -> str:
+    """A ``git apply``-able unified diff of one file's change."""
+    name = path.as_posix()
+    lines = []
+    for line in difflib.unified_diff(
+        _lines(before), _lines(after), fromfile=f"a/{name}", tofile=f"b/{name}"
+    ):
+        lines.append(line)
+        if not line.endswith(("\n", "\r")):
+            lines.append("\n\\ No newline at end of file\n")
+    return "".join(lines)
+
+
+def _summary(scanned: int, changed: int, by_code: Counter[str], errors: int, check: bool) -> str:
+    verb = "would change" if check else "changed"
+    fixes = ", ".join(f"{code} x{count}" for code, count in sorted(by_code.items())) or "none"
+    text = f"safeloader-fix: {scanned} files scanned, {changed} {verb}; fixes: {fixes}"
+    return text + (f"; {errors} could not be processed" if errors else "")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``safeloader-fix``; return its exit status."""
+    args = build_parser().parse_args(argv)
+    config = AnalysisConfig(keras_version=args.keras_version, extra_guards=frozenset(args.guards))
+    selection = FixSelection(args.select, args.ignore, args.unsafe_fixes)
+    write = not (args.check or args.diff)
+    files = list(python_files(args.paths, args.exclude))
+    missing = [path for path in files if not path.exists()]
+    errors = len(missing)
+    for path in missing:
+        print(f"{path}: no such file or directory", file=sys.stderr)
+    files = [path for path in files if path.exists()]
+
+    jobs = max(1, args.jobs)
+    pool = ProcessPoolExecutor(jobs) if jobs > 1 and len(files) >= POOL_THRESHOLD else None
+    try:
+        progress = ProgressBar(sys.stderr, len(files), "files analysed")
+        plans = list(_run_all(partial(plan_file, config=config, selection=selection),
+                              files, pool, progress))
+        progress.close()
+        for plan in plans:
+            if plan.error is not None:
+                errors += 1
+                print(f"{plan.path}: {plan.error}; left unchanged", file=sys.stderr)
+        targets = list(_group_by_target(plans).items())
+        progress = ProgressBar(sys.stderr, len(targets), "files fixed")
+        fix_pool = pool if len(targets) >= POOL_THRESHOLD else None
+        outcomes = list(_run_all(partial(_fix_job, write=write, keep_texts=args.diff),
+                                 targets, fix_pool, progress))
+        progress.close()
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+    by_code: Counter[str] = Counter()
+    changed = 0
+    for outcome in outcomes:
+        for warning in outcome.warnings:
+            print(f"{outcome.path}:{warning}", file=sys.stderr)
+        if outcome.error is not None:
+            errors += 1
+            print(f"{outcome.path}: {outcome.error}; left unchanged", file=sys.stderr)
+        if outcome.changed:
+            changed += 1
+            by_code.update(outcome.applied)
+            if outcome.texts is not None:
+                sys.stdout.write(unified_diff(outcome.path, *outcome.texts))
+    print(_summary(len(files), changed, by_code, errors, not write), file=sys.stderr)
+    if errors:
+        return 2
+    return 1 if args.check and changed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

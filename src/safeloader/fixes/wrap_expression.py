@@ -1,0 +1,31 @@
+"""SLD101 (and SLD102's second half) where there is no ``def`` to decorate:
+wrap the generator expression in ``ThreadSafeIterator(...)``.
+
+The expression moves into the new call as it is, with its own parentheses
+and comments (a bare generator expression is valid there: it is the call's
+sole argument); ``from safeloader import ThreadSafeIterator`` is added once.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from safeloader.findings import Fix
+from safeloader.fixes import FixContext
+
+NODE_TYPE = cst.BaseExpression
+
+_MODULE = "safeloader"
+_NAME = "ThreadSafeIterator"
+
+
+def apply(
+    original: cst.CSTNode, updated: cst.CSTNode, fix: Fix, context: FixContext
+) -> cst.CSTNode:
+    """Return ``ThreadSafeIterator(<updated>)``."""
+    assert isinstance(updated, cst.BaseExpression)
+    if not context.can_import(_MODULE, _NAME):
+        context.warn(f"'{_NAME}' already names something else in this module; wrap by hand")
+        return updated
+    context.add_import(_MODULE, _NAME)
+    return cst.Call(func=cst.Name(_NAME), args=(cst.Arg(value=updated),))

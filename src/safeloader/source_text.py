@@ -1,0 +1,51 @@
+"""Reading a Python file as text and writing it back in its own encoding.
+
+Python's own rules decide the encoding (a BOM, else a ``coding:`` cookie,
+else UTF-8), so a file comes back with the same BOM, cookie and bytes
+wherever the text is unchanged. Line endings are kept as they are: the text
+is never passed through universal-newline translation.
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SourceError(Exception):
+    """A file that cannot be processed; the message names the file and the reason."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """A file's decoded text and how to encode it back."""
+
+    path: Path
+    raw: bytes
+    text: str
+    encoding: str
+
+    def encode(self, text: str) -> bytes:
+        """``text`` in the file's encoding (``utf-8-sig`` puts the BOM back)."""
+        return text.encode(self.encoding)
+
+
+def read_source(path: Path) -> SourceText:
+    """Read and decode ``path``; raise :class:`SourceError` if that fails."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise SourceError(path, f"cannot read: {error.strerror or error}") from error
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        text = raw.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as error:
+        raise SourceError(path, f"cannot decode: {error}") from error
+    return SourceText(path, raw, text, encoding)
