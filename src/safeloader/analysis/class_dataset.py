@@ -1,0 +1,272 @@
+"""SLD104 and SLD105: Keras ``Sequence`` / ``PyDataset`` subclasses that break under workers.
+
+SLD104: ``__getitem__`` is called for many indices at once by worker threads,
+so it must compute a batch from its index alone. It must not advance a shared
+generator (``next(self.gen)``) or change ``self`` (``self.i += 1``,
+``self.batch = ...``, ``self.queue.pop()``, shuffling ``self.indices`` in place).
+Not reported, because they do not race in a harmful way: storing into a
+container (``self.cache[idx] = batch``, memoisation), adding to one
+(``self.seen.append(idx)``), a lazy ``if self.f is None: self.f = open(...)``,
+and anything under ``with self.lock:``.
+
+SLD105: Keras 3's ``PyDataset.__init__`` takes ``workers``,
+``use_multiprocessing`` and ``max_queue_size``; a subclass whose ``__init__``
+neither forwards ``**kwargs`` nor passes one of them explicitly silently runs
+on one thread.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterator
+
+from safeloader.analysis.class_index import (
+    HELD,
+    ModuleIndex,
+    Where,
+    class_methods,
+    first_param,
+    is_plain_method,
+    local_nodes,
+    lock_attributes,
+    owner_attribute,
+    rooted_at,
+    source_text,
+    span_of,
+    walk_method,
+)
+from safeloader.analysis.config import AnalysisConfig
+from safeloader.findings import Finding, Fix, FixKind
+
+#: the ``PyDataset.__init__`` parameters a subclass must let through
+_LOADER_SETTINGS = frozenset({"workers", "use_multiprocessing", "max_queue_size"})
+#: methods that take items out of, or reorder, a container in place
+_CONSUMING_METHODS = frozenset({"pop", "popleft", "popitem", "clear", "remove", "sort",
+                                "reverse"})
+#: methods that advance an iterator
+_ADVANCING_METHODS = frozenset({"__next__", "send"})
+
+
+def derives_from_dataset(index: ModuleIndex, node: ast.ClassDef,
+                         seen: frozenset[int] = frozenset()) -> bool:
+    """Whether ``node`` derives from Keras' ``Sequence`` or ``PyDataset`` (through this file)."""
+    for base in node.bases:
+        if index.names_keras(base, "Sequence") or index.names_keras(base, "PyDataset"):
+            return True
+        parent = index.in_file_class(base)
+        if (parent is not None and id(parent) not in seen
+                and derives_from_dataset(index, parent, seen | {id(node)})):
+            return True
+    return False
+
+
+def _names_pydataset(index: ModuleIndex, base: ast.expr, config: AnalysisConfig) -> bool:
+    if index.names_keras(base, "PyDataset"):
+        return True
+    # Keras 3's keras.utils.Sequence is PyDataset; tf.keras' and tf_keras' are not.
+    names = index.qualified_names(base)
+    return (config.keras_version == "3" and bool(names)
+            and all(q.startswith("keras.") and q.endswith(".Sequence") for q in names))
+
+
+def _init_reaches_pydataset(index: ModuleIndex, base: ast.expr, config: AnalysisConfig,
+                            seen: frozenset[int]) -> bool:
+    """Whether ``super().__init__`` through ``base`` ends in ``PyDataset.__init__``."""
+    if _names_pydataset(index, base, config):
+        return True
+    parent = index.in_file_class(base)
+    if parent is None or id(parent) in seen or "__init__" in class_methods(parent):
+        return False
+    return any(_init_reaches_pydataset(index, b, config, seen | {id(parent)})
+               for b in parent.bases)
+
+
+def is_super_init_call(call: ast.Call, owner: str) -> bool:
+    """``super().__init__(...)``, ``super(C, self).__init__(...)``, ``Base.__init__(self, ...)``."""
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and func.attr == "__init__"):
+        return False
+    value = func.value
+    if isinstance(value, ast.Call):
+        return isinstance(value.func, ast.Name) and value.func.id == "super"
+    return (bool(call.args) and isinstance(call.args[0], ast.Name)
+            and call.args[0].id == owner)
+
+
+def _lets_settings_through(call: ast.Call) -> bool:
+    """Whether the call forwards ``**kwargs`` or passes a loader setting (or may, by position)."""
+    explicit_self = not isinstance(call.func, ast.Attribute) or not isinstance(
+        call.func.value, ast.Call)
+    positional = call.args[1:] if explicit_self else call.args
+    if positional:
+        return True
+    return any(kw.arg is None or kw.arg in _LOADER_SETTINGS for kw in call.keywords)
+
+
+def _names_used(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    names = {arg.arg for arg in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]}
+    names.update(a.arg for a in (fn.args.vararg, fn.args.kwarg) if a is not None)
+    names.update(n.id for n in local_nodes(fn) if isinstance(n, ast.Name))
+    return names
+
+
+def _check_init(index: ModuleIndex, node: ast.ClassDef, config: AnalysisConfig,
+                ) -> Iterator[Finding]:
+    init = class_methods(node).get("__init__")
+    if init is None or not any(_init_reaches_pydataset(index, base, config, frozenset({id(node)}))
+                               for base in node.bases):
+        return
+    owner = first_param(init)
+    if owner is None:
+        return
+    calls = [n for n in local_nodes(init)
+             if isinstance(n, ast.Call) and is_super_init_call(n, owner)]
+    if any(_lets_settings_through(call) for call in calls):
+        return
+    settings = "workers, use_multiprocessing and max_queue_size"
+    if calls:
+        message = (f"SLD105 {node.name}.__init__ calls super().__init__ without **kwargs: "
+                   f"Keras 3 silently drops {settings} given to {node.name}(...); "
+                   f"accept **kwargs and forward them")
+    else:
+        message = (f"SLD105 {node.name}.__init__ never calls super().__init__: Keras 3 "
+                   f"silently drops {settings} given to {node.name}(...); accept **kwargs "
+                   f"and call super().__init__(**kwargs)")
+    yield Finding("SLD105", init.lineno, init.col_offset, message,
+                  _forward_fix(node, init, calls))
+
+
+def _forward_fix(node: ast.ClassDef, init: ast.FunctionDef | ast.AsyncFunctionDef,
+                 calls: list[ast.Call]) -> tuple[Fix, ...]:
+    """The FORWARD_KWARGS fix, when the rewrite cannot change what the code means."""
+    if not isinstance(init, ast.FunctionDef) or len(calls) > 1:
+        return ()
+    if init.args.kwarg is not None:
+        kwargs = init.args.kwarg.arg
+        uses = [n for n in local_nodes(init) if isinstance(n, ast.Name) and n.id == kwargs]
+        if uses:  # the body reads the dict itself: forwarding all of it may pass unknown keys
+            return ()
+    else:
+        kwargs = "kwargs"
+        if kwargs in _names_used(init):
+            return ()
+    params = {"class_name": node.name, "kwargs": kwargs, "super_calls": str(len(calls))}
+    return (Fix(FixKind.FORWARD_KWARGS, span_of(init), params=params),)
+
+
+def _local_names(fn: ast.FunctionDef) -> set[str]:
+    """Names local to ``fn``: parameters and everything it binds, less ``global`` ones."""
+    names = {arg.arg for arg in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]}
+    names.update(a.arg for a in (fn.args.vararg, fn.args.kwarg) if a is not None)
+    declared: set[str] = set()
+    for node in local_nodes(fn):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            declared.update(node.names)
+    return names - declared
+
+
+def _flat_targets(targets: list[ast.expr]) -> Iterator[ast.expr]:
+    stack = list(reversed(targets))
+    while stack:
+        target = stack.pop()
+        if isinstance(target, (ast.Tuple, ast.List)):
+            stack.extend(reversed(target.elts))
+        elif isinstance(target, ast.Starred):
+            stack.append(target.value)
+        else:
+            yield target
+
+
+def _hazard(node: ast.AST, where: Where, owner: str, local: set[str]) -> str | None:
+    """What ``node`` does to shared state, as a phrase for the message; ``None``: nothing."""
+    if isinstance(node, ast.Call):
+        return _call_hazard(node, owner, local)
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        if isinstance(node, ast.AnnAssign) and node.value is None:
+            return None
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in _flat_targets(list(targets)):
+            attr = owner_attribute(target, owner)
+            if attr is not None and attr not in where.tested:
+                return f"assigns {owner}.{attr}"
+        return None
+    if isinstance(node, ast.AugAssign):
+        target = node.target
+        if owner_attribute(target, owner) is not None or (
+                isinstance(target, ast.Subscript) and rooted_at(target, owner)):
+            return f"updates {source_text(target)} in place"
+        return None
+    if isinstance(node, ast.Delete):
+        for target in _flat_targets(list(node.targets)):
+            attr = owner_attribute(target, owner)
+            if attr is not None:
+                return f"deletes {owner}.{attr}"
+    return None
+
+
+def _call_hazard(call: ast.Call, owner: str, local: set[str]) -> str | None:
+    func = call.func
+    if isinstance(func, ast.Name) and func.id == "next" and "next" not in local:
+        if not call.args or isinstance(call.args[0], ast.Starred):
+            return None
+        arg = call.args[0]
+        if rooted_at(arg, owner):
+            return f"calls next({source_text(arg)}) on a generator shared by every worker"
+        if isinstance(arg, ast.Name) and arg.id not in local:
+            return f"calls next({arg.id}) on a module-level generator shared by every worker"
+        return None
+    if isinstance(func, ast.Attribute):
+        if func.attr in _ADVANCING_METHODS and rooted_at(func.value, owner):
+            return f"calls {source_text(func.value)}.{func.attr}() on a shared iterator"
+        if func.attr in _CONSUMING_METHODS and rooted_at(func.value, owner):
+            return f"calls {source_text(func.value)}.{func.attr}() on shared state"
+    shuffles = (isinstance(func, ast.Name) and func.id == "shuffle") or (
+        isinstance(func, ast.Attribute) and func.attr == "shuffle")
+    if shuffles and call.args and rooted_at(call.args[0], owner):
+        return f"shuffles {source_text(call.args[0])} in place"
+    return None
+
+
+def _check_getitem(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
+    getitem = class_methods(node).get("__getitem__")
+    if getitem is None or not isinstance(getitem, ast.FunctionDef) or not is_plain_method(getitem):
+        return
+    owner = first_param(getitem)
+    if owner is None:
+        return
+    locks = lock_attributes(index, node)
+    local = _local_names(getitem)
+
+    def classify(expr: ast.expr) -> str | None:
+        if isinstance(expr, ast.Call):
+            return None
+        last = expr.attr if isinstance(expr, ast.Attribute) else getattr(expr, "id", "")
+        lockish = "lock" in last.lower() or "mutex" in last.lower()
+        return HELD if lockish or owner_attribute(expr, owner) in locks else None
+
+    for child, where in walk_method(getitem, owner, classify):
+        if where.lock == HELD:
+            continue
+        what = _hazard(child, where, owner, local)
+        if what is not None:
+            yield Finding(
+                "SLD104", getattr(child, "lineno", getitem.lineno),
+                getattr(child, "col_offset", getitem.col_offset),
+                f"SLD104 {node.name}.__getitem__ {what}: Keras calls __getitem__ from several "
+                f"workers at once, so batches race when workers > 1; compute the batch from "
+                f"the index alone (reset state in on_epoch_end)")
+
+
+def check_dataset_class(index: ModuleIndex, node: ast.ClassDef, config: AnalysisConfig,
+                        ) -> Iterator[Finding]:
+    """SLD104 and SLD105 findings of one class (nothing unless it is a Keras dataset)."""
+    if not derives_from_dataset(index, node):
+        return
+    yield from _check_getitem(index, node)
+    yield from _check_init(index, node, config)

@@ -1,0 +1,314 @@
+"""What the class rules need to know about a module: its imports and its classes.
+
+The class rules ask two questions of a base-class expression: which qualified
+names could it stand for (through ``import`` / ``from ... import``, aliases
+included), and is it a class defined in the same file. Names are resolved
+syntactically: an unknown name resolves to nothing, so a rule that needs a
+match stays silent (precision first).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping
+
+from safeloader.findings import Span
+
+#: roots that conventionally name these packages when a snippet uses them unimported
+_CONVENTIONAL_ROOTS = {"tf": "tensorflow", "tensorflow": "tensorflow", "keras": "keras",
+                       "tf_keras": "tf_keras"}
+_KERAS_ROOTS = frozenset({"keras", "tensorflow", "tf_keras"})
+
+#: callables that create a lock (qualified names)
+LOCK_FACTORIES = frozenset({
+    "threading.Lock", "threading.RLock", "threading.Condition", "threading.Semaphore",
+    "threading.BoundedSemaphore", "multiprocessing.Lock", "multiprocessing.RLock",
+    "_thread.allocate_lock",
+})
+
+
+def dotted_parts(expr: ast.expr) -> list[str] | None:
+    """Return ``["a", "b", "c"]`` for the expression ``a.b.c``; ``None`` for anything else."""
+    parts: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return None
+    parts.append(expr.id)
+    parts.reverse()
+    return parts
+
+
+def is_keras_name(qualified: str, leaf: str) -> bool:
+    """Whether ``qualified`` names ``leaf`` (e.g. ``PyDataset``) of a Keras package."""
+    parts = qualified.split(".")
+    return (len(parts) >= 2 and parts[-1] == leaf and parts[0] in _KERAS_ROOTS
+            and ("keras" in parts or parts[0] == "tf_keras"))
+
+
+@dataclass(frozen=True)
+class ModuleIndex:
+    """The imports and class definitions of one module.
+
+    ``bindings`` maps a local name to every qualified name an import binds it
+    to (several when, say, a ``try``/``except ImportError`` imports it twice);
+    ``star_modules`` are the modules of ``from m import *``; ``classes`` maps a
+    class name to every ``class`` statement of that name anywhere in the file.
+    """
+
+    bindings: Mapping[str, frozenset[str]]
+    star_modules: frozenset[str]
+    classes: Mapping[str, tuple[ast.ClassDef, ...]]
+
+    @classmethod
+    def build(cls, tree: ast.Module) -> ModuleIndex:
+        """Index every import and every class statement of ``tree``."""
+        bindings: dict[str, set[str]] = {}
+        stars: set[str] = set()
+        classes: dict[str, list[ast.ClassDef]] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        bindings.setdefault(alias.asname, set()).add(alias.name)
+                    else:
+                        root = alias.name.split(".")[0]
+                        bindings.setdefault(root, set()).add(root)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    if alias.name == "*":
+                        stars.add(node.module)
+                    else:
+                        local = alias.asname or alias.name
+                        bindings.setdefault(local, set()).add(f"{node.module}.{alias.name}")
+            elif isinstance(node, ast.ClassDef):
+                classes.setdefault(node.name, []).append(node)
+        return cls(
+            bindings={name: frozenset(qs) for name, qs in bindings.items()},
+            star_modules=frozenset(stars),
+            classes={name: tuple(defs) for name, defs in classes.items()},
+        )
+
+    def qualified_names(self, expr: ast.expr) -> frozenset[str]:
+        """Every qualified name ``expr`` may stand for; empty when unknown."""
+        parts = dotted_parts(expr)
+        if parts is None:
+            return frozenset()
+        root, rest = parts[0], parts[1:]
+        if root in self.bindings:
+            return frozenset(".".join([q, *rest]) for q in self.bindings[root])
+        if root in self.classes:
+            return frozenset()
+        if rest and root in _CONVENTIONAL_ROOTS:
+            return frozenset({".".join([_CONVENTIONAL_ROOTS[root], *rest])})
+        if not rest:
+            return frozenset(f"{module}.{root}" for module in self.star_modules)
+        return frozenset()
+
+    def names_keras(self, expr: ast.expr, leaf: str) -> bool:
+        """Whether ``expr`` surely names Keras' ``leaf`` (every reading of it does)."""
+        names = self.qualified_names(expr)
+        return bool(names) and all(is_keras_name(q, leaf) for q in names)
+
+    def is_lock_factory(self, expr: ast.expr) -> bool:
+        """Whether ``expr`` surely names a lock constructor such as ``threading.Lock``."""
+        names = self.qualified_names(expr)
+        return bool(names) and names <= LOCK_FACTORIES
+
+    def in_file_class(self, expr: ast.expr) -> ast.ClassDef | None:
+        """The class of this file that the bare name ``expr`` refers to, if exactly one."""
+        if isinstance(expr, ast.Name) and expr.id not in self.bindings:
+            defs = self.classes.get(expr.id, ())
+            if len(defs) == 1:
+                return defs[0]
+        return None
+
+
+def class_methods(node: ast.ClassDef) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The methods defined directly in the class body (the last ``def`` of a name wins)."""
+    methods: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for stmt in node.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            methods[stmt.name] = stmt
+    return methods
+
+
+def class_attribute_names(node: ast.ClassDef) -> set[str]:
+    """Names bound directly in the class body other than by ``def`` (``__next__ = next``)."""
+    names: set[str] = set()
+    for stmt in node.body:
+        targets: list[ast.expr] = []
+        if isinstance(stmt, ast.Assign):
+            targets = list(stmt.targets)
+        elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+            targets = [stmt.target]
+        for target in targets:
+            if isinstance(target, ast.Name):
+                names.add(target.id)
+    return names
+
+
+def first_param(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
+    """The name of the first positional parameter (``self``), if any."""
+    positional = [*fn.args.posonlyargs, *fn.args.args]
+    return positional[0].arg if positional else None
+
+
+def is_plain_method(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A synchronous, undecorated method with a ``self`` parameter."""
+    return (isinstance(fn, ast.FunctionDef) and not fn.decorator_list
+            and first_param(fn) is not None)
+
+
+def local_nodes(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
+    """Every node of the function's body, not entering nested functions or classes."""
+    stack: list[ast.AST] = list(reversed(fn.body))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
+#: lock states of :class:`Where`: a lock the object shares between calls is held,
+#: or only a lock created afresh for this call is
+HELD = "held"
+FRESH = "fresh"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a node of a method body sits.
+
+    ``lock``: :data:`HELD`, :data:`FRESH` or ``None`` (the strongest ``with``
+    around the node); ``tested``: the ``self`` attributes that an enclosing
+    ``if`` tests (``if self.f is None:``, ``hasattr(self, "f")``); ``statement``:
+    the innermost statement holding the node.
+    """
+
+    lock: str | None = None
+    tested: frozenset[str] = frozenset()
+    statement: ast.stmt | None = None
+
+
+def tested_attributes(test: ast.expr, owner: str) -> frozenset[str]:
+    """The ``owner`` attributes an ``if`` test reads (``self.f``, ``hasattr(self, "f")``)."""
+    found: set[str] = set()
+    for node in ast.walk(test):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id == owner):
+            found.add(node.attr)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("hasattr", "getattr") and len(node.args) >= 2
+              and isinstance(node.args[0], ast.Name) and node.args[0].id == owner
+              and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+            found.add(node.args[1].value)
+    return frozenset(found)
+
+
+def walk_method(
+    fn: ast.FunctionDef | ast.AsyncFunctionDef,
+    owner: str,
+    classify_lock: Callable[[ast.expr], str | None],
+) -> Iterator[tuple[ast.AST, Where]]:
+    """Every node of the method's body with :class:`Where` it sits.
+
+    ``classify_lock`` tells what a ``with`` item's expression is (:data:`HELD`,
+    :data:`FRESH` or ``None``). Nested functions and classes are not entered.
+    """
+    stack: list[tuple[ast.AST, Where]] = [(stmt, Where(statement=stmt))
+                                          for stmt in reversed(fn.body)]
+    while stack:
+        node, where = stack.pop()
+        yield node, where
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        children: list[tuple[ast.AST, Where]] = []
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            states = {classify_lock(item.context_expr) for item in node.items}
+            lock = HELD if HELD in states or where.lock == HELD else (
+                FRESH if FRESH in states else where.lock)
+            children = [(item, where) for item in node.items]
+            children += [(stmt, Where(lock, where.tested, stmt)) for stmt in node.body]
+        elif isinstance(node, ast.If):
+            tested = where.tested | tested_attributes(node.test, owner)
+            children = [(node.test, where)]
+            children += [(stmt, Where(where.lock, tested, stmt))
+                         for stmt in [*node.body, *node.orelse]]
+        else:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.stmt):
+                    children.append((child, Where(where.lock, where.tested, child)))
+                else:
+                    children.append((child, where))
+        stack.extend(reversed(children))
+
+
+def rooted_at(expr: ast.expr, owner: str) -> bool:
+    """Whether ``expr`` is ``owner.attr`` possibly followed by more attributes or subscripts."""
+    depth = 0
+    while isinstance(expr, (ast.Attribute, ast.Subscript)):
+        expr = expr.value
+        depth += 1
+    return depth > 0 and isinstance(expr, ast.Name) and expr.id == owner
+
+
+def owner_attribute(expr: ast.expr, owner: str) -> str | None:
+    """``"f"`` when ``expr`` is exactly ``owner.f``."""
+    if (isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name)
+            and expr.value.id == owner):
+        return expr.attr
+    return None
+
+
+def source_text(expr: ast.expr) -> str:
+    """A short rendering of an attribute/subscript chain for a message (``self.gens[...]``)."""
+    suffix = ""
+    while isinstance(expr, (ast.Attribute, ast.Subscript)):
+        suffix = ("." + expr.attr if isinstance(expr, ast.Attribute) else "[...]") + suffix
+        expr = expr.value
+    return (expr.id if isinstance(expr, ast.Name) else "(...)") + suffix
+
+
+def span_of(node: ast.AST) -> Span:
+    """The node's extent as a :class:`~safeloader.findings.Span`."""
+    line = getattr(node, "lineno", 1)
+    col = getattr(node, "col_offset", 0)
+    end_line = getattr(node, "end_lineno", None) or line
+    end_col = getattr(node, "end_col_offset", None)
+    return Span(line, col, end_line, col if end_col is None else end_col)
+
+
+def is_lockish_name(name: str) -> bool:
+    """Whether an attribute or variable name reads as a lock (``lock``, ``_mutex``...)."""
+    lowered = name.lower()
+    return "lock" in lowered or "mutex" in lowered
+
+
+def lock_attributes(index: ModuleIndex, node: ast.ClassDef) -> set[str]:
+    """The attributes the class's methods set to a lock.
+
+    ``self.<a> = threading.Lock()`` (or another lock factory), and
+    ``self.<a> = <anything>`` when ``<a>`` reads as a lock (a lock passed in).
+    """
+    attrs: set[str] = set()
+    for method in class_methods(node).values():
+        owner = first_param(method)
+        if owner is None:
+            continue
+        for stmt in local_nodes(method):
+            if isinstance(stmt, ast.Assign):
+                targets, value = list(stmt.targets), stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                targets, value = [stmt.target], stmt.value
+            else:
+                continue
+            makes_lock = isinstance(value, ast.Call) and index.is_lock_factory(value.func)
+            for target in targets:
+                attr = owner_attribute(target, owner)
+                if attr is not None and (makes_lock or is_lockish_name(attr)):
+                    attrs.add(attr)
+    return attrs

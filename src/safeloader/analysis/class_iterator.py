@@ -1,0 +1,302 @@
+"""SLD201, SLD202 and SLD203: hand-written iterator classes.
+
+SLD201: a thread-safe wrapper (a class whose methods keep a lock in ``self``)
+whose ``__next__`` advances the wrapped iterator outside the lock, or under a
+lock created afresh on each call (which no other thread ever waits on). This
+is the forum answer copied with only the Python 2 ``next`` method locked.
+
+SLD202: a class with ``__iter__`` and a Python 2 ``next`` method but no
+``__next__``: Python 3's ``next()`` and ``for`` raise ``TypeError``. Only
+classes whose whole hierarchy is in the file are judged (an imported base may
+define ``__next__``).
+
+SLD203 (off by default): the hand-written ``threadsafe_iter`` class and
+``threadsafe_generator`` decorator of the forum answer, which
+``safeloader.ThreadSafeIterator`` and ``safeloader.threadsafe_generator``
+replace. Only the plain shapes are reported, so the import replaces them
+without changing what the rest of the file sees.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterator
+
+from safeloader.analysis.class_index import (
+    FRESH,
+    HELD,
+    ModuleIndex,
+    Where,
+    class_attribute_names,
+    class_methods,
+    first_param,
+    is_lockish_name,
+    is_plain_method,
+    local_nodes,
+    lock_attributes,
+    owner_attribute,
+    rooted_at,
+    source_text,
+    span_of,
+    walk_method,
+)
+from safeloader.analysis.guards import HANDWRITTEN_GUARDS
+from safeloader.findings import Finding, Fix, FixKind
+
+#: methods that advance the wrapped iterator
+_ADVANCING_METHODS = frozenset({"__next__", "next", "send"})
+#: statements the LOCK_NEXT_CALL fix may put under ``with``
+_SIMPLE_STATEMENTS = (ast.Return, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)
+#: the members a plain hand-written wrapper class has
+_WRAPPER_MEMBERS = frozenset({"__init__", "__iter__", "__next__", "next"})
+
+
+def effective_dunder_next(node: ast.ClassDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The function Python 3 calls as ``__next__``: ``def __next__`` or ``__next__ = next``."""
+    defined: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    current = None
+    for stmt in node.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defined[stmt.name] = stmt
+            if stmt.name == "__next__":
+                current = stmt
+        elif (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Name)
+              and any(isinstance(t, ast.Name) and t.id == "__next__" for t in stmt.targets)):
+            current = defined.get(stmt.value.id)
+    return current
+
+
+def _advanced_iterator(call: ast.Call, owner: str) -> ast.expr | None:
+    """The ``self.<it>`` that ``call`` advances (``next(self.it)``, ``self.it.__next__()``)."""
+    func = call.func
+    if isinstance(func, ast.Name) and func.id == "next" and call.args:
+        target = call.args[0]
+        return target if rooted_at(target, owner) else None
+    if isinstance(func, ast.Attribute) and func.attr in _ADVANCING_METHODS:
+        return func.value if rooted_at(func.value, owner) else None
+    return None
+
+
+def _stands_alone(stmt: ast.stmt, fn: ast.FunctionDef) -> bool:
+    """Whether no other statement shares a line with ``stmt`` (no ``a; b``), but its parents."""
+    if not isinstance(stmt, _SIMPLE_STATEMENTS):
+        return False
+    first, last = stmt.lineno, stmt.end_lineno or stmt.lineno
+    for other in local_nodes(fn):
+        if not isinstance(other, (ast.stmt, ast.ExceptHandler)) or other is stmt:
+            continue
+        other_first, other_last = other.lineno, other.end_lineno or other.lineno
+        contains = ((other.lineno, other.col_offset) <= (stmt.lineno, stmt.col_offset)
+                    and (other_last, other.end_col_offset or 0)
+                    >= (last, stmt.end_col_offset or 0))
+        if not contains and other_first <= last and other_last >= first:
+            return False
+    return True
+
+
+def check_lock_use(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
+    """SLD201 findings of one class."""
+    nxt = effective_dunder_next(node)
+    if not isinstance(nxt, ast.FunctionDef):
+        return
+    owner = first_param(nxt)
+    if owner is None:
+        return
+    nodes = list(local_nodes(nxt))
+    if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+           and n.func.attr == "acquire" for n in nodes):
+        return  # locked by hand with acquire()/release(): not judged
+    locks = lock_attributes(index, node)
+    fresh_names = {t.id for n in nodes
+                   if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)
+                   and index.is_lock_factory(n.value.func)
+                   for t in n.targets if isinstance(t, ast.Name)}
+
+    def classify(expr: ast.expr) -> str | None:
+        if isinstance(expr, ast.Call):
+            return FRESH if index.is_lock_factory(expr.func) else None
+        if isinstance(expr, ast.Name):
+            return FRESH if expr.id in fresh_names else (
+                HELD if is_lockish_name(expr.id) else None)
+        if isinstance(expr, ast.Attribute):
+            held = owner_attribute(expr, owner) in locks or is_lockish_name(expr.attr)
+            return HELD if held else None
+        return None
+
+    fixed_statements: set[int] = set()
+    for child, where in walk_method(nxt, owner, classify):
+        if not isinstance(child, ast.Call) or where.lock == HELD:
+            continue
+        iterator = _advanced_iterator(child, owner)
+        if iterator is None or owner_attribute(iterator, owner) in locks:
+            continue
+        shown = source_text(iterator)
+        if where.lock == FRESH:
+            yield Finding("SLD201", child.lineno, child.col_offset,
+                          f"SLD201 {node.name}.{nxt.name} advances {shown} under a lock "
+                          f"created afresh on every call, which no other thread waits on; "
+                          f"create one lock in __init__ and take it with 'with {owner}.<lock>:'")
+        elif locks:
+            lock = sorted(locks)[0]
+            yield Finding("SLD201", child.lineno, child.col_offset,
+                          f"SLD201 {node.name}.{nxt.name} advances {shown} outside its lock "
+                          f"{owner}.{lock}: two threads can run the generator at once; put the "
+                          f"call under 'with {owner}.{lock}:'",
+                          _lock_fix(child, where, nxt, owner, locks, fixed_statements))
+
+
+def _lock_fix(call: ast.Call, where: Where, fn: ast.FunctionDef, owner: str, locks: set[str],
+              fixed_statements: set[int]) -> tuple[Fix, ...]:
+    stmt = where.statement
+    if len(locks) != 1 or stmt is None or id(stmt) in fixed_statements:
+        return ()
+    if stmt.lineno <= fn.lineno or not _stands_alone(stmt, fn):
+        return ()
+    fixed_statements.add(id(stmt))
+    params = {"lock": next(iter(locks)), "owner": owner}
+    return (Fix(FixKind.LOCK_NEXT_CALL, span_of(call), params=params),)
+
+
+def _in_file_hierarchy(index: ModuleIndex, node: ast.ClassDef) -> list[ast.ClassDef] | None:
+    """``node`` and its bases when every base is ``object`` or one class of this file."""
+    chain: list[ast.ClassDef] = []
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if any(current is seen for seen in chain):
+            continue
+        if current.decorator_list or current.keywords:
+            return None
+        chain.append(current)
+        for base in current.bases:
+            if isinstance(base, ast.Name) and base.id == "object" and base.id not in index.classes:
+                continue
+            parent = index.in_file_class(base)
+            if parent is None:
+                return None
+            pending.append(parent)
+    return chain
+
+
+def _binds(node: ast.ClassDef, name: str) -> bool:
+    return name in class_methods(node) or name in class_attribute_names(node)
+
+
+def check_py2_next(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
+    """SLD202 findings of one class."""
+    method = class_methods(node).get("next")
+    if method is None or not is_plain_method(method) or method.args.vararg is not None:
+        return
+    positional = [*method.args.posonlyargs, *method.args.args]
+    required_kwonly = [d for d in method.args.kw_defaults if d is None]
+    if len(positional) - len(method.args.defaults) > 1 or required_kwonly:
+        return
+    chain = _in_file_hierarchy(index, node)
+    if chain is None or not any(_binds(c, "__iter__") for c in chain):
+        return
+    if any(_binds(c, "__next__") for c in chain):
+        return
+    yield Finding(
+        "SLD202", node.lineno, node.col_offset,
+        f"SLD202 class '{node.name}' has __iter__ and the Python 2 method next() but no "
+        f"__next__: next() and for-loops over it raise TypeError on Python 3; add __next__",
+        (Fix(FixKind.ADD_DUNDER_NEXT, span_of(node), params={"class_name": node.name}),))
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str))
+
+
+def _only_positional(fn: ast.FunctionDef | ast.AsyncFunctionDef, count: int) -> bool:
+    args = fn.args
+    return (len(args.posonlyargs) + len(args.args) == count and not args.defaults
+            and args.vararg is None and args.kwarg is None and not args.kwonlyargs)
+
+
+def is_plain_wrapper_class(index: ModuleIndex, node: ast.ClassDef) -> bool:
+    """The forum's ``threadsafe_iter`` shape: ``__init__(self, it)`` with a lock, and next."""
+    if node.decorator_list or node.keywords or node.bases and not (
+            len(node.bases) == 1 and isinstance(node.bases[0], ast.Name)
+            and node.bases[0].id == "object"):
+        return False
+    for stmt in node.body:
+        if isinstance(stmt, ast.FunctionDef) and stmt.name in _WRAPPER_MEMBERS:
+            continue
+        if isinstance(stmt, ast.Assign) and all(
+                isinstance(t, ast.Name) and t.id in _WRAPPER_MEMBERS for t in stmt.targets):
+            continue
+        if not _is_docstring(stmt):
+            return False
+    methods = class_methods(node)
+    init = methods.get("__init__")
+    return (init is not None and _only_positional(init, 2) and bool(lock_attributes(index, node))
+            and ("__next__" in methods or "next" in methods))
+
+
+def _wrapped_call_class(fn: ast.FunctionDef) -> str | None:
+    """``C`` when ``fn`` is ``def g(*a, **kw): return C(f(*a, **kw))`` (docstring allowed)."""
+    body = [s for s in fn.body if not _is_docstring(s)]
+    if len(body) != 1 or not isinstance(body[0], ast.Return):
+        return None
+    value = body[0].value
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+            and len(value.args) == 1 and not value.keywords
+            and isinstance(value.args[0], ast.Call)):
+        return None
+    return value.func.id
+
+
+def is_plain_wrapper_decorator(node: ast.FunctionDef, wrapper_classes: set[str]) -> bool:
+    """The forum's ``threadsafe_generator(f)``: a closure returning ``threadsafe_iter(f(...))``."""
+    if node.decorator_list or not _only_positional(node, 1):
+        return False
+    body = [s for s in node.body if not _is_docstring(s)]
+    if len(body) != 2 or not isinstance(body[0], ast.FunctionDef):
+        return False
+    inner, ret = body[0], body[1]
+    for decorator in inner.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if not (isinstance(target, (ast.Name, ast.Attribute))
+                and source_text(target) in ("wraps", "functools.wraps")):
+            return False
+    return (isinstance(ret, ast.Return) and isinstance(ret.value, ast.Name)
+            and ret.value.id == inner.name and _wrapped_call_class(inner) in wrapper_classes)
+
+
+def check_handwritten(index: ModuleIndex, tree: ast.Module) -> Iterator[Finding]:
+    """SLD203 findings: the module-level hand-written wrapper pair."""
+    subclassed = {b.id for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
+                  for b in c.bases if isinstance(b, ast.Name)}
+    bound_once = {}
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            bound_once[stmt.name] = stmt.name not in bound_once
+    classes = {stmt.name for stmt in tree.body
+               if isinstance(stmt, ast.ClassDef) and stmt.name in HANDWRITTEN_GUARDS
+               and bound_once.get(stmt.name) and stmt.name not in subclassed
+               and is_plain_wrapper_class(index, stmt)}
+    for stmt in tree.body:
+        if not bound_once.get(getattr(stmt, "name", "")):
+            continue
+        if isinstance(stmt, ast.ClassDef) and stmt.name in classes:
+            kind, replacement = "thread-safe iterator class", "ThreadSafeIterator"
+        elif (isinstance(stmt, ast.FunctionDef) and stmt.name in HANDWRITTEN_GUARDS
+              and is_plain_wrapper_decorator(stmt, classes)):
+            kind, replacement = "decorator", "threadsafe_generator"
+        else:
+            continue
+        spelled = replacement if stmt.name == replacement else f"{replacement} as {stmt.name}"
+        yield Finding(
+            "SLD203", stmt.lineno, stmt.col_offset,
+            f"SLD203 hand-written {kind} '{stmt.name}' duplicates safeloader's {replacement} "
+            f"(one lock, errors re-raised, pickling explained); use "
+            f"'from safeloader import {spelled}'",
+            (Fix(FixKind.REPLACE_HANDWRITTEN, span_of(stmt),
+                 params={"name": stmt.name, "replacement": replacement}),))
+
+
+def check_iterator_class(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
+    """SLD201 and SLD202 findings of one class."""
+    yield from check_lock_use(index, node)
+    yield from check_py2_next(index, node)

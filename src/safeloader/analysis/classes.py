@@ -1,0 +1,32 @@
+"""The class-based rules: SLD104, SLD105, SLD201, SLD202 and SLD203.
+
+Each class statement of the module, nested ones included, is judged on its
+own; the rules share one :class:`~safeloader.analysis.class_index.ModuleIndex`
+of the module's imports and classes. See :mod:`.class_dataset` (Keras
+``Sequence`` / ``PyDataset`` subclasses) and :mod:`.class_iterator`
+(hand-written iterators and thread-safe wrappers).
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Iterator
+
+from safeloader.analysis.class_dataset import check_dataset_class
+from safeloader.analysis.class_index import ModuleIndex
+from safeloader.analysis.class_iterator import check_handwritten, check_iterator_class
+from safeloader.analysis.config import AnalysisConfig
+from safeloader.findings import Finding
+
+
+def check_classes(tree: ast.Module, config: AnalysisConfig) -> Iterator[Finding]:
+    """Yield the class rules' findings for ``tree``, in source order."""
+    index = ModuleIndex.build(tree)
+    findings: list[Finding] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            findings.extend(check_dataset_class(index, node, config))
+            findings.extend(check_iterator_class(index, node))
+    findings.extend(check_handwritten(index, tree))
+    findings.sort(key=lambda f: (f.line, f.col, f.code))
+    return iter(findings)
