@@ -86,9 +86,9 @@ class FixContext:
             raise RuntimeError("FixContext.module is only available during a transform")
         return module
 
-    def add_import(self, module: str, name: str) -> None:
-        """Make ``from <module> import <name>`` present once the walk is done."""
-        AddImportsVisitor.add_needed_import(self._codemod_context, module, name)
+    def add_import(self, module: str, name: str, asname: str | None = None) -> None:
+        """Make ``from <module> import <name>`` (``as <asname>``) present once the walk is done."""
+        AddImportsVisitor.add_needed_import(self._codemod_context, module, name, asname)
 
     def can_import(self, module: str, name: str) -> bool:
         """Whether ``from <module> import <name>`` is safe to add: nothing else in
@@ -120,6 +120,11 @@ class FixContext:
     def remove_import(self, module: str, name: str) -> None:
         """Drop ``from <module> import <name>`` if nothing uses the name afterwards."""
         RemoveImportsVisitor.remove_unused_import(self._codemod_context, module, name)
+
+    def remove_imports_used_by(self, original: cst.CSTNode) -> None:
+        """Drop the imports ``original`` (a node of the parsed tree, being removed) uses,
+        each only if nothing else uses it afterwards."""
+        RemoveImportsVisitor.remove_unused_import_by_node(self._codemod_context, original)
 
     def warn(self, message: str) -> None:
         """Report a shape left unchanged; the message should say where and why."""
