@@ -39,7 +39,7 @@ import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.helpers import get_full_name_for_node
-from libcst.metadata import GlobalScope, MetadataWrapper, ScopeProvider
+from libcst.metadata import GlobalScope, ScopeProvider
 
 from safeloader.findings import Fix, FixKind
 
@@ -50,8 +50,6 @@ HandlerResult = Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
 MATCH_EXACT = "exact"
 #: ``MATCH`` value: the innermost node of ``NODE_TYPE`` containing the span
 MATCH_ENCLOSING = "enclosing"
-
-_SCOPE_KEY = "safeloader.fixes.global_scope"
 
 #: the module implementing each fix kind
 HANDLER_MODULES: Mapping[FixKind, str] = MappingProxyType(
@@ -107,14 +105,12 @@ class FixContext:
         return True
 
     def _global_scope(self) -> GlobalScope:
-        """The module's global scope, computed once per module."""
-        module = self.module
-        cached = self._codemod_context.scratch.get(_SCOPE_KEY)
-        if cached is None or cached[0] is not module:
-            scopes = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ScopeProvider)
-            cached = (module, scopes[module])
-            self._codemod_context.scratch[_SCOPE_KEY] = cached
-        scope: GlobalScope = cached[1]
+        """The module's global scope (LibCST caches it on the module's wrapper)."""
+        wrapper = self._codemod_context.wrapper
+        if wrapper is None:
+            raise RuntimeError("FixContext scopes are only available during a transform")
+        scope = wrapper.resolve(ScopeProvider)[wrapper.module]
+        assert isinstance(scope, GlobalScope)
         return scope
 
     def remove_import(self, module: str, name: str) -> None:

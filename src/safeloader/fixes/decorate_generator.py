@@ -39,5 +39,10 @@ def apply(
         )
         return updated
     context.add_import(_MODULE, _NAME)
-    decorator = cst.Decorator(decorator=cst.Name(_NAME))
-    return updated.with_changes(decorators=(*updated.decorators, decorator))
+    # comments between the decorators and the ``def`` stay above the new line
+    decorator = cst.Decorator(
+        decorator=cst.Name(_NAME), leading_lines=updated.lines_after_decorators
+    )
+    return updated.with_changes(
+        decorators=(*updated.decorators, decorator), lines_after_decorators=()
+    )

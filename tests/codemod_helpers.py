@@ -1,0 +1,59 @@
+"""Helpers for the codemod tests: spans found with ``ast``, one codemod run."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+from libcst.codemod import CodemodContext, TransformSuccess, transform_module
+
+from safeloader.codemod import SafeloaderFixCommand
+from safeloader.findings import Fix, FixKind, Span
+
+
+def span_of(source: str, node_type: type[ast.AST], index: int = 0, **fields: object) -> Span:
+    """The ``ast`` span of the ``index``-th node of ``node_type`` whose fields match."""
+    found = [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, node_type)
+        and all(
+            type(getattr(node, name, None)) is type(value) and getattr(node, name) == value
+            for name, value in fields.items()
+        )
+    ]
+    found.sort(key=lambda node: (node.lineno, node.col_offset))
+    node = found[index]
+    return Span(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
+
+
+def call_span(source: str, method: str, index: int = 0) -> Span:
+    """The span of the ``index``-th call of ``<anything>.method(...)`` or ``method(...)``."""
+    calls = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name == method:
+                calls.append(
+                    Span(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
+                )
+    return sorted(calls)[index]
+
+
+def fix(kind: FixKind, span: Span, code: str = "SLD101", **params: str) -> tuple[str, Fix]:
+    """A ``(code, fix)`` pair as the analysis would plan it."""
+    return code, Fix(kind, span, params=params)
+
+
+def run_fixes(source: str, fixes: list[tuple[str, Fix]]) -> tuple[str, list[str]]:
+    """Apply ``fixes`` to ``source``; return the new code and the warnings."""
+    command = SafeloaderFixCommand(CodemodContext(filename="example.py"), fixes=fixes)
+    result = transform_module(command, source)
+    assert isinstance(result, TransformSuccess), getattr(result, "traceback_str", result)
+    return result.code, list(result.warning_messages)
+
+
+def dedent(text: str) -> str:
+    """``textwrap.dedent`` without the leading newline."""
+    return textwrap.dedent(text).lstrip("\n")
