@@ -1,0 +1,147 @@
+"""SLD105: make a ``PyDataset`` subclass's ``__init__`` forward ``**kwargs``.
+
+``def __init__(self, x):`` gains ``**kwargs`` (kept if it has one already), and
+its one ``super().__init__(...)`` call gains ``**kwargs`` as its last argument;
+an ``__init__`` without that call gets ``super().__init__(**kwargs)`` as its
+first statement (after the docstring), as Keras' own examples do. Keras 3's
+``workers``, ``use_multiprocessing`` and ``max_queue_size`` then reach
+``PyDataset``. The analysis offers the fix only when it is safe: at most one
+``super().__init__`` call, and a ``**kwargs`` the body does not read itself.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import libcst as cst
+import libcst.matchers as m
+
+from safeloader.findings import Fix
+from safeloader.fixes import FixContext
+
+NODE_TYPE = cst.FunctionDef
+
+_SPACE = cst.SimpleWhitespace(" ")
+_NO_SPACE = cst.SimpleWhitespace("")
+
+
+def is_super_init(call: cst.Call, owner: str) -> bool:
+    """``super().__init__(...)``, ``super(C, self).__init__(...)``, ``Base.__init__(self, ...)``."""
+    func = call.func
+    if not m.matches(func, m.Attribute(attr=m.Name("__init__"))):
+        return False
+    assert isinstance(func, cst.Attribute)
+    if isinstance(func.value, cst.Call):
+        return m.matches(func.value.func, m.Name("super"))
+    return bool(call.args) and m.matches(
+        call.args[0], m.Arg(value=m.Name(owner), keyword=None, star=""))
+
+
+class _SuperInitCalls(cst.CSTTransformer):
+    """Counts (and, when ``kwargs`` is set, extends) the super-init calls of one body."""
+
+    def __init__(self, owner: str, kwargs: str | None) -> None:
+        super().__init__()
+        self.owner = owner
+        self.kwargs = kwargs
+        self.count = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        if not is_super_init(original_node, self.owner):
+            return updated_node
+        self.count += 1
+        if self.kwargs is None:
+            return updated_node
+        star = cst.Arg(value=cst.Name(self.kwargs), star="**")
+        return updated_node.with_changes(args=_appended(updated_node.args, star))
+
+
+def _appended(args: Sequence[cst.Arg], new: cst.Arg) -> list[cst.Arg]:
+    """``args`` plus ``new`` at the end, commas and a trailing comma kept in their style."""
+    if not args:
+        return [new]
+    last = args[-1]
+    separator = (args[-2].comma if len(args) > 1 and isinstance(args[-2].comma, cst.Comma)
+                 else cst.Comma(whitespace_after=_SPACE))
+    new = new.with_changes(comma=last.comma, whitespace_after_arg=last.whitespace_after_arg)
+    return [*args[:-1], last.with_changes(comma=separator, whitespace_after_arg=_NO_SPACE), new]
+
+
+def _with_star_kwarg(params: cst.Parameters, name: str) -> cst.Parameters:
+    """``params`` with ``**name`` at the end."""
+    new = cst.Param(name=cst.Name(name), star="**")
+    fields: list[tuple[str, int | None]] = []
+    if params.posonly_params:
+        fields.append(("posonly_params", len(params.posonly_params) - 1))
+    if isinstance(params.posonly_ind, cst.ParamSlash):
+        fields.append(("posonly_ind", None))
+    if params.params:
+        fields.append(("params", len(params.params) - 1))
+    if isinstance(params.star_arg, (cst.Param, cst.ParamStar)):
+        fields.append(("star_arg", None))
+    if params.kwonly_params:
+        fields.append(("kwonly_params", len(params.kwonly_params) - 1))
+    if not fields:
+        return params.with_changes(star_kwarg=new)
+    field, position = fields[-1]
+    value = getattr(params, field)
+    last = value if position is None else value[position]
+    trailing = last.comma
+    if isinstance(trailing, cst.Comma):
+        new = new.with_changes(comma=trailing)
+    changed = last.with_changes(comma=cst.Comma(whitespace_after=_SPACE))
+    if position is None:
+        return params.with_changes(**{field: changed}, star_kwarg=new)
+    items = [*value[:position], changed]
+    return params.with_changes(**{field: items}, star_kwarg=new)
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return m.matches(statement, m.SimpleStatementLine(
+        body=[m.Expr(value=m.SimpleString() | m.ConcatenatedString())]))
+
+
+def apply(
+    original: cst.CSTNode, updated: cst.CSTNode, fix: Fix, context: FixContext
+) -> cst.CSTNode:
+    """Return ``updated`` (an ``__init__``) taking ``**kwargs`` and passing them on."""
+    assert isinstance(updated, cst.FunctionDef)
+    kwargs = fix.params.get("kwargs", "kwargs")
+    positional = [*updated.params.posonly_params, *updated.params.params]
+    if not positional or not isinstance(updated.body, cst.IndentedBlock):
+        context.warn(f"{updated.name.value} has no self or is a one-line def; "
+                     f"forward **{kwargs} by hand")
+        return updated
+    owner = positional[0].name.value
+    counter = _SuperInitCalls(owner, None)
+    updated.body.visit(counter)
+    if str(counter.count) != fix.params.get("super_calls", "0") or counter.count > 1:
+        context.warn(f"{updated.name.value} calls super().__init__ {counter.count} times; "
+                     f"forward **{kwargs} by hand")
+        return updated
+    star_kwarg = updated.params.star_kwarg
+    params = updated.params
+    if isinstance(star_kwarg, cst.Param):
+        if star_kwarg.name.value != kwargs:
+            context.warn(f"{updated.name.value} takes **{star_kwarg.name.value}, not "
+                         f"**{kwargs}; forward them by hand")
+            return updated
+    else:
+        params = _with_star_kwarg(params, kwargs)
+    if counter.count == 1:
+        body = updated.body.visit(_SuperInitCalls(owner, kwargs))
+    else:
+        call = cst.parse_statement(f"super().__init__(**{kwargs})\n")
+        statements = list(updated.body.body)
+        at = 1 if statements and _is_docstring(statements[0]) else 0
+        body = updated.body.with_changes(body=[*statements[:at], call, *statements[at:]])
+    return updated.with_changes(params=params, body=body)
