@@ -1,0 +1,315 @@
+"""``tfrecord_dataset``: a parallel, checked TFRecord input pipeline built from tf.data ops."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Callable, Mapping
+
+import tensorflow as tf
+
+from safeloader.data.files import (
+    FileCheck,
+    FilesArg,
+    check_file,
+    normalise_compression,
+    readable_prefix,
+    resolve_files,
+)
+from safeloader.data.framing import FRAME_BYTES
+from safeloader.data.index import spec_from_json
+
+_READ_BUFFER = 1 << 20
+
+
+class RecordsSkippedWarning(UserWarning):
+    """``ignore_errors=True`` skipped damaged records; the message says where and how many."""
+
+
+def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _validate(
+    batch_size: Any, shuffle_buffer: Any, repeat: Any, num_shards: Any, shard_index: Any,
+    features: Any, parse_fn: Any, service: Any, cache: Any,
+) -> None:
+    _positive_int("batch_size", batch_size)
+    _positive_int("shuffle_buffer", shuffle_buffer, minimum=0)
+    if not isinstance(repeat, bool):
+        _positive_int("repeat", repeat)
+    if (num_shards is None) != (shard_index is None):
+        raise ValueError("give both num_shards and shard_index, or neither")
+    if num_shards is not None:
+        _positive_int("num_shards", num_shards)
+        _positive_int("shard_index", shard_index, minimum=0)
+        if shard_index >= num_shards:
+            raise ValueError(f"shard_index must be < num_shards ({num_shards}), got {shard_index}")
+        if service is not None:
+            raise ValueError(
+                "num_shards/shard_index and service= both split the data: the tf.data service "
+                "already gives each record to one worker, so use one or the other"
+            )
+    if features is not None and parse_fn is not None:
+        raise ValueError("give features= or parse_fn=, not both")
+    if parse_fn is not None and not callable(parse_fn):
+        raise ValueError(f"parse_fn must be callable, got {parse_fn!r}")
+    if service is not None and (not isinstance(service, str) or "://" not in service):
+        raise ValueError(f"service must be an address such as 'grpc://host:5050', got {service!r}")
+    if not isinstance(cache, (bool, str, os.PathLike)):
+        raise ValueError(f"cache must be True, False or a file path, got {cache!r}")
+
+
+def _expected_records(
+    checks: list[FileCheck], ignore_errors: bool
+) -> tuple[list[int], list[str]]:
+    """Return the record count to expect from each file and the losses to warn about.
+
+    Without ``ignore_errors`` a file whose framing is broken raises
+    ``DataLossError`` naming it. With it, every file is read once here so that
+    the warning can say exactly what is lost.
+    """
+    expected, losses = [], []
+    for check in checks:
+        layout = check.layout
+        if layout is not None and layout.problem and not ignore_errors:
+            raise tf.errors.DataLossError(
+                None, None,
+                f"TFRecord file {check.path!r} is damaged: {layout.problem}. Its first "
+                f"{layout.records} records are intact; pass ignore_errors=True to read them "
+                f"and skip the rest.",
+            )
+        if not ignore_errors:
+            expected.append(check.records)
+            continue
+        readable, end = readable_prefix(check)
+        if readable < check.records or (layout is not None and layout.problem):
+            where = "decompressed byte" if check.compression else "byte"
+            if readable < check.records:
+                reason = (f"record #{readable} at {where} {end} is corrupt, and TFRecordDataset "
+                          f"cannot resume after it in the same file")
+            else:
+                reason = layout.problem
+            lost = f"{check.records - readable} records"
+            if not check.compression:
+                lost += f" and {tf.io.gfile.stat(check.path).length - end} bytes"
+            losses.append(
+                f"TFRecord file {check.path!r} is damaged: {reason}. Read its first "
+                f"{readable} records; lost {lost} from byte {end} on"
+            )
+        expected.append(readable)
+    return expected, losses
+
+
+def _resolve_features(
+    features: Mapping[str, Any] | None,
+    parse_fn: Callable[..., Any] | None,
+    checks: list[FileCheck],
+    label_key: str | None,
+) -> Mapping[str, Any] | None:
+    if features is None and parse_fn is None:
+        indexed = next((c.features for c in checks if c.features), None)
+        if indexed is None:
+            raise ValueError(
+                f"give features= (a tf.io feature spec) or parse_fn=: {checks[0].path!r} "
+                f"has no index written by write_tfrecords to take the spec from"
+            )
+        features = spec_from_json(indexed)
+    if features is not None:
+        if not isinstance(features, Mapping) or not features:
+            raise ValueError(
+                f"features must be a non-empty dict of tf.io features, got {features!r}"
+            )
+        if label_key is not None and label_key not in features:
+            raise ValueError(f"label_key {label_key!r} is not in features {sorted(features)}")
+    return features
+
+
+def _checked_file_reader(
+    read_batch: int, record_shards: tuple[int, int] | None
+) -> Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.data.Dataset]:
+    """Build the per-file reader used inside ``interleave``.
+
+    tf.data cannot catch an error in-graph, so each file is read with
+    ``ignore_errors`` and its record count compared, at an end marker, with
+    the count expected from its index or header walk: a shortfall fails with
+    an error that names the file and the byte offset where reading stopped.
+    ``record_shards`` keeps every ``n``-th record (record-level sharding).
+    """
+    end_marker = tf.data.Dataset.from_tensors(tf.constant([], tf.string))
+
+    def read(path: tf.Tensor, compression: tf.Tensor, expected: tf.Tensor) -> tf.data.Dataset:
+        records = tf.data.TFRecordDataset(
+            path, compression_type=compression, buffer_size=_READ_BUFFER
+        ).ignore_errors()
+
+        def step(state: tuple[tf.Tensor, tf.Tensor], batch: tf.Tensor):
+            count, offset = state
+            size = tf.size(batch, out_type=tf.int64)
+            complete = tf.logical_or(size > 0, tf.equal(count, expected))
+
+            def fail() -> tf.Tensor:
+                message = tf.strings.join([
+                    "safeloader: TFRecord file '", path, "' stopped after ",
+                    tf.strings.as_string(count), " of ", tf.strings.as_string(expected),
+                    " records, at ",
+                    tf.where(tf.equal(compression, ""), "", "decompressed "),
+                    "byte offset ", tf.strings.as_string(offset),
+                    ": the record there is corrupt, or the file changed after the "
+                    "dataset was built",
+                ])
+                with tf.control_dependencies([tf.debugging.Assert(False, [message])]):
+                    return tf.identity(count)
+
+            count = tf.cond(complete, lambda: count, fail)
+            lengths = tf.cast(tf.strings.length(batch), tf.int64)
+            new_state = (count + size, offset + tf.reduce_sum(lengths) + FRAME_BYTES * size)
+            if record_shards is not None:
+                num_shards, shard_index = record_shards
+                start = tf.math.floormod(shard_index - count, num_shards)
+                batch = batch[start::num_shards]
+            return new_state, batch
+
+        zero = tf.constant(0, tf.int64)
+        batches = records.batch(read_batch).concatenate(end_marker)
+        return batches.scan((zero, zero), step).filter(lambda batch: tf.size(batch) > 0)
+
+    return read
+
+
+def _parallelism() -> int:
+    """Parallel reads and parse calls: one per core, at least 2, at most 16."""
+    return max(2, min(os.cpu_count() or 2, 16))
+
+
+def _prefetch_device(prefetch_to_device: str | None) -> str | None:
+    if prefetch_to_device != "auto":
+        return prefetch_to_device
+    gpus = tf.config.list_logical_devices("GPU")
+    return gpus[0].name if gpus else None
+
+
+def tfrecord_dataset(
+    files: FilesArg,
+    *,
+    batch_size: int,
+    features: Mapping[str, Any] | None = None,
+    parse_fn: Callable[[tf.Tensor], Any] | None = None,
+    label_key: str | None = None,
+    shuffle_buffer: int = 0,
+    seed: int | None = None,
+    repeat: bool | int = False,
+    compression: str | None = "auto",
+    cache: bool | str = False,
+    deterministic: bool = False,
+    num_shards: int | None = None,
+    shard_index: int | None = None,
+    ignore_errors: bool = False,
+    service: str | None = None,
+    prefetch_to_device: str | None = None,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
+    """Return a ``tf.data.Dataset`` of parsed batches read from TFRecord files.
+
+    Elements are dicts of tensors, or ``(features, label)`` tuples when
+    ``label_key`` names the label feature: ready for ``model.fit``.
+
+    ``files`` is a path, a glob, or a list of either. ``features`` is a
+    ``tf.io`` feature spec, parsed a whole batch at a time with
+    ``tf.io.parse_example``; when it and ``parse_fn`` are both ``None`` the
+    spec comes from the index ``write_tfrecords`` wrote. ``parse_fn(record)``
+    instead parses one serialized record at a time (custom formats).
+
+    Files are read in parallel (``interleave``), one per core, and parsed in
+    parallel; ``deterministic`` fixes the order. ``shuffle_buffer`` > 0
+    shuffles file order and records (``seed``); ``repeat`` is ``True``
+    (forever) or a number of epochs; ``cache`` is ``True`` (memory) or a
+    file path; ``compression`` is ``"auto"`` (told per file), ``None``,
+    ``"GZIP"`` or ``"ZLIB"``.
+
+    ``num_shards``/``shard_index`` give this worker its share: whole files
+    when there are at least ``num_shards`` files, every ``num_shards``-th
+    record of each file otherwise. ``service="grpc://host:port"`` runs the
+    pipeline on tf.data service workers (``distributed_epoch``: each record
+    once per epoch across them). ``prefetch_to_device`` is a device string or
+    ``"auto"`` (the first GPU, nothing on a machine without one).
+
+    Every file's framing is checked before reading (its index, or a walk over
+    the record headers): a truncated file raises ``DataLossError`` naming it,
+    and a record that fails its checksum while reading raises
+    ``InvalidArgumentError`` naming the file and byte offset, also inside
+    ``model.fit``. With ``ignore_errors=True`` each file is read once up front
+    and the damaged parts are skipped with a :class:`RecordsSkippedWarning`
+    per file. Bad arguments raise ``ValueError`` before any reading; missing
+    files raise ``FileNotFoundError``.
+    """
+    _validate(batch_size, shuffle_buffer, repeat, num_shards, shard_index,
+              features, parse_fn, service, cache)
+    codec = normalise_compression(compression)
+    paths = resolve_files(files)
+    checks = [check_file(path, codec) for path in paths]
+    features = _resolve_features(features, parse_fn, checks, label_key)
+    expected, losses = _expected_records(checks, ignore_errors)
+    for message in losses:
+        warnings.warn(message, RecordsSkippedWarning, stacklevel=2)
+
+    parallel = _parallelism()
+    by_file = num_shards is not None and len(paths) >= num_shards
+    by_record = (num_shards, shard_index) if num_shards is not None and not by_file else None
+    per_record = shuffle_buffer > 0 or parse_fn is not None
+
+    sources = tf.data.Dataset.from_tensor_slices(
+        ([c.path for c in checks], [c.compression for c in checks],
+         tf.constant(expected, tf.int64))
+    )
+    if by_file:
+        sources = sources.shard(num_shards, shard_index)
+    if shuffle_buffer:
+        sources = sources.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    read = _checked_file_reader(max(64, min(batch_size, 4096)), by_record)
+    readers = min(len(paths), parallel)
+    dataset = sources.interleave(
+        (lambda *source: read(*source).unbatch()) if per_record else read,
+        cycle_length=readers, num_parallel_calls=readers, deterministic=deterministic,
+    )
+
+    def split_label(parsed: dict) -> Any:
+        if label_key is None:
+            return parsed
+        parsed = dict(parsed)
+        label = parsed.pop(label_key)
+        return parsed, label
+
+    if per_record:
+        if cache:
+            dataset = dataset.cache(os.fspath(cache) if cache is not True else "")
+        if shuffle_buffer:
+            dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        if parse_fn is not None:
+            dataset = dataset.map(parse_fn, num_parallel_calls=parallel,
+                                  deterministic=deterministic)
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    else:
+        dataset = dataset.rebatch(batch_size, drop_remainder=drop_remainder)
+    if parse_fn is None:
+        dataset = dataset.map(lambda batch: split_label(tf.io.parse_example(batch, features)),
+                              num_parallel_calls=parallel, deterministic=deterministic)
+    elif label_key is not None:
+        dataset = dataset.map(split_label)
+    if cache and not per_record:
+        dataset = dataset.cache(os.fspath(cache) if cache is not True else "")
+    if service is not None:
+        dataset = dataset.apply(tf.data.experimental.service.distribute(
+            processing_mode="distributed_epoch", service=service))
+    if repeat is not False:
+        dataset = dataset.repeat(None if repeat is True else repeat)
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    device = _prefetch_device(prefetch_to_device)
+    if device is not None:
+        dataset = dataset.apply(tf.data.experimental.prefetch_to_device(device))
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    if num_shards is not None:
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return dataset.with_options(options)
