@@ -1,0 +1,44 @@
+"""The analysis behind every front end: source in, :class:`~safeloader.findings.Finding` out.
+
+:func:`analyze_module` runs every rule on a parsed module and returns all
+findings, sorted by position, whatever the user selected (selecting and
+ignoring codes is the front end's job). :func:`might_have_findings` is the
+cheap text test that lets front ends skip files no rule can fire on.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Sequence
+
+from safeloader.analysis.calls import CallChecker
+from safeloader.analysis.config import AnalysisConfig
+from safeloader.analysis.prefilter import might_have_findings
+from safeloader.findings import Finding
+
+__all__ = ["AnalysisConfig", "analyze_module", "analyze_source", "might_have_findings"]
+
+
+def analyze_module(
+    tree: ast.Module,
+    lines: Sequence[str],
+    path: Path | None,
+    config: AnalysisConfig = AnalysisConfig(),
+) -> list[Finding]:
+    """Return every finding of every rule in ``tree``, sorted by line, column and code.
+
+    ``lines`` are the source lines (with or without line ends) the tree was
+    parsed from; ``path`` the file (``None`` for stdin or a snippet: imports
+    of project modules are then not followed).
+    """
+    findings = list(CallChecker(tree, lines, path, config).findings())
+    return sorted(findings, key=lambda finding: (finding.line, finding.col, finding.code))
+
+
+def analyze_source(
+    source: str, path: Path | None = None, config: AnalysisConfig = AnalysisConfig()
+) -> list[Finding]:
+    """Parse ``source`` and return :func:`analyze_module`'s findings; raises ``SyntaxError``."""
+    tree = ast.parse(source, filename=str(path) if path is not None else "<unknown>")
+    return analyze_module(tree, source.splitlines(keepends=True), path, config)

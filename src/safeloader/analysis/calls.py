@@ -1,0 +1,499 @@
+"""The call-site rules: SLD101, SLD102, SLD103, SLD301 and SLD302.
+
+Each call of a method named ``fit``, ``evaluate``, ``predict`` or their
+``*_generator`` forms, on any receiver, is read by its Keras signature
+(:mod:`safeloader.analysis.signatures`) and its data arguments are
+classified (:mod:`safeloader.analysis.generators`).
+
+Decisions, for precision:
+
+* ``workers``: absent means Keras' default 1 (no threads); a literal (or a
+  name bound once to a literal) ``0``/``1`` starts no thread; anything else
+  that is not a literal counts as possibly more than 1. Hidden behind
+  ``*args``/``**kwargs``: nothing is reported.
+* ``use_multiprocessing``: a literal (or a name bound to one) ``True`` means
+  processes (SLD102, SLD103); any other expression may be either, and a
+  plain generator is unsafe under both, so SLD101 reports it (its message
+  shows the setting).
+* When the module targets Keras 3, ``fit``/``evaluate``/``predict`` reject
+  these settings (SLD302) before any thread starts: SLD101-103 then look
+  only at the ``*_generator`` forms and at ``PyDataset`` objects.
+
+Positions: SLD101 and SLD102 are reported at the data argument (the
+generator), SLD103, SLD301 and SLD302 at the method name
+(``model.fit_generator`` reports at ``fit_generator``).
+
+Fixes (read by ``safeloader-fix``):
+
+* SLD101: ``DECORATE_GENERATOR`` at the generator function's ``def``
+  (``path`` set when it is in another module; params ``name``), or, when
+  no ``def`` is known (a generator expression, or a name bound to one),
+  ``WRAP_EXPRESSION`` at the data argument.
+* SLD102: ``DISABLE_MULTIPROCESSING`` at the value of the
+  ``use_multiprocessing``/``pickle_safe`` argument when that value is the
+  literal ``True`` (params ``keyword``), then the SLD101 fix when the
+  generator is not guarded.
+* SLD301: ``RENAME_GENERATOR_CALL`` spanning the whole call (params ``old``,
+  ``new``). SLD103 and SLD302 have none.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from safeloader.analysis.config import AnalysisConfig, KerasVersion
+from safeloader.analysis.generators import (
+    Classifier,
+    ClassRef,
+    ConstantValue,
+    GeneratorObject,
+    InstanceRef,
+    dotted_name,
+    node_span,
+)
+from safeloader.analysis.keras_version import targeted_keras_version
+from safeloader.analysis.project import project_roots, text_hints
+from safeloader.analysis.scopes import BlockPath, Reference, Scope, child_scope, position
+from safeloader.analysis.signatures import (
+    GENERATOR_METHODS,
+    KERAS3_REJECTED_KEYWORDS,
+    LOADER_METHODS,
+    Argument,
+    Given,
+    LoaderArguments,
+    bind_loader_call,
+)
+from safeloader.findings import Finding, Fix, FixKind
+from safeloader.rules import RULES
+
+#: a loader method's name followed by its call's parenthesis
+LOADER_CALL_TEXT = re.compile(r"\b(?:fit|evaluate|predict)(?:_generator)?[\s\\]*\(")
+
+_SNIPPET_LIMIT = 40
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_KERAS3_MODERN = frozenset({"fit", "evaluate", "predict"})
+
+
+def candidate_lines(text: str) -> list[int]:
+    """Return the sorted line numbers where a loader method is called in ``text``."""
+    lines: list[int] = []
+    line, offset = 1, 0
+    for match in LOADER_CALL_TEXT.finditer(text):
+        line += text.count("\n", offset, match.start())
+        offset = match.start()
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
+
+
+def snippet(lines: Sequence[str], node: ast.AST) -> str:
+    """Return the source text of ``node`` (shortened), read from ``lines``."""
+    first, last = getattr(node, "lineno", 0), getattr(node, "end_lineno", None) or 0
+    if not 1 <= first <= last <= len(lines):
+        return "..."
+    chunk = [line.encode("utf-8") for line in lines[first - 1:last]]
+    end_col = getattr(node, "end_col_offset", None)
+    if end_col is not None:
+        chunk[-1] = chunk[-1][:end_col]
+    chunk[0] = chunk[0][getattr(node, "col_offset", 0):]
+    text = " ".join(part.decode("utf-8", "replace").strip() for part in chunk)
+    return text if len(text) <= _SNIPPET_LIMIT else text[: _SNIPPET_LIMIT - 3] + "..."
+
+
+def _is_main_guard(stmt: ast.stmt) -> bool:
+    """Whether ``stmt`` is ``if __name__ == "__main__":`` (either operand order)."""
+    if not isinstance(stmt, ast.If) or not isinstance(stmt.test, ast.Compare):
+        return False
+    test = stmt.test
+    if len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    operands = {type(test.left), type(test.comparators[0])}
+    names = [n.id for n in (test.left, test.comparators[0]) if isinstance(n, ast.Name)]
+    texts = [n.value for n in (test.left, test.comparators[0]) if isinstance(n, ast.Constant)]
+    return operands == {ast.Name, ast.Constant} and names == ["__name__"] and texts == ["__main__"]
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a statement sits: its scope and blocks.
+
+    ``on_import``: module-level code outside the ``__main__`` guard;
+    ``function``: the module-level function whose own body this is.
+    """
+
+    scope: Scope
+    path: BlockPath
+    on_import: bool
+    function: ast.FunctionDef | ast.AsyncFunctionDef | None
+
+
+class CallChecker:
+    """Finds the call-site rules' findings in one module."""
+
+    def __init__(
+        self, tree: ast.Module, lines: Sequence[str], path: Path | None, config: AnalysisConfig
+    ):
+        self.tree = tree
+        self.lines = lines
+        text = "".join(lines)
+        self.candidates = candidate_lines(text)
+        self.classifier = Classifier(
+            config.extra_guards, path, project_roots(path, config.project_root)
+        )
+        self.module_scope = Scope(tree, None, self.classifier.path, text_hints(text))
+        self.configured_version: KerasVersion = config.keras_version
+        self._version: tuple[KerasVersion | None] | None = None
+        self._called_on_import: frozenset[str] | None = None
+
+    def findings(self) -> Iterator[Finding]:
+        """Yield every call-site finding of the module."""
+        if not self.candidates:
+            return
+        place = _Place(self.module_scope, (), True, None)
+        yield from self._statements(self.tree.body, place)
+
+    def keras_version(self) -> KerasVersion | None:
+        """Return the Keras version the module targets (computed once)."""
+        if self._version is None:
+            self._version = (targeted_keras_version(self.tree, self.configured_version),)
+        return self._version[0]
+
+    def _touches(self, node: ast.AST) -> bool:
+        """Whether a candidate line lies within ``node``'s lines."""
+        first = getattr(node, "lineno", 0)
+        last = getattr(node, "end_lineno", None) or first
+        index = bisect.bisect_left(self.candidates, first)
+        return index < len(self.candidates) and self.candidates[index] <= last
+
+    def _statements(self, statements: list[ast.stmt], place: _Place) -> Iterator[Finding]:
+        for stmt in statements:
+            if self._touches(stmt):
+                yield from self._statement(stmt, place)
+
+    def _statement(self, stmt: ast.stmt, place: _Place) -> Iterator[Finding]:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            header = [*stmt.decorator_list]
+            if isinstance(stmt, ast.ClassDef):
+                header += [*stmt.bases, *stmt.keywords]
+            else:
+                header += [stmt.args]
+                header += [stmt.returns] if stmt.returns is not None else []
+            for node in header:
+                yield from self._expressions(node, place)
+            module_level = place.scope.parent is None and isinstance(stmt, ast.FunctionDef)
+            inner = _Place(
+                child_scope(stmt, place.scope), (), False, stmt if module_level else None
+            )
+            yield from self._statements(stmt.body, inner)
+            return
+        for name, value in ast.iter_fields(stmt):
+            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+                on_import = place.on_import and not (name == "body" and _is_main_guard(stmt))
+                block = _Place(place.scope, (*place.path, (stmt, name)), on_import,
+                               place.function)
+                yield from self._statements(value, block)
+            elif isinstance(value, list) and value and isinstance(
+                value[0], (ast.excepthandler, ast.match_case)
+            ):
+                for holder in value:
+                    yield from self._holder(holder, place)
+            elif isinstance(value, (ast.AST, list)):
+                yield from self._expressions(value, place)
+
+    def _holder(self, holder: ast.AST, place: _Place) -> Iterator[Finding]:
+        """Check an ``except`` handler or a ``match`` case: its header, then its body."""
+        if not self._touches(holder):
+            return
+        for name, value in ast.iter_fields(holder):
+            if name != "body":
+                yield from self._expressions(value, place)
+        block = _Place(place.scope, (*place.path, (holder, "body")), place.on_import,
+                       place.function)
+        yield from self._statements(getattr(holder, "body", []), block)
+
+    def _expressions(self, root: object, place: _Place) -> Iterator[Finding]:
+        """Check the loader calls among the expressions under ``root``."""
+        pending: list[tuple[object, frozenset[str]]] = [(root, frozenset())]
+        while pending:
+            node, shadowed = pending.pop()
+            if isinstance(node, list):
+                pending.extend((item, shadowed) for item in node)
+                continue
+            if not isinstance(node, ast.AST) or not self._touches_or_unpositioned(node):
+                continue
+            if isinstance(node, ast.Lambda):
+                shadowed = shadowed | {arg.arg for arg in ast.walk(node.args)
+                                       if isinstance(arg, ast.arg)}
+            elif isinstance(node, _COMPREHENSIONS):
+                shadowed = shadowed | {
+                    name.id for generator in node.generators
+                    for name in ast.walk(generator.target) if isinstance(name, ast.Name)
+                }
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in LOADER_METHODS
+            ):
+                yield from self._loader_call(node, place, shadowed)
+            pending.extend((child, shadowed) for child in ast.iter_child_nodes(node))
+
+    def _touches_or_unpositioned(self, node: ast.AST) -> bool:
+        return not hasattr(node, "lineno") or self._touches(node)
+
+    def called_on_import(self) -> frozenset[str]:
+        """Return the names that module level calls outside the ``__main__`` guard."""
+        if self._called_on_import is None:
+            names: set[str] = set()
+            pending: list[ast.stmt] = list(self.tree.body)
+            while pending:
+                stmt = pending.pop()
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    continue
+                if isinstance(stmt, ast.If) and _is_main_guard(stmt):
+                    pending.extend(stmt.orelse)
+                    continue
+                for child in ast.iter_child_nodes(stmt):
+                    if isinstance(child, ast.stmt):
+                        pending.append(child)
+                    elif isinstance(child, (ast.excepthandler, ast.match_case)):
+                        pending.extend(child.body)
+                    else:
+                        names.update(
+                            node.func.id for node in ast.walk(child)
+                            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                        )
+            self._called_on_import = frozenset(names)
+        return self._called_on_import
+
+    # -- one loader call ---------------------------------------------------
+
+    def _loader_call(
+        self, call: ast.Call, place: _Place, shadowed: frozenset[str]
+    ) -> Iterator[Finding]:
+        assert isinstance(call.func, ast.Attribute)
+        method = call.func.attr
+        arguments = bind_loader_call(call, method)
+        reference = Reference(place.scope, position(call), place.path)
+        yield from self._old_method(call, method)
+        yield from self._keras3_settings(call, method)
+        modern_on_keras3 = method in _KERAS3_MODERN and self._targets_keras3()
+        workers = self._count(arguments.workers, reference)
+        processes = self._flag(arguments.use_multiprocessing, reference)
+        if workers == 0 or workers is Given.HIDDEN:
+            return
+        objects = []
+        for data in arguments.data:
+            if shadowed & {n.id for n in ast.walk(data) if isinstance(n, ast.Name)}:
+                continue
+            objects.append((data, self.classifier.classify(data, reference)))
+        if not modern_on_keras3:
+            for data, value in objects:
+                if isinstance(value, GeneratorObject):
+                    yield from self._generator_rules(call, arguments, data, value, workers,
+                                                     processes)
+        yield from self._main_guard_rule(call, arguments, place, objects, processes,
+                                         modern_on_keras3)
+
+    def _targets_keras3(self) -> bool:
+        return self.keras_version() == "3"
+
+    def _resolve_constant(self, value: ast.expr, reference: Reference) -> object:
+        """Return the literal ``value`` is (directly or through one name), else ``None``."""
+        if isinstance(value, ast.Constant):
+            return value.value
+        if isinstance(value, ast.Name):
+            resolved = self.classifier.classify(value, reference)
+            if isinstance(resolved, ConstantValue):
+                return resolved.value
+        return None
+
+    def _count(self, given: Argument | Given, reference: Reference) -> int | Given | None:
+        """Return the worker count: an int, ``None`` (possibly many), or a ``Given``."""
+        if given is Given.DEFAULT:
+            return 1
+        if given is Given.HIDDEN:
+            return Given.HIDDEN
+        assert isinstance(given, Argument)
+        value = self._resolve_constant(given.value, reference)
+        if isinstance(value, (bool, int)):
+            return int(value)
+        return None
+
+    def _flag(self, given: Argument | Given, reference: Reference) -> bool | None:
+        """Return ``use_multiprocessing``: ``True``, ``False`` or ``None`` (unknown)."""
+        if given is Given.DEFAULT:
+            return False
+        if given is Given.HIDDEN:
+            return None
+        assert isinstance(given, Argument)
+        value = self._resolve_constant(given.value, reference)
+        if isinstance(value, bool):
+            return value
+        return None
+
+    def _setting(self, given: Argument | Given, default: str) -> str:
+        if isinstance(given, Argument):
+            return f"{given.spelling}={snippet(self.lines, given.value)}"
+        return default
+
+    def _generator_rules(
+        self,
+        call: ast.Call,
+        arguments: LoaderArguments,
+        data: ast.expr,
+        value: GeneratorObject,
+        workers: int | Given | None,
+        processes: bool | None,
+    ) -> Iterator[Finding]:
+        """SLD101 and SLD102 for one generator passed to ``call``."""
+        label = value.label
+        if value.function is None and isinstance(data, ast.Name):
+            label = f"'{data.id}'"
+        decorate = self._thread_safety_fix(data, value)
+        remedy = self._thread_safety_remedy(value, label)
+        multiprocessing = arguments.use_multiprocessing
+        if processes is True:
+            setting = ", ".join(
+                part for part in (
+                    self._setting(arguments.workers, ""),
+                    self._setting(multiprocessing, ""),
+                ) if part
+            )
+            fixes: list[Fix] = []
+            if isinstance(multiprocessing, Argument) and isinstance(
+                multiprocessing.value, ast.Constant
+            ):
+                fixes.append(Fix(FixKind.DISABLE_MULTIPROCESSING, node_span(multiprocessing.value),
+                                 None, {"keyword": multiprocessing.spelling}))
+            keyword = (multiprocessing.spelling if isinstance(multiprocessing, Argument)
+                       else "use_multiprocessing")
+            if value.guarded:
+                advice = f"set {keyword}=False: its lock already makes it thread-safe"
+            else:
+                advice = f"set {keyword}=False and {remedy}"
+                fixes.extend([decorate] if decorate is not None else [])
+            message = RULES["SLD102"].format(
+                generator=label, call=arguments.method, setting=setting, remedy=advice
+            )
+            yield Finding("SLD102", data.lineno, data.col_offset, message, tuple(fixes))
+            return
+        if value.guarded or workers is not None and workers <= 1:
+            return
+        setting = self._setting(arguments.workers, "")
+        if processes is None:
+            setting += ", " + self._setting(multiprocessing, "**kwargs")
+        message = RULES["SLD101"].format(
+            generator=label, call=arguments.method, setting=setting, remedy=remedy
+        )
+        fixes = [decorate] if decorate is not None else []
+        yield Finding("SLD101", data.lineno, data.col_offset, message, tuple(fixes))
+
+    def _thread_safety_fix(self, data: ast.expr, value: GeneratorObject) -> Fix | None:
+        if value.function is not None:
+            return self.classifier.fix_for(value.function)
+        if value.guarded:
+            return None
+        return Fix(FixKind.WRAP_EXPRESSION, node_span(data))
+
+    def _thread_safety_remedy(self, value: GeneratorObject, label: str) -> str:
+        function = value.function
+        if function is None:
+            return f"wrap {'it' if label == 'expression' else label} in " \
+                   "safeloader.ThreadSafeIterator(...)"
+        where = ""
+        if function.path is not None and function.path != self.classifier.path:
+            where = f" in {function.path.name}"
+        return (f"decorate '{function.label}'{where} with "
+                "@safeloader.threadsafe_generator")
+
+    def _method_position(self, call: ast.Call) -> tuple[int, int]:
+        """Return the line and column of the called method's name."""
+        func = call.func
+        assert isinstance(func, ast.Attribute)
+        end_line = func.end_lineno or func.lineno
+        end_col = func.end_col_offset if func.end_col_offset is not None else func.col_offset
+        return end_line, max(end_col - len(func.attr.encode("utf-8")), 0)
+
+    def _old_method(self, call: ast.Call, method: str) -> Iterator[Finding]:
+        """SLD301: a ``*_generator`` method."""
+        new = GENERATOR_METHODS.get(method)
+        if new is None:
+            return
+        line, col = self._method_position(call)
+        fix = Fix(FixKind.RENAME_GENERATOR_CALL, node_span(call), None,
+                  {"old": method, "new": new})
+        yield Finding("SLD301", line, col, RULES["SLD301"].format(old=method, new=new), (fix,))
+
+    def _keras3_settings(self, call: ast.Call, method: str) -> Iterator[Finding]:
+        """SLD302: loader settings passed to Keras 3's ``fit``/``evaluate``/``predict``."""
+        if method not in _KERAS3_MODERN:
+            return
+        passed = [k.arg for k in call.keywords if k.arg in KERAS3_REJECTED_KEYWORDS]
+        if not passed or not self._targets_keras3():
+            return
+        line, col = self._method_position(call)
+        keywords = ", ".join(f"'{name}'" for name in passed)
+        yield Finding("SLD302", line, col, RULES["SLD302"].format(call=method, keywords=keywords))
+
+    def _main_guard_rule(
+        self,
+        call: ast.Call,
+        arguments: LoaderArguments,
+        place: _Place,
+        objects: list[tuple[ast.expr, object]],
+        processes: bool | None,
+        modern_on_keras3: bool,
+    ) -> Iterator[Finding]:
+        """SLD103: worker processes started when the module is run or imported."""
+        function = place.function
+        if not place.on_import and (
+            function is None or function.name not in self.called_on_import()
+        ):
+            return
+        setting = None
+        if processes is True and not modern_on_keras3:
+            setting = self._setting(arguments.use_multiprocessing, "")
+        else:
+            for data, value in objects:
+                if isinstance(value, InstanceRef) and self._multiprocessing_dataset(value):
+                    setting = snippet(self.lines, data)
+                    break
+        if setting is None:
+            return
+        line, col = self._method_position(call)
+        yield Finding("SLD103", line, col,
+                      RULES["SLD103"].format(call=arguments.method, setting=setting))
+
+    def _multiprocessing_dataset(self, instance: InstanceRef) -> bool:
+        """Whether ``instance`` is a ``PyDataset`` built with ``use_multiprocessing=True``."""
+        construction = instance.construction
+        if construction is None or not _derives_from_pydataset(instance.cls, self.classifier):
+            return False
+        keywords = {k.arg: k.value for k in construction.keywords}
+        flag = keywords.get("use_multiprocessing")
+        workers = keywords.get("workers")
+        if not (isinstance(flag, ast.Constant) and flag.value is True):
+            return False
+        return not (isinstance(workers, ast.Constant) and workers.value in (0, False))
+
+
+def _derives_from_pydataset(cls: ClassRef, classifier: Classifier, depth: int = 0) -> bool:
+    """Whether ``cls`` subclasses ``PyDataset``, directly or through project classes."""
+    if depth > 8:
+        return False
+    for base in cls.definition.bases:
+        name = dotted_name(base)
+        if name is not None and name.rsplit(".", 1)[-1] == "PyDataset":
+            return True
+        reference = Reference(cls.scope, position(cls.definition), ())
+        resolved = classifier.classify(base, reference)
+        if isinstance(resolved, ClassRef) and _derives_from_pydataset(
+            resolved, classifier, depth + 1
+        ):
+            return True
+    return False

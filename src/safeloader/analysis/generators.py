@@ -1,0 +1,314 @@
+"""What an expression passed to a Keras loader is: a generator, guarded or not, or unknown.
+
+:class:`Classifier` follows names, calls, attributes and imports of project
+modules far enough to say that an expression is certainly a generator
+object (:class:`GeneratorObject`), and whether a guard (a thread-safety
+wrapper, :mod:`safeloader.analysis.guards` plus configured names) protects
+it. Whatever it cannot be sure of is ``None``: unknown callees, parameters,
+names bound in several ways, functions with decorators it does not know.
+
+"Generator" means: a call of a generator function (a ``def`` with ``yield``
+at its own level) defined in the module or in a project module it imports;
+a call of a generator method of a class defined there, reached as
+``Class(...).method(...)``, ``obj.method(...)`` with ``obj = Class(...)``,
+or ``self.method(...)`` inside the class; a generator expression; or a name
+bound to any of these. Guarded: the ``def`` carries a guard decorator
+(plain, dotted or called), or the expression is a guard call.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+from safeloader.analysis.guards import BUILTIN_GUARDS
+from safeloader.analysis.project import find_module, load_module, submodule
+from safeloader.analysis.scopes import (
+    Binding,
+    BindingKind,
+    Reference,
+    Scope,
+    child_scope,
+    end_position,
+)
+from safeloader.findings import Fix, FixKind, Span
+
+_METHOD_DECORATORS = frozenset({"staticmethod", "classmethod"})
+_MAX_DEPTH = 16
+_END = (1 << 30, 0)
+
+
+def node_span(node: ast.AST) -> Span:
+    """Return the extent of ``node`` as a :class:`Span`."""
+    end_line, end_col = end_position(node)
+    return Span(getattr(node, "lineno", 0), getattr(node, "col_offset", 0), end_line, end_col)
+
+
+def dotted_name(node: ast.expr) -> str | None:
+    """Return ``"a.b.c"`` for ``a.b.c``, the callee's name for ``a.b.c(...)``, else ``None``."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def has_own_yield(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> bool:
+    """Whether ``yield``/``yield from`` occurs in ``function`` outside nested scopes."""
+    pending: list[ast.AST] = (
+        [function.body] if isinstance(function, ast.Lambda) else list(function.body)
+    )
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.Yield, ast.YieldFrom)):
+            return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            pending.extend(node.decorator_list)
+            continue
+        if isinstance(node, ast.Lambda):
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+    return False
+
+
+@dataclass(frozen=True)
+class GeneratorFunction:
+    """A function whose call returns a generator (or, guarded, a thread-safe iterator).
+
+    ``path`` is the file defining it (``None``: the module under analysis).
+    """
+
+    label: str
+    definition: ast.FunctionDef
+    guarded: bool
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class GeneratorObject:
+    """An expression that certainly evaluates to a generator or a guarded iterator.
+
+    ``label`` names it for messages (``'batches'`` or ``expression``);
+    ``function`` is the generator function it comes from, when known.
+    """
+
+    label: str
+    guarded: bool
+    function: GeneratorFunction | None
+
+
+@dataclass(frozen=True)
+class ClassRef:
+    """A class defined in the project, with the scope its body is in."""
+
+    definition: ast.ClassDef
+    scope: Scope
+
+
+@dataclass(frozen=True)
+class InstanceRef:
+    """An instance of a project class; ``construction`` is the call that made it, if seen."""
+
+    cls: ClassRef
+    construction: ast.Call | None
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    """A module of the project (a file, or a namespace package's directory)."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class ConstantValue:
+    """An expression known to be a literal constant."""
+
+    value: object
+
+
+Value = Union[GeneratorFunction, GeneratorObject, ClassRef, InstanceRef, ModuleRef, ConstantValue]
+
+
+class Classifier:
+    """Classifies expressions of one analysed module.
+
+    ``path`` is that module's file (``None`` when unknown: imports of project
+    modules are then not followed); ``roots`` the project's import roots.
+    """
+
+    def __init__(self, guards: frozenset[str], path: Path | None, roots: tuple[Path, ...]):
+        self.guards = BUILTIN_GUARDS | guards
+        self.path = path.resolve() if path is not None else None
+        self.roots = roots
+
+    def is_guard(self, node: ast.expr) -> bool:
+        """Whether ``node`` (a decorator or callee) names a guard."""
+        name = dotted_name(node)
+        if name is None:
+            return False
+        return name in self.guards or name.rsplit(".", 1)[-1] in self.guards
+
+    def fix_for(self, function: GeneratorFunction) -> Fix:
+        """Return the fix that decorates ``function``'s ``def``."""
+        path = function.path if function.path != self.path else None
+        return Fix(
+            FixKind.DECORATE_GENERATOR,
+            node_span(function.definition),
+            path,
+            {"name": function.definition.name},
+        )
+
+    def classify(self, expr: ast.expr, reference: Reference, depth: int = 0) -> Value | None:
+        """Return what ``expr``, read at ``reference``, certainly is, or ``None``."""
+        if depth > _MAX_DEPTH:
+            return None
+        if isinstance(expr, ast.GeneratorExp):
+            return GeneratorObject("expression", False, None)
+        if isinstance(expr, ast.Constant):
+            return ConstantValue(expr.value)
+        if isinstance(expr, ast.Name):
+            return self._classify_name(expr.id, reference, depth)
+        if isinstance(expr, ast.Attribute):
+            base = self.classify(expr.value, reference, depth + 1)
+            return self._member(base, expr.attr, depth) if base is not None else None
+        if isinstance(expr, ast.Call):
+            return self._classify_call(expr, reference, depth)
+        return None
+
+    def _classify_call(self, call: ast.Call, reference: Reference, depth: int) -> Value | None:
+        if self.is_guard(call.func):
+            inner = (
+                self.classify(call.args[0], reference, depth + 1)
+                if len(call.args) == 1 and not call.keywords
+                and not isinstance(call.args[0], ast.Starred)
+                else None
+            )
+            if isinstance(inner, GeneratorFunction):
+                return GeneratorFunction(inner.label, inner.definition, True, inner.path)
+            if isinstance(inner, GeneratorObject):
+                return GeneratorObject(inner.label, True, inner.function)
+            return GeneratorObject(f"'{dotted_name(call.func)}(...)'", True, None)
+        callee = self.classify(call.func, reference, depth + 1)
+        if isinstance(callee, GeneratorFunction):
+            return GeneratorObject(f"'{callee.label}'", callee.guarded, callee)
+        if isinstance(callee, ClassRef):
+            return InstanceRef(callee, call)
+        return None
+
+    def _classify_name(self, name: str, reference: Reference, depth: int) -> Value | None:
+        scope = reference.scope
+        instance = self._self_instance(name, scope)
+        if instance is not None:
+            return instance
+        resolved = scope.resolve(name, reference)
+        if resolved is None:
+            return None
+        binding, owner = resolved
+        return self._classify_binding(name, binding, owner, depth + 1)
+
+    def _self_instance(self, name: str, scope: Scope) -> InstanceRef | None:
+        """Return the instance ``self`` stands for in a method of a project class."""
+        function = scope.node
+        parent = scope.parent
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or parent is None:
+            return None
+        if not isinstance(parent.node, ast.ClassDef):
+            return None
+        positional = [*function.args.posonlyargs, *function.args.args]
+        if not positional or positional[0].arg != name:
+            return None
+        if any(dotted_name(d) in _METHOD_DECORATORS for d in function.decorator_list):
+            return None
+        if len(scope.bindings().get(name, [])) != 1 or scope.declared(name) is not None:
+            return None
+        return InstanceRef(ClassRef(parent.node, parent.parent or parent), None)
+
+    def _classify_binding(
+        self, name: str, binding: Binding, scope: Scope, depth: int
+    ) -> Value | None:
+        if binding.kind is BindingKind.ASSIGN and isinstance(binding.node, ast.expr):
+            reference = Reference(scope, binding.start, binding.path)
+            return self.classify(binding.node, reference, depth)
+        if binding.kind is BindingKind.DEF and isinstance(binding.node, ast.FunctionDef):
+            return self._generator_function(binding.node, binding.node.name, scope.path)
+        if binding.kind is BindingKind.CLASS and isinstance(binding.node, ast.ClassDef):
+            return ClassRef(binding.node, scope)
+        if binding.kind is BindingKind.IMPORT and isinstance(binding.node, ast.alias):
+            return self._imported(binding.node, binding.statement, scope.path, depth)
+        return None
+
+    def _generator_function(
+        self, definition: ast.FunctionDef, label: str, path: Path | None
+    ) -> GeneratorFunction | None:
+        """Return ``definition`` as a generator function, or ``None`` if it is not certainly one."""
+        guarded = False
+        for decorator in definition.decorator_list:
+            if self.is_guard(decorator):
+                guarded = True
+            elif dotted_name(decorator) not in _METHOD_DECORATORS or isinstance(
+                decorator, ast.Call
+            ):
+                return None
+        if not guarded and not has_own_yield(definition):
+            return None
+        return GeneratorFunction(label, definition, guarded, path)
+
+    def _member(self, base: Value, attr: str, depth: int) -> Value | None:
+        """Return what ``base.attr`` is."""
+        if isinstance(base, ModuleRef):
+            return self._module_member(base.path, attr, depth)
+        cls = base.cls if isinstance(base, InstanceRef) else base
+        if not isinstance(cls, ClassRef):
+            return None
+        class_scope = child_scope(cls.definition, cls.scope)
+        if attr not in class_scope.bindings():
+            return None
+        found = class_scope.resolve(attr, Reference(class_scope, _END, ()))
+        if found is None:
+            return None
+        binding = found[0]
+        if binding.kind is not BindingKind.DEF or not isinstance(binding.node, ast.FunctionDef):
+            return None
+        label = f"{cls.definition.name}.{attr}"
+        return self._generator_function(binding.node, label, cls.scope.path)
+
+    def _module_member(self, path: Path, name: str, depth: int) -> Value | None:
+        """Return what ``name`` is in the project module at ``path``."""
+        if depth > _MAX_DEPTH:
+            return None
+        module = load_module(path) if path.is_file() else None
+        if module is not None:
+            scope = module.scope()
+            if name in scope.bindings():
+                found = scope.resolve(name, Reference(scope, _END, ()))
+                if found is None:
+                    return None
+                return self._classify_binding(name, found[0], found[1], depth + 1)
+        child = submodule(path, name)
+        return ModuleRef(child) if child is not None else None
+
+    def _imported(
+        self, alias: ast.alias, statement: ast.stmt | None, importer: Path | None, depth: int
+    ) -> Value | None:
+        """Return what an imported name is, when it comes from a project module."""
+        if importer is None:
+            return None
+        if isinstance(statement, ast.Import):
+            parts = alias.name.split(".")
+            target = alias.name if alias.asname else parts[0]
+            found = find_module(target, 0, importer, self.roots)
+            return ModuleRef(found) if found is not None else None
+        if isinstance(statement, ast.ImportFrom):
+            found = find_module(statement.module or "", statement.level, importer, self.roots)
+            if found is None:
+                return None
+            return self._module_member(found, alias.name, depth + 1)
+        return None

@@ -1,0 +1,118 @@
+"""Other modules of the linted project: finding them from imports and reading them once.
+
+An import maps to a project module when a file for it exists under one of
+the project's roots: ``AnalysisConfig.project_root`` (and its ``src``), or
+else the linted file's directory and its parents up to the current
+directory. Relative imports are resolved from the importing file. Each
+module is read and parsed at most once per process (:func:`load_module`,
+keyed by resolved path); a file that cannot be read or parsed counts as not
+found, and never raises.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from safeloader.analysis.scopes import Scope
+
+#: texts whose presence enables rarer, costlier binding searches (see ``Scope``)
+_HINTS = (":=", "global")
+
+
+def text_hints(source: str) -> frozenset[str]:
+    """Return which of the rare constructs :class:`Scope` looks for ``source`` may contain."""
+    return frozenset(hint for hint in _HINTS if hint in source)
+
+
+@dataclass
+class ProjectModule:
+    """A parsed module of the project and its (lazily built) module scope."""
+
+    path: Path
+    tree: ast.Module
+    hints: frozenset[str]
+    _scope: Scope | None = field(default=None, repr=False)
+
+    def scope(self) -> Scope:
+        """Return the module's top-level scope."""
+        if self._scope is None:
+            self._scope = Scope(self.tree, None, self.path, self.hints)
+        return self._scope
+
+
+@functools.lru_cache(maxsize=512)
+def load_module(path: Path) -> ProjectModule | None:
+    """Read and parse the module at ``path`` (resolved); ``None`` when that fails."""
+    try:
+        source = path.read_bytes()
+        tree = ast.parse(source, filename=str(path))
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return ProjectModule(path, tree, text_hints(source.decode("utf-8", "replace")))
+
+
+def project_roots(path: Path | None, project_root: Path | None) -> tuple[Path, ...]:
+    """Return the directories absolute imports are looked up in, nearest first."""
+    if project_root is not None:
+        root = project_root.resolve()
+        return (root, root / "src")
+    if path is None:
+        return ()
+    directory = path.resolve().parent
+    cwd = Path.cwd().resolve()
+    if directory != cwd and cwd not in directory.parents:
+        return (directory,)
+    roots = [directory]
+    while directory != cwd:
+        directory = directory.parent
+        roots.append(directory)
+    return tuple(roots)
+
+
+def module_file(directory: Path, parts: list[str]) -> Path | None:
+    """Return the file or package directory of the module ``parts`` under ``directory``."""
+    if not all(part.isidentifier() for part in parts):
+        return None
+    base = directory.joinpath(*parts)
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    if parts and base.is_dir():
+        return base
+    return None
+
+
+def find_module(
+    name: str, level: int, importer: Path | None, roots: tuple[Path, ...]
+) -> Path | None:
+    """Return the file (or namespace directory) the import of ``name`` maps to.
+
+    ``level`` is the number of leading dots; ``importer`` the importing file.
+    """
+    parts = name.split(".") if name else []
+    if level > 0:
+        if importer is None:
+            return None
+        directory = importer.resolve().parent
+        for _ in range(level - 1):
+            directory = directory.parent
+        return module_file(directory, parts) if parts else (
+            directory / "__init__.py" if (directory / "__init__.py").is_file() else directory
+        )
+    for root in roots:
+        found = module_file(root, parts)
+        if found is not None:
+            return found
+    return None
+
+
+def submodule(package: Path, name: str) -> Path | None:
+    """Return the submodule ``name`` of the package whose file or directory is ``package``."""
+    directory = package.parent if package.name == "__init__.py" else package
+    if not package.is_dir() and package.name != "__init__.py":
+        return None
+    return module_file(directory, [name])

@@ -1,0 +1,84 @@
+"""The flake8 front end: reports the analysis' findings under the ``SLD`` codes.
+
+Options (command line, or ``setup.cfg``/``tox.ini``/``.flake8``):
+``--safeloader-guards`` (comma-separated names that make a generator
+thread-safe, beyond the built-in ones) and ``--safeloader-keras-version``
+(``2``, ``3`` or ``auto``). Codes whose rule is off by default (SLD203) are
+added to flake8's default ignore list; ``--extend-select SLD203`` turns
+them on. ``# noqa`` is flake8's own business: findings are reported on the
+line of the node they concern.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, ClassVar, Iterator, Sequence
+
+from flake8.options.manager import OptionManager
+
+from safeloader.analysis import analyze_module, might_have_findings
+from safeloader.analysis.config import AnalysisConfig
+from safeloader.rules import RULES
+
+_STDIN_NAMES = frozenset({"stdin", "-", "(none)"})
+
+
+def _package_version() -> str:
+    try:
+        return version("safeloader")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class Plugin:
+    """flake8 checker: one instance per file, given its tree, lines and name."""
+
+    name = "safeloader"
+    version = _package_version()
+    config: ClassVar[AnalysisConfig] = AnalysisConfig()
+
+    def __init__(self, tree: ast.Module, lines: Sequence[str], filename: str):
+        self.tree = tree
+        self.lines = lines
+        self.path = None if filename in _STDIN_NAMES else Path(filename)
+
+    @staticmethod
+    def add_options(option_manager: OptionManager) -> None:
+        """Register safeloader's options and default-off codes with flake8."""
+        option_manager.add_option(
+            "--safeloader-guards",
+            default="",
+            parse_from_config=True,
+            comma_separated_list=True,
+            help="Comma-separated extra names (decorators or wrapper calls) that make a "
+            "generator thread-safe, e.g. 'my_locked_gen,utils.locked'.",
+        )
+        option_manager.add_option(
+            "--safeloader-keras-version",
+            default="auto",
+            choices=("2", "3", "auto"),
+            parse_from_config=True,
+            help="The Keras major version the code targets (default: auto, from the "
+            "module's imports, then the installed keras).",
+        )
+        option_manager.extend_default_ignore(
+            [code for code, rule in RULES.items() if not rule.default_enabled]
+        )
+
+    @classmethod
+    def parse_options(cls, options: argparse.Namespace) -> None:
+        """Keep the parsed options for every checker instance of this run."""
+        cls.config = AnalysisConfig(
+            keras_version=options.safeloader_keras_version,
+            extra_guards=frozenset(name for name in options.safeloader_guards if name),
+        )
+
+    def run(self) -> Iterator[tuple[int, int, str, type[Any]]]:
+        """Yield ``(line, column, message, type)`` for every finding in the file."""
+        if not might_have_findings("".join(self.lines)):
+            return
+        for finding in analyze_module(self.tree, self.lines, self.path, self.config):
+            yield finding.line, finding.col, finding.message, type(self)

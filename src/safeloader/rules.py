@@ -1,0 +1,811 @@
+"""The registry of safeloader's rules: one entry per code, read by every front end.
+
+Each :class:`Rule` owns its code, message template, documentation (under
+ruff's headings), its bad and good examples and the safety of its fix. The
+analysis formats messages through :meth:`Rule.format`, the flake8 plugin
+reports them, ``safeloader rule CODE`` prints :func:`render_markdown`, and
+``python -m safeloader.docs_gen`` writes ``docs/rules/SLDnnn.md`` from it.
+The tests run every rule's ``example`` (exactly that rule fires) and
+``use_instead`` (nothing fires).
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+import textwrap
+from dataclasses import dataclass
+from typing import Mapping
+
+
+class FixSafety(enum.Enum):
+    """Whether ``safeloader-fix`` applies a rule's fix by default."""
+
+    #: applied by default: behaviour is kept except for the hazard removed
+    SAFE = "safe"
+    #: applied only with ``--unsafe-fixes``: behaviour may change
+    UNSAFE = "unsafe"
+    #: the rule has no automatic fix
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: what it finds, why, how it reads, and how it is fixed."""
+
+    code: str
+    name: str
+    summary: str
+    message: str
+    what_it_does: str
+    why_bad: str
+    example: str
+    use_instead: str
+    fix_title: str | None
+    fix_safety: FixSafety
+    fix_safety_note: str
+    default_enabled: bool = True
+    keras3_only: bool = False
+    references: tuple[str, ...] = ()
+
+    def format(self, **fields: str) -> str:
+        """Return the flake8 message: the code, a space, the filled template."""
+        return f"{self.code} {self.message.format(**fields)}"
+
+
+def _text(block: str) -> str:
+    """Dedent a triple-quoted block and strip its surrounding blank lines."""
+    return textwrap.dedent(block).strip("\n")
+
+
+_KERAS_FIT = "https://keras.io/api/models/model_training_apis/#fit-method"
+_PYDATASET = "https://keras.io/api/utils/python_utils/#pydataset-class"
+_TF_DATA = "https://www.tensorflow.org/guide/data_performance"
+_MP_GUARD = (
+    "https://docs.python.org/3/library/multiprocessing.html"
+    "#the-spawn-and-forkserver-start-methods"
+)
+_ITERATOR = "https://docs.python.org/3/library/stdtypes.html#iterator-types"
+
+_RULE_LIST = (
+    Rule(
+        code="SLD101",
+        name="unsafe-generator-in-threaded-loader",
+        summary="A plain generator is fed to a Keras loader that reads it from several threads.",
+        message=(
+            "generator {generator} feeds {call}({setting}) from threads but is not "
+            "thread-safe; {remedy}"
+        ),
+        what_it_does=_text(
+            """
+            Finds a Python generator (a call of a generator function defined in the
+            file or imported from the project, a name bound to one, or a generator
+            expression) passed as the data or `validation_data` of `fit`, `evaluate`,
+            `predict` or their `*_generator` forms when `workers` (Keras 1:
+            `nb_worker`) is greater than 1 or not a literal, and
+            `use_multiprocessing` (Keras 1: `pickle_safe`) is not `True`.
+            """
+        ),
+        why_bad=_text(
+            """
+            Keras 2 starts `workers` threads that all call `next()` on the same
+            generator. A generator cannot be resumed by two threads at once: training
+            stops with `RuntimeError: Your generator is NOT thread-safe` (or
+            `ValueError: generator already executing`), sometimes after hours.
+            A literal `workers=0` or `workers=1` reads the generator from one thread
+            and is not reported. Even behind a lock the generator runs one batch at
+            a time: for parallel preparation use `safeloader.sharded_generator` or a
+            `tf.data` pipeline.
+            """
+        ),
+        example=_text(
+            """
+            import tf_keras as keras
+
+
+            def batches(images, labels, size):
+                while True:
+                    for start in range(0, len(images), size):
+                        yield images[start:start + size], labels[start:start + size]
+
+
+            def train(model, images, labels):
+                model.fit(batches(images, labels, 32), steps_per_epoch=100, workers=4)
+            """
+        ),
+        use_instead=_text(
+            """
+            import tf_keras as keras
+
+            import safeloader
+
+
+            @safeloader.threadsafe_generator
+            def batches(images, labels, size):
+                while True:
+                    for start in range(0, len(images), size):
+                        yield images[start:start + size], labels[start:start + size]
+
+
+            def train(model, images, labels):
+                model.fit(batches(images, labels, 32), steps_per_epoch=100, workers=4)
+            """
+        ),
+        fix_title=(
+            "Decorate the generator function with `@threadsafe_generator`, or wrap the "
+            "expression in `ThreadSafeIterator(...)`"
+        ),
+        fix_safety=FixSafety.SAFE,
+        fix_safety_note=_text(
+            """
+            The fix adds `@threadsafe_generator` (and its import from safeloader) to
+            the generator function, in whichever module of the project defines it, or
+            wraps a generator expression in `ThreadSafeIterator(...)`. The generator
+            yields the same items in the same order; only concurrent `next()` calls
+            are serialised. A generator that is also pickled somewhere (for
+            multiprocessing) now raises a `TypeError` saying why.
+            """
+        ),
+        references=(_KERAS_FIT, _TF_DATA),
+    ),
+    Rule(
+        code="SLD102",
+        name="generator-with-multiprocessing",
+        summary="A generator is fed to a Keras loader with `use_multiprocessing=True`.",
+        message=(
+            "generator {generator} feeds {call}({setting}) to worker processes: each "
+            "process replays its own copy under fork and it cannot be pickled under "
+            "spawn; {remedy}"
+        ),
+        what_it_does=_text(
+            """
+            Finds a generator (as SLD101 defines it, guarded by a lock or not) passed
+            as the data or `validation_data` of `fit`, `evaluate`, `predict` or their
+            `*_generator` forms with `use_multiprocessing=True` (Keras 1:
+            `pickle_safe=True`) and `workers` not a literal 0.
+            """
+        ),
+        why_bad=_text(
+            """
+            Worker processes do not share the generator. Under the `fork` start
+            method (Linux) every process continues its own copy, so the model sees
+            the same batches several times per epoch; under `spawn` (Windows, macOS)
+            a generator cannot be pickled and loading fails. A lock does not cross
+            process boundaries, so a thread-safe wrapper does not help. Use threads
+            (`use_multiprocessing=False`) with a thread-safe generator, a
+            `keras.utils.Sequence` / `PyDataset`, which processes can index, or
+            a `tf.data` pipeline.
+            """
+        ),
+        example=_text(
+            """
+            def batches(paths):
+                while True:
+                    for path in paths:
+                        yield load(path)
+
+
+            def train(model, paths):
+                model.fit_generator(
+                    batches(paths), steps_per_epoch=100, workers=4, use_multiprocessing=True
+                )
+            """
+        ),
+        use_instead=_text(
+            """
+            import safeloader
+
+
+            @safeloader.threadsafe_generator
+            def batches(paths):
+                while True:
+                    for path in paths:
+                        yield load(path)
+
+
+            def train(model, paths):
+                model.fit_generator(
+                    batches(paths), steps_per_epoch=100, workers=4, use_multiprocessing=False
+                )
+            """
+        ),
+        fix_title=(
+            "Set `use_multiprocessing=False` and make the generator thread-safe (the "
+            "SLD101 fix)"
+        ),
+        fix_safety=FixSafety.UNSAFE,
+        fix_safety_note=_text(
+            """
+            Switching from processes to threads changes how batches are prepared:
+            CPU-bound Python work in the generator no longer runs in parallel (the
+            GIL), and any per-process state the generator relied on is now shared.
+            Under fork the old code also trained on duplicated batches, which the fix
+            removes, so epoch contents and training curves change. Applied only
+            with `--unsafe-fixes`.
+            """
+        ),
+        references=(_KERAS_FIT, _MP_GUARD),
+    ),
+    Rule(
+        code="SLD103",
+        name="multiprocessing-without-main-guard",
+        summary=(
+            "Multiprocessing data loading is started from module top level without an "
+            "`if __name__ == \"__main__\":` guard."
+        ),
+        message=(
+            "{call}({setting}) starts worker processes from module top level without "
+            "an 'if __name__ == \"__main__\":' guard; under spawn (Windows, macOS) each "
+            "worker re-runs this script: move the training code under the guard"
+        ),
+        what_it_does=_text(
+            """
+            Finds a call of `fit`, `evaluate`, `predict` or their `*_generator` forms
+            that loads data in worker processes (`use_multiprocessing=True` or
+            `pickle_safe=True` on the call, or a `PyDataset` subclass of the project
+            built with `use_multiprocessing=True`) and runs when the module is
+            executed: at module level outside an `if __name__ == "__main__":` block,
+            or in a module-level function that module level calls unguarded.
+            A literal `workers=0` starts no process and is not reported.
+            """
+        ),
+        why_bad=_text(
+            """
+            Under the `spawn` start method (the default on Windows and macOS) every
+            worker process imports the main script again. Without the guard each
+            worker builds the model and starts training again, spawning workers of
+            its own: the run hangs, crashes with `RuntimeError: An attempt has been
+            made to start a new process before the current process has finished its
+            bootstrapping phase`, or exhausts memory.
+            """
+        ),
+        example=_text(
+            """
+            import tf_keras as keras
+
+            from data import ImageSequence
+
+            model = keras.models.load_model("model.keras")
+            model.fit(ImageSequence("train/"), epochs=10, workers=4, use_multiprocessing=True)
+            """
+        ),
+        use_instead=_text(
+            """
+            import tf_keras as keras
+
+            from data import ImageSequence
+
+
+            def main():
+                model = keras.models.load_model("model.keras")
+                model.fit(ImageSequence("train/"), epochs=10, workers=4, use_multiprocessing=True)
+
+
+            if __name__ == "__main__":
+                main()
+            """
+        ),
+        fix_title=None,
+        fix_safety=FixSafety.NONE,
+        fix_safety_note=_text(
+            """
+            There is no automatic fix: which statements belong under the guard is the
+            author's decision. Move the training code into a function and call it
+            from an `if __name__ == "__main__":` block.
+            """
+        ),
+        references=(_MP_GUARD,),
+    ),
+    Rule(
+        code="SLD104",
+        name="stateful-getitem-in-sequence",
+        summary=(
+            "A `Sequence`/`PyDataset` subclass's `__getitem__` calls `next()` on shared "
+            "state or mutates `self`."
+        ),
+        message=(
+            "{class_name}.__getitem__ {action}: batches are fetched by index from "
+            "several workers at once, so shared state races; compute batch {index} "
+            "from the index alone"
+        ),
+        what_it_does=_text(
+            """
+            Finds a subclass of `keras.utils.Sequence` or `keras.utils.PyDataset`
+            whose `__getitem__` calls `next()` on an attribute of `self`, or assigns
+            to or mutates an attribute of `self`.
+            """
+        ),
+        why_bad=_text(
+            """
+            Keras calls `__getitem__` for different indices from `workers` threads or
+            processes at the same time and in any order. A shared iterator advanced
+            inside it raises `ValueError: generator already executing` or hands out
+            batches in the wrong order; state written to `self` races between
+            threads and is lost between processes. `__getitem__(i)` must depend
+            only on `i` and on state fixed in `__init__` (or `on_epoch_end`).
+            """
+        ),
+        example=_text(
+            """
+            import keras
+
+
+            class Batches(keras.utils.PyDataset):
+                def __init__(self, source, **kwargs):
+                    super().__init__(**kwargs)
+                    self.source = source
+
+                def __len__(self):
+                    return 100
+
+                def __getitem__(self, index):
+                    return next(self.source)
+            """
+        ),
+        use_instead=_text(
+            """
+            import keras
+
+
+            class Batches(keras.utils.PyDataset):
+                def __init__(self, images, labels, batch_size, **kwargs):
+                    super().__init__(**kwargs)
+                    self.images, self.labels = images, labels
+                    self.batch_size = batch_size
+
+                def __len__(self):
+                    return len(self.images) // self.batch_size
+
+                def __getitem__(self, index):
+                    start = index * self.batch_size
+                    stop = start + self.batch_size
+                    return self.images[start:stop], self.labels[start:stop]
+            """
+        ),
+        fix_title=None,
+        fix_safety=FixSafety.NONE,
+        fix_safety_note=_text(
+            """
+            There is no automatic fix: turning a stateful `__getitem__` into one
+            computed from the index needs knowledge of the data.
+            """
+        ),
+        references=(_PYDATASET,),
+    ),
+    Rule(
+        code="SLD105",
+        name="pydataset-drops-kwargs",
+        summary=(
+            "A `PyDataset` subclass's `__init__` does not pass `**kwargs` to "
+            "`super().__init__`."
+        ),
+        message=(
+            "{class_name}.__init__ does not pass **kwargs to super().__init__(): Keras 3 "
+            "silently drops workers, use_multiprocessing and max_queue_size"
+        ),
+        what_it_does=_text(
+            """
+            Finds a subclass of `keras.utils.PyDataset` whose `__init__` does not
+            accept `**kwargs` or does not forward them to `super().__init__`.
+            """
+        ),
+        why_bad=_text(
+            """
+            In Keras 3 the parallel-loading settings (`workers`,
+            `use_multiprocessing`, `max_queue_size`) are arguments of
+            `PyDataset.__init__`. A subclass that swallows them makes
+            `Batches(..., workers=8)` either a `TypeError` or, worse, a silent
+            single-threaded pipeline that starves the GPU.
+            """
+        ),
+        example=_text(
+            """
+            import keras
+
+
+            class Batches(keras.utils.PyDataset):
+                def __init__(self, images, labels):
+                    super().__init__()
+                    self.images, self.labels = images, labels
+
+                def __len__(self):
+                    return len(self.images)
+
+                def __getitem__(self, index):
+                    return self.images[index], self.labels[index]
+            """
+        ),
+        use_instead=_text(
+            """
+            import keras
+
+
+            class Batches(keras.utils.PyDataset):
+                def __init__(self, images, labels, **kwargs):
+                    super().__init__(**kwargs)
+                    self.images, self.labels = images, labels
+
+                def __len__(self):
+                    return len(self.images)
+
+                def __getitem__(self, index):
+                    return self.images[index], self.labels[index]
+            """
+        ),
+        fix_title="Accept `**kwargs` in `__init__` and pass them to `super().__init__`",
+        fix_safety=FixSafety.SAFE,
+        fix_safety_note=_text(
+            """
+            Calls that passed no extra keyword arguments behave as before; calls
+            that passed `workers` or `use_multiprocessing` now get them honoured
+            instead of a `TypeError` or silence.
+            """
+        ),
+        references=(_PYDATASET,),
+    ),
+    Rule(
+        code="SLD201",
+        name="lock-not-held-in-next",
+        summary=(
+            "A hand-written thread-safe iterator calls `next()` outside its lock, or "
+            "takes a fresh `Lock()` on every call."
+        ),
+        message=(
+            "{class_name}.{method} {problem}, so concurrent next() calls still race; "
+            "call next() under 'with self.{lock}:' or use safeloader.ThreadSafeIterator"
+        ),
+        what_it_does=_text(
+            """
+            Finds an iterator class that creates a lock (`threading.Lock()` or
+            `RLock()`) but advances the wrapped iterator in `__next__` (or `next`)
+            without holding it, or that creates a new lock inside `__next__` so no
+            two calls ever share one.
+            """
+        ),
+        why_bad=_text(
+            """
+            This is the classic forum answer copied across thousands of
+            repositories: a `threadsafe_iter` class whose lock is never taken around
+            `next(self.it)`. It looks thread-safe and is not: with `workers` > 1 the
+            generator is still resumed by two threads at once and training fails
+            with `ValueError: generator already executing`.
+            """
+        ),
+        example=_text(
+            """
+            import threading
+
+
+            class threadsafe_iter:
+                def __init__(self, it):
+                    self.it = it
+                    self.lock = threading.Lock()
+
+                def __iter__(self):
+                    return self
+
+                def __next__(self):
+                    return next(self.it)
+            """
+        ),
+        use_instead=_text(
+            """
+            import threading
+
+
+            class threadsafe_iter:
+                def __init__(self, it):
+                    self.it = it
+                    self.lock = threading.Lock()
+
+                def __iter__(self):
+                    return self
+
+                def __next__(self):
+                    with self.lock:
+                        return next(self.it)
+            """
+        ),
+        fix_title="Put the `next(...)` call under `with self.<lock>:`",
+        fix_safety=FixSafety.SAFE,
+        fix_safety_note=_text(
+            """
+            The iterator yields the same items; concurrent calls are serialised, as
+            the class intended.
+            """
+        ),
+        references=(_ITERATOR,),
+    ),
+    Rule(
+        code="SLD202",
+        name="python2-next-method",
+        summary="An iterator class defines Python 2's `next` but no `__next__`.",
+        message=(
+            "{class_name} defines next() but no __next__(): on Python 3 it is not an "
+            "iterator and Keras fails with TypeError; rename or alias next as __next__"
+        ),
+        what_it_does=_text(
+            """
+            Finds a class with `__iter__` and a `next` method but no `__next__`.
+            """
+        ),
+        why_bad=_text(
+            """
+            Python 3 calls `__next__`; `next` is only an ordinary method. The class
+            was written for Python 2 and on Python 3 `next(obj)` raises
+            `TypeError: 'threadsafe_iter' object is not an iterator`.
+            """
+        ),
+        example=_text(
+            """
+            import threading
+
+
+            class threadsafe_iter:
+                def __init__(self, it):
+                    self.it = it
+                    self.lock = threading.Lock()
+
+                def __iter__(self):
+                    return self
+
+                def next(self):
+                    with self.lock:
+                        return self.it.next()
+            """
+        ),
+        use_instead=_text(
+            """
+            import threading
+
+
+            class threadsafe_iter:
+                def __init__(self, it):
+                    self.it = it
+                    self.lock = threading.Lock()
+
+                def __iter__(self):
+                    return self
+
+                def __next__(self):
+                    with self.lock:
+                        return next(self.it)
+            """
+        ),
+        fix_title="Add `__next__`",
+        fix_safety=FixSafety.SAFE,
+        fix_safety_note=_text(
+            """
+            The fix adds a `__next__` that does what `next` does; `next` stays for
+            callers that use it by name.
+            """
+        ),
+        references=(_ITERATOR,),
+    ),
+    Rule(
+        code="SLD203",
+        name="handwritten-threadsafe-wrapper",
+        summary=(
+            "A hand-written `threadsafe_iter`/`threadsafe_generator` pair that "
+            "safeloader's runtime replaces (off by default)."
+        ),
+        message=(
+            "hand-written {name} duplicates safeloader.{replacement}; import it from "
+            "safeloader instead"
+        ),
+        what_it_does=_text(
+            """
+            Finds a hand-written thread-safe iterator class (`threadsafe_iter` and
+            similar names) or `threadsafe_generator` decorator defined in the
+            project. Off by default: enable it with `--extend-select SLD203`.
+            """
+        ),
+        why_bad=_text(
+            """
+            Every copy of the forum answer is one more place for the classic bugs
+            (SLD201, SLD202) and none of them handles errors well: after the
+            source raises, later callers see a silent `StopIteration`. safeloader's
+            `ThreadSafeIterator` and `threadsafe_generator` are tested, re-raise
+            the source's error in every thread and refuse to be pickled with a
+            clear message.
+            """
+        ),
+        example=_text(
+            """
+            import threading
+
+
+            class threadsafe_iter:
+                def __init__(self, it):
+                    self.it = it
+                    self.lock = threading.Lock()
+
+                def __iter__(self):
+                    return self
+
+                def __next__(self):
+                    with self.lock:
+                        return next(self.it)
+            """
+        ),
+        use_instead=_text(
+            """
+            from safeloader import threadsafe_iter
+            """
+        ),
+        fix_title="Replace the hand-written wrapper with an import from safeloader",
+        fix_safety=FixSafety.SAFE,
+        fix_safety_note=_text(
+            """
+            The replacement has the same call signature. It differs where the
+            hand-written copy was wrong: errors of the source are re-raised instead
+            of ending iteration, and pickling raises a `TypeError`. The rule is off
+            by default because rewriting working code is a matter of taste.
+            """
+        ),
+        default_enabled=False,
+        references=(_ITERATOR,),
+    ),
+    Rule(
+        code="SLD301",
+        name="deprecated-generator-method",
+        summary=(
+            "`fit_generator`/`evaluate_generator`/`predict_generator`: deprecated since "
+            "TF 2.1, gone in Keras 3."
+        ),
+        message="{old}() is deprecated since TF 2.1 and removed in Keras 3; call {new}() instead",
+        what_it_does=_text(
+            """
+            Finds calls of `fit_generator`, `evaluate_generator` and
+            `predict_generator` on any receiver.
+            """
+        ),
+        why_bad=_text(
+            """
+            Since TensorFlow 2.1 `fit`, `evaluate` and `predict` accept generators
+            directly and the `*_generator` methods only forward to them with a
+            deprecation warning. Keras 3 removed them: the call fails with
+            `AttributeError`.
+            """
+        ),
+        example=_text(
+            """
+            def train(model, batches):
+                model.fit_generator(batches, 100, 10)
+            """
+        ),
+        use_instead=_text(
+            """
+            def train(model, batches):
+                model.fit(batches, steps_per_epoch=100, epochs=10)
+            """
+        ),
+        fix_title=(
+            "Rename to `fit`/`evaluate`/`predict`; `generator=` becomes `x=` and later "
+            "positional arguments become keywords of the old signature"
+        ),
+        fix_safety=FixSafety.SAFE,
+        fix_safety_note=_text(
+            """
+            The new methods take the same arguments under the same names, so the call
+            does the same thing. Positional arguments after the first become keywords
+            because the positions differ between the old and new signatures.
+            """
+        ),
+        references=(_KERAS_FIT,),
+    ),
+    Rule(
+        code="SLD302",
+        name="keras3-loader-arguments-on-fit",
+        summary=(
+            "Keras 3: `workers`, `use_multiprocessing`, `max_queue_size` passed to "
+            "`fit`/`evaluate`/`predict`."
+        ),
+        message=(
+            "{call}() takes no {keywords} in Keras 3 (TypeError); set them on a "
+            "keras.utils.PyDataset instead"
+        ),
+        what_it_does=_text(
+            """
+            When Keras 3 is targeted (`--safeloader-keras-version 3`, or `auto` and
+            the module uses Keras 3 or imports Keras with Keras 3 installed), finds
+            calls of `fit`, `evaluate` and `predict` that pass `workers`,
+            `use_multiprocessing` or `max_queue_size` (or the Keras 1 spellings
+            `nb_worker`, `pickle_safe`, `max_q_size`).
+            """
+        ),
+        why_bad=_text(
+            """
+            Keras 3 moved these settings to `keras.utils.PyDataset`; `fit` rejects
+            them with `TypeError: ... got an unexpected keyword argument 'workers'`.
+            Code ported from Keras 2 fails at the first training call.
+            """
+        ),
+        example=_text(
+            """
+            import keras
+
+
+            def train(model, dataset):
+                model.fit(dataset, epochs=10, workers=4, use_multiprocessing=True)
+            """
+        ),
+        use_instead=_text(
+            """
+            import keras
+
+
+            class Batches(keras.utils.PyDataset):
+                def __init__(self, images, labels, **kwargs):
+                    super().__init__(**kwargs)
+                    self.images, self.labels = images, labels
+
+                def __len__(self):
+                    return len(self.images)
+
+                def __getitem__(self, index):
+                    return self.images[index], self.labels[index]
+
+
+            def train(model, images, labels):
+                model.fit(Batches(images, labels, workers=4), epochs=10)
+            """
+        ),
+        fix_title=None,
+        fix_safety=FixSafety.NONE,
+        fix_safety_note=_text(
+            """
+            There is no automatic fix: the settings belong on the dataset object,
+            whose class the call site may not own.
+            """
+        ),
+        keras3_only=True,
+        references=(_PYDATASET,),
+    ),
+)
+
+#: Every rule by code, in code order.
+RULES: Mapping[str, Rule] = {rule.code: rule for rule in sorted(_RULE_LIST, key=lambda r: r.code)}
+
+
+def render_markdown(rule: Rule) -> str:
+    """Return the documentation page of ``rule`` in Markdown, under ruff's headings."""
+    enabled = "" if rule.default_enabled else (
+        "\n\nThis rule is off by default; enable it with `--extend-select " + rule.code + "`."
+    )
+    keras3 = "\n\nThis rule fires only when Keras 3 is targeted." if rule.keras3_only else ""
+    fix = (
+        f"Fix: {rule.fix_title} ({rule.fix_safety.value}).\n\n"
+        if rule.fix_title is not None
+        else ""
+    )
+    references = "\n".join(f"- <{url}>" for url in rule.references)
+    return (
+        f"# {rule.code} ({rule.name})\n\n"
+        f"{rule.summary}{enabled}{keras3}\n\n"
+        f"## What it does\n\n{rule.what_it_does}\n\n"
+        f"## Why is this bad?\n\n{rule.why_bad}\n\n"
+        f"## Example\n\n```python\n{rule.example}\n```\n\n"
+        f"## Use instead\n\n```python\n{rule.use_instead}\n```\n\n"
+        f"## Fix safety\n\n{fix}{rule.fix_safety_note}\n\n"
+        f"## References\n\n{references}\n"
+    )
+
+
+def print_rule_docs(code: str) -> int:
+    """Print the documentation of rule ``code`` (``all``: every rule); return the exit status.
+
+    An unknown code prints a message naming it and the known codes on stderr
+    and returns 2.
+    """
+    wanted = code.strip().upper()
+    if wanted == "ALL":
+        print("\n".join(render_markdown(rule) for rule in RULES.values()), end="")
+        return 0
+    rule = RULES.get(wanted)
+    if rule is None:
+        known = ", ".join(RULES)
+        print(f"safeloader: unknown rule {code!r}; known rules: {known}", file=sys.stderr)
+        return 2
+    print(render_markdown(rule), end="")
+    return 0
