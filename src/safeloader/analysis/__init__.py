@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from safeloader.analysis.calls import CallChecker
+from safeloader.analysis.classes import check_classes
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.analysis.prefilter import might_have_findings
 from safeloader.findings import Finding
@@ -33,6 +34,7 @@ def analyze_module(
     of project modules are then not followed).
     """
     findings = list(CallChecker(tree, lines, path, config).findings())
+    findings.extend(check_classes(tree, config))
     return sorted(findings, key=lambda finding: (finding.line, finding.col, finding.code))
 
 
