@@ -150,7 +150,7 @@ def _lock_fix(call: ast.Call, where: Where, fn: ast.FunctionDef, owner: str, loc
     stmt = where.statement
     if len(locks) != 1 or stmt is None or id(stmt) in fixed_statements:
         return ()
-    if stmt.lineno <= fn.lineno or not _stands_alone(stmt, fn):
+    if not _stands_alone(stmt, fn):
         return ()
     fixed_statements.add(id(stmt))
     params = {"lock": next(iter(locks)), "owner": owner}

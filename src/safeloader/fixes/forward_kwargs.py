@@ -65,13 +65,20 @@ class _SuperInitCalls(cst.CSTTransformer):
         return updated_node.with_changes(args=_appended(updated_node.args, star))
 
 
+def _separator(comma: cst.Comma | cst.MaybeSentinel) -> cst.Comma:
+    """The comma to put before a new last item: the list's own when it breaks lines."""
+    if isinstance(comma, cst.Comma) and isinstance(comma.whitespace_after,
+                                                   cst.ParenthesizedWhitespace):
+        return comma
+    return cst.Comma(whitespace_after=_SPACE)
+
+
 def _appended(args: Sequence[cst.Arg], new: cst.Arg) -> list[cst.Arg]:
     """``args`` plus ``new`` at the end, commas and a trailing comma kept in their style."""
     if not args:
         return [new]
     last = args[-1]
-    separator = (args[-2].comma if len(args) > 1 and isinstance(args[-2].comma, cst.Comma)
-                 else cst.Comma(whitespace_after=_SPACE))
+    separator = _separator(args[-2].comma if len(args) > 1 else last.comma)
     new = new.with_changes(comma=last.comma, whitespace_after_arg=last.whitespace_after_arg)
     return [*args[:-1], last.with_changes(comma=separator, whitespace_after_arg=_NO_SPACE), new]
 
@@ -95,10 +102,13 @@ def _with_star_kwarg(params: cst.Parameters, name: str) -> cst.Parameters:
     field, position = fields[-1]
     value = getattr(params, field)
     last = value if position is None else value[position]
+    before_last = {"posonly_params": params.posonly_params, "params": params.params,
+                   "kwonly_params": params.kwonly_params}.get(field, ())
     trailing = last.comma
     if isinstance(trailing, cst.Comma):
         new = new.with_changes(comma=trailing)
-    changed = last.with_changes(comma=cst.Comma(whitespace_after=_SPACE))
+    separator = _separator(before_last[-2].comma if len(before_last) > 1 else trailing)
+    changed = last.with_changes(comma=separator)
     if position is None:
         return params.with_changes(**{field: changed}, star_kwarg=new)
     items = [*value[:position], changed]
