@@ -1,0 +1,266 @@
+"""The class rules (SLD104, SLD105, SLD201, SLD202, SLD203) on fixtures and snippets."""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from safeloader.analysis.classes import check_classes
+from safeloader.analysis.config import AnalysisConfig
+from safeloader.findings import Finding, FixKind
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+CLASS_CODES = ("SLD104", "SLD105", "SLD201", "SLD202", "SLD203")
+DEFAULT_CODES = ("SLD104", "SLD105", "SLD201", "SLD202")
+CLASS_FIXTURES = sorted(p for code in CLASS_CODES for p in FIXTURES.glob(f"{code.lower()}_*.py"))
+_MARKER = re.compile(r"#.*?\b((?:SLD\d{3}\s*)+)\s*$")
+_OPTIONS = re.compile(r"^# fixture-options:(.*)$")
+
+
+def fixture_options(source: str) -> tuple[tuple[str, ...], AnalysisConfig]:
+    """The codes a fixture checks and its config, from its ``# fixture-options:`` line."""
+    header = _OPTIONS.match(source.splitlines()[0]) if source else None
+    options = dict(item.split("=", 1) for item in header.group(1).split()) if header else {}
+    codes = tuple(options["select"].split(",")) if "select" in options else DEFAULT_CODES
+    config = AnalysisConfig(keras_version=options.get("keras_version", "auto"))  # type: ignore
+    return codes, config
+
+
+def expected_markers(source: str, codes: tuple[str, ...]) -> list[tuple[int, str]]:
+    """``(line, code)`` of every ``# SLDnnn`` marker of ``codes``."""
+    found = []
+    for number, line in enumerate(source.splitlines(), start=1):
+        match = _MARKER.search(line)
+        if match and not _OPTIONS.match(line):
+            found += [(number, code) for code in match.group(1).split() if code in codes]
+    return sorted(found)
+
+
+def findings(source: str, config: AnalysisConfig = AnalysisConfig()) -> list[Finding]:
+    return list(check_classes(ast.parse(textwrap.dedent(source)), config))
+
+
+def codes_at(source: str, config: AnalysisConfig = AnalysisConfig()) -> list[tuple[int, str]]:
+    return [(f.line, f.code) for f in findings(source, config)]
+
+
+@pytest.mark.parametrize("path", CLASS_FIXTURES, ids=lambda p: p.name)
+def test_fixture_findings_are_exactly_the_marked_ones(path: Path) -> None:
+    source = path.read_text()
+    codes, config = fixture_options(source)
+    actual = sorted((f.line, f.code) for f in check_classes(ast.parse(source), config)
+                    if f.code in codes)
+    assert actual == expected_markers(source, codes)
+
+
+def test_every_class_rule_has_a_fixture_finding() -> None:
+    marked = {code for path in CLASS_FIXTURES
+              for _, code in expected_markers(path.read_text(), CLASS_CODES)}
+    assert marked == set(CLASS_CODES)
+
+
+def test_findings_name_class_method_and_attribute_at_the_offending_node() -> None:
+    source = """
+        from tensorflow.keras.utils import Sequence
+
+        class Loader(Sequence):
+            def __getitem__(self, idx):
+                batch = self.load(idx)
+                self.count += 1
+                return batch
+    """
+    (finding,) = findings(source)
+    assert (finding.code, finding.line, finding.col) == ("SLD104", 7, 8)
+    assert finding.message.startswith("SLD104 Loader.__getitem__ updates self.count")
+    assert finding.fixes == ()
+
+
+def test_sld105_fix_is_planned_on_the_init_span() -> None:
+    source = """
+        import keras
+
+        class Data(keras.utils.PyDataset):
+            def __init__(self, x):
+                super().__init__()
+                self.x = x
+    """
+    (finding,) = findings(source)
+    (fix,) = finding.fixes
+    assert (finding.code, finding.line, finding.col) == ("SLD105", 5, 4)
+    assert fix.kind is FixKind.FORWARD_KWARGS
+    assert (fix.span.line, fix.span.col, fix.span.end_line) == (5, 4, 7)
+    assert dict(fix.params) == {"class_name": "Data", "kwargs": "kwargs", "super_calls": "1"}
+
+
+def test_sld105_no_fix_when_kwargs_is_taken_by_a_local_name() -> None:
+    source = """
+        from keras.utils import PyDataset
+
+        class Data(PyDataset):
+            def __init__(self, x):
+                kwargs = dict(x=x)
+                self.x = kwargs
+    """
+    (finding,) = findings(source)
+    assert finding.code == "SLD105" and finding.fixes == ()
+
+
+def test_keras3_sequence_is_pydataset_only_when_keras_3_is_targeted() -> None:
+    source = """
+        import keras
+
+        class Data(keras.utils.Sequence):
+            def __init__(self, x):
+                super().__init__()
+                self.x = x
+    """
+    assert codes_at(source, AnalysisConfig(keras_version="3")) == [(5, "SLD105")]
+    assert codes_at(source, AnalysisConfig(keras_version="2")) == []
+    assert codes_at(source.replace("import keras", "from tensorflow import keras"),
+                    AnalysisConfig(keras_version="3")) == []
+
+
+def test_star_import_from_keras_resolves_the_base() -> None:
+    source = """
+        from keras.utils import *
+
+        class Data(PyDataset):
+            def __getitem__(self, i):
+                return next(self.stream)
+    """
+    assert codes_at(source) == [(6, "SLD104")]
+
+
+@pytest.mark.parametrize("imports", [
+    "",  # an unresolved bare name is not guessed at
+    "from typing import Sequence",
+    "from collections.abc import Sequence",
+    "try:\n    from keras.utils import Sequence\nexcept ImportError:\n"
+    "    from typing import Sequence",  # ambiguous: not surely Keras
+])
+def test_sequence_that_is_not_surely_keras_is_not_judged(imports: str) -> None:
+    source = imports + textwrap.dedent("""
+
+        class Rows(Sequence):
+            def __getitem__(self, i):
+                self.reads += 1
+                return next(self.rows)
+    """)
+    assert codes_at(source) == []
+
+
+def test_sld201_one_fix_per_statement_and_none_with_two_locks() -> None:
+    source = """
+        import threading
+
+        class Pairs:
+            def __init__(self, it):
+                self.it = it
+                self.lock = threading.Lock()
+
+            def __iter__(self):
+                return self
+
+            def __next__(self):
+                return next(self.it), next(self.it)
+    """
+    got = findings(source)
+    assert [(f.line, f.col, f.code) for f in got] == [(13, 15, "SLD201"), (13, 30, "SLD201")]
+    assert [len(f.fixes) for f in got] == [1, 0]
+    assert dict(got[0].fixes[0].params) == {"lock": "lock", "owner": "self"}
+    two_locks = textwrap.dedent(source).replace(
+        "self.lock = threading.Lock()", "self.lock = threading.Lock()\n"
+        "        self.other = threading.RLock()")
+    assert [f.fixes for f in findings(two_locks)] == [(), ()]
+
+
+def test_sld202_needs_a_hierarchy_known_to_the_file() -> None:
+    source = """
+        class Base(object):
+            def __iter__(self):
+                return self
+
+        class Reader(Base):
+            def next(self):
+                return 1
+
+        class Fine(Base):
+            def __next__(self):
+                return 1
+
+            def next(self):
+                return 1
+
+        @register
+        class Decorated:
+            def __iter__(self):
+                return self
+
+            def next(self):
+                return 1
+    """
+    assert codes_at(source) == [(6, "SLD202")]
+
+
+def test_sld203_needs_the_plain_shape_and_a_single_binding() -> None:
+    pair = """
+        import threading
+
+        class threadsafe_iter:
+            def __init__(self, it):
+                self.it = it
+                self.lock = threading.Lock()
+
+            def __iter__(self):
+                return self
+
+            def __next__(self):
+                with self.lock:
+                    return next(self.it)
+    """
+    (finding,) = findings(pair)
+    assert finding.code == "SLD203"
+    assert dict(finding.fixes[0].params) == {"name": "threadsafe_iter",
+                                             "replacement": "ThreadSafeIterator"}
+    subclassed = textwrap.dedent(pair) + "\nclass Counted(threadsafe_iter):\n    pass\n"
+    assert codes_at(subclassed) == []
+    not_a_guard_name = textwrap.dedent(pair).replace("threadsafe_iter", "Wrapper")
+    assert codes_at(not_a_guard_name) == []
+
+
+ODD_BUT_VALID = [
+    "class A(Sequence[int]):\n    def __getitem__(self, i):\n        self.x = 1\n",
+    "class A(*bases, metaclass=M):\n    def next(self):\n        pass\n    __iter__ = None\n",
+    "import keras\nclass A(keras.utils.PyDataset):\n    def __init__():\n        pass\n"
+    "    def __getitem__(): return next(x)\n",
+    "import keras\nclass A(keras.utils.PyDataset):\n    async def __getitem__(self, i):\n"
+    "        self.i = i\n    __init__ = lambda self: None\n",
+    "import threading\nclass A:\n    def __init__(self, /, it, *a, **k):\n"
+    "        self.lock = threading.Lock()\n    async def __next__(self):\n"
+    "        return next(self.it)\n    def __iter__(self): return self\n",
+    "import threading\nclass A:\n    def __init__(s):\n        (s.lock, s.b), *c = 1, 2\n"
+    "    def __next__(*args):\n        return next(args[0].it)\n",
+    "class A(object):\n    def __iter__(self): return self\n    @staticmethod\n"
+    "    def next(): pass\n",
+    "def f():\n    class B(tf.keras.utils.Sequence):\n        class C(B):\n"
+    "            def __getitem__(self, i):\n                del self.x[i], self.y\n"
+    "                self[i] = 1\n                self.i: int\n"
+    "                nonlocal_fn = lambda: next(self.it)\n",
+    "import keras\nclass A(keras.utils.PyDataset):\n    def __init__(self, *a, **k):\n"
+    "        super(A, self).__init__(*a)\n        super().__init__\n",
+    "class A(A):\n    def __iter__(self): return self\n    def next(self): return 1\n",
+    "import threading as t\nclass threadsafe_iter(object):\n    __next__ = next\n"
+    "    def __init__(self, it, /):\n        self.lock = t.Lock()\n"
+    "def threadsafe_generator(f, /):\n    def g(*a): return threadsafe_iter(f(*a))\n"
+    "    return g\n",
+]
+
+
+@pytest.mark.parametrize("source", ODD_BUT_VALID, ids=range(len(ODD_BUT_VALID)))
+def test_odd_but_valid_code_never_raises(source: str) -> None:
+    for finding in check_classes(ast.parse(source), AnalysisConfig(keras_version="3")):
+        assert finding.message.startswith(finding.code)
