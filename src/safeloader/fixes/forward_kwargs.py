@@ -109,6 +109,9 @@ def _with_star_kwarg(params: cst.Parameters, name: str) -> cst.Parameters:
         new = new.with_changes(comma=trailing)
     separator = _separator(before_last[-2].comma if len(before_last) > 1 else trailing)
     changed = last.with_changes(comma=separator)
+    if isinstance(last, cst.Param):  # the space before ")" moves to the new last parameter
+        new = new.with_changes(whitespace_after_param=last.whitespace_after_param)
+        changed = changed.with_changes(whitespace_after_param=_NO_SPACE)
     if position is None:
         return params.with_changes(**{field: changed}, star_kwarg=new)
     items = [*value[:position], changed]

@@ -1,0 +1,195 @@
+"""The class rules' fixes (SLD105, SLD201, SLD202, SLD203) through safeloader-fix's own path."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import textwrap
+import threading
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from libcst.codemod import CodemodContext, TransformSuccess, transform_module
+
+from safeloader.analysis import analyze_source
+from safeloader.analysis.config import AnalysisConfig
+from safeloader.codemod import SafeloaderFixCommand
+from safeloader.findings import Fix, FixKind, Span
+from safeloader.fix_runner import fix_file, plan_file
+from safeloader.fix_selection import FixSelection
+
+from test_analysis_classes import CLASS_FIXTURES, FIXTURES, fixture_options
+
+EXPECTED = FIXTURES / "expected"
+FIXED = [p for p in CLASS_FIXTURES if (EXPECTED / p.name).exists()]
+UNFIXABLE = [p for p in CLASS_FIXTURES if not (EXPECTED / p.name).exists()]
+
+
+def fix_once(path: Path) -> str:
+    """What ``safeloader-fix --select <the fixture's codes>`` makes of ``path``."""
+    codes, config = fixture_options(path.read_text())
+    plan = plan_file(path, config, FixSelection(select=codes))
+    assert plan.error is None
+    outcome = fix_file(path, [(code, fix) for _, code, fix in plan.fixes],
+                       write=False, keep_texts=True)
+    assert outcome.error is None and outcome.warnings == ()
+    return outcome.texts[1] if outcome.texts else path.read_text()
+
+
+@pytest.mark.parametrize("path", FIXED, ids=lambda p: p.name)
+def test_fix_gives_the_expected_file(path: Path) -> None:
+    assert fix_once(path) == (EXPECTED / path.name).read_text()
+
+
+@pytest.mark.parametrize("path", FIXED, ids=lambda p: p.name)
+def test_fixed_file_has_no_fixable_finding_and_a_second_run_changes_nothing(
+        path: Path, tmp_path: Path) -> None:
+    codes, config = fixture_options(path.read_text())
+    fixed = tmp_path / path.name
+    shutil.copy(EXPECTED / path.name, fixed)
+    remaining = [f for f in analyze_source(fixed.read_text(), fixed, config)
+                 if f.code in codes and f.fixes]
+    assert remaining == []
+    assert fix_once(fixed) == fixed.read_text()
+
+
+@pytest.mark.parametrize("path", UNFIXABLE, ids=lambda p: p.name)
+def test_fixtures_without_expected_output_are_left_alone(path: Path) -> None:
+    assert fix_once(path) == path.read_text()
+
+
+def load(path: Path) -> ModuleType:
+    """Run a fixed fixture as a module."""
+    module = ModuleType(path.stem)
+    exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
+    return module
+
+
+def test_fixed_forum_iterator_serialises_the_generator() -> None:
+    fixed = load(EXPECTED / "sld201_threadsafe_iter.py")
+    inside, most_inside, guard = [0], [0], threading.Lock()
+
+    def numbers():
+        for n in range(400):
+            with guard:
+                inside[0] += 1
+                most_inside[0] = max(most_inside[0], inside[0])
+            yield n
+            with guard:
+                inside[0] -= 1
+
+    for wrapper in (fixed.threadsafe_iter, fixed.ThreadSafeIter):
+        shared, got = wrapper(numbers()), []
+        most_inside[0] = inside[0] = 0
+
+        def drain(shared=shared, got=got) -> None:
+            for item in shared:
+                got.append(item)
+
+        threads = [threading.Thread(target=drain) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(got) == list(range(400))
+        assert most_inside[0] == 1
+
+
+def test_fixed_python2_iterator_works_on_python_3() -> None:
+    fixed = load(EXPECTED / "sld202_py2_iterator.py")
+    assert [list(b) for b in fixed.BatchReader(list(range(5)), 2)] == [[0, 1], [2, 3], [4]]
+    assert next(fixed.threadsafe_iter(iter("ab"))) == "a"
+
+
+def test_fixed_pydatasets_honour_workers() -> None:
+    pytest.importorskip("keras", minversion="3")
+    fixed = load(EXPECTED / "sld105_pydataset_init.py")
+    assert fixed.ArrayDataset([1], [2], workers=3).workers == 3
+    assert fixed.NoSuperDataset(["a.npy"], use_multiprocessing=True).use_multiprocessing
+    assert fixed.ExplicitBaseDataset([1], max_queue_size=7).max_queue_size == 7
+
+
+def test_replaced_pair_is_safeloaders() -> None:
+    import safeloader
+
+    fixed = load(EXPECTED / "sld203_renamed_pair.py")
+    assert fixed.ThreadSafeIter is safeloader.ThreadSafeIterator
+    assert isinstance(fixed.samples(3), safeloader.ThreadSafeIterator)
+    assert list(fixed.samples(3)) == [0, 1, 2]
+
+
+def rewrite(source: str, fix: Fix, code: str) -> tuple[str, list[str]]:
+    """Apply one hand-made fix through the codemod; the new code and the warnings."""
+    command = SafeloaderFixCommand(CodemodContext(filename="example.py"), fixes=[(code, fix)])
+    result = transform_module(command, source)
+    assert isinstance(result, TransformSuccess)
+    return result.code, list(result.warning_messages)
+
+
+def span(source: str, node_type: type[ast.AST], index: int = 0) -> Span:
+    nodes = sorted((n for n in ast.walk(ast.parse(source)) if isinstance(n, node_type)),
+                   key=lambda n: (n.lineno, n.col_offset))
+    node = nodes[index]
+    return Span(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
+
+
+INIT = textwrap.dedent("""\
+    class Data(Base):
+        def __init__(
+            self, x
+        ):
+            Base.__init__(
+                self,
+                x,
+            )
+""")
+
+
+def test_forward_kwargs_keeps_one_argument_a_line() -> None:
+    fix = Fix(FixKind.FORWARD_KWARGS, span(INIT, ast.FunctionDef),
+              params={"class_name": "Data", "kwargs": "kwargs", "super_calls": "1"})
+    code, warnings = rewrite(INIT, fix, "SLD105")
+    assert warnings == []
+    assert code == INIT.replace("self, x\n", "self, x, **kwargs\n").replace(
+        "            x,\n", "            x,\n            **kwargs,\n")
+
+
+@pytest.mark.parametrize("params", [
+    {"class_name": "Data", "kwargs": "kwargs", "super_calls": "0"},  # the code changed since
+    {"class_name": "Data", "kwargs": "options", "super_calls": "1"},
+])
+def test_forward_kwargs_leaves_unexpected_shapes_alone(params: dict[str, str]) -> None:
+    source = INIT.replace("self, x\n", "self, x, **kwargs\n")
+    fix = Fix(FixKind.FORWARD_KWARGS, span(source, ast.FunctionDef), params=params)
+    code, warnings = rewrite(source, fix, "SLD105")
+    assert code == source and len(warnings) == 1
+
+
+def test_lock_next_call_leaves_a_shared_line_alone() -> None:
+    source = "def __next__(self):\n    n = 1; return next(self.it)\n"
+    call = span(source, ast.Call, 0)
+    fix = Fix(FixKind.LOCK_NEXT_CALL, call, params={"lock": "lock", "owner": "self"})
+    code, warnings = rewrite(source, fix, "SLD201")
+    assert code == source and "by hand" in warnings[0]
+
+
+def test_add_dunder_next_is_a_no_op_when_present() -> None:
+    source = "class R:\n    def next(self):\n        return 1\n\n    def __next__(self):\n" \
+             "        return 2\n"
+    fix = Fix(FixKind.ADD_DUNDER_NEXT, span(source, ast.ClassDef), params={"class_name": "R"})
+    assert rewrite(source, fix, "SLD202") == (source, [])
+
+
+def test_replace_handwritten_checks_the_name() -> None:
+    source = "class Other:\n    pass\n"
+    fix = Fix(FixKind.REPLACE_HANDWRITTEN, span(source, ast.ClassDef),
+              params={"name": "threadsafe_iter", "replacement": "ThreadSafeIterator"})
+    code, warnings = rewrite(source, fix, "SLD203")
+    assert code == source and len(warnings) == 1
+
+
+def test_fix_engine_config_matches_the_fixture_defaults() -> None:
+    codes, config = fixture_options("")
+    assert codes == ("SLD104", "SLD105", "SLD201", "SLD202")
+    assert config == AnalysisConfig()
