@@ -1,0 +1,201 @@
+"""Write then read TFRecords with safeloader.data: every record exactly once, in every mode."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from safeloader.data import from_generator, tfrecord_dataset, write_tfrecords  # noqa: E402
+
+N = 103  # not a multiple of any batch size or shard count used below
+
+
+def make_records(n: int = N):
+    for i in range(n):
+        yield {"id": i, "x": np.full((2, 3), i, np.float32), "name": f"r{i}", "raw": bytes([i % 256])}
+
+
+def ids_of(dataset) -> list[int]:
+    return [int(i) for batch in dataset for i in batch["id"].numpy()]
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    prefix = str(tmp_path_factory.mktemp("plain") / "part")
+    return write_tfrecords(make_records(), prefix, num_shards=4)
+
+
+def test_writer_names_shards_and_infers_the_spec(tmp_path):
+    paths, spec = write_tfrecords(make_records(5), str(tmp_path / "s"), num_shards=2,
+                                  return_spec=True)
+    assert [os.path.basename(p) for p in paths] == [
+        "s-00000-of-00002.tfrecord", "s-00001-of-00002.tfrecord"]
+    assert spec["id"] == tf.io.FixedLenFeature([], tf.int64)
+    assert spec["x"] == tf.io.FixedLenFeature([2, 3], tf.float32)
+    assert spec["name"] == tf.io.FixedLenFeature([], tf.string)
+    assert spec["raw"] == tf.io.FixedLenFeature([], tf.string)
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [os.path.basename(p) for p in paths] + [os.path.basename(p) + ".index.json" for p in paths])
+
+
+def test_values_of_varying_shape_come_back_ragged(tmp_path):
+    records = [{"tokens": np.arange(i, dtype=np.int64), "y": float(i)} for i in range(1, 6)]
+    paths, spec = write_tfrecords(records, str(tmp_path / "r"), return_spec=True)
+    assert isinstance(spec["tokens"], tf.io.RaggedFeature)
+    batch = next(iter(tfrecord_dataset(paths, batch_size=5, deterministic=True)))
+    assert batch["tokens"].to_list() == [list(range(i)) for i in range(1, 6)]
+    assert batch["y"].numpy().tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+@pytest.mark.parametrize("compression, shuffle_buffer",
+                         [(None, 0), (None, 40), ("GZIP", 40), ("ZLIB", 0)])
+def test_every_record_once_per_epoch(tmp_path, compression, shuffle_buffer):
+    paths = write_tfrecords(make_records(), str(tmp_path / "c"), num_shards=3,
+                            compression=compression)
+    dataset = tfrecord_dataset(str(tmp_path / "c-*"), batch_size=10, repeat=2,
+                               shuffle_buffer=shuffle_buffer, seed=3)
+    ids = ids_of(dataset)
+    assert sorted(ids) == sorted(list(range(N)) * 2)
+    assert sorted(ids[:N]) == list(range(N)), "an epoch must not mix with the next"
+    first = next(iter(tfrecord_dataset(paths, batch_size=N)))
+    assert first["x"].shape == (N, 2, 3)
+    assert {int(i): float(x[0, 0]) for i, x in zip(first["id"], first["x"])} == {
+        i: float(i) for i in range(N)}
+    assert sorted(n.decode() for n in first["name"].numpy()) == sorted(f"r{i}" for i in range(N))
+
+
+def test_shuffle_changes_order_and_seed_repeats_it(shards):
+    def order(seed):
+        return ids_of(tfrecord_dataset(shards, batch_size=8, shuffle_buffer=50, seed=seed,
+                                       deterministic=True))
+    plain = ids_of(tfrecord_dataset(shards, batch_size=8, deterministic=True))
+    assert order(1) == order(1)
+    assert order(1) != plain and sorted(order(1)) == sorted(plain)
+
+
+def test_deterministic_order_interleaves_files_by_batch(shards):
+    first = ids_of(tfrecord_dataset(shards, batch_size=5, deterministic=True))
+    assert first == ids_of(tfrecord_dataset(shards, batch_size=5, deterministic=True))
+    assert sorted(first) == list(range(N))
+
+
+def test_files_may_be_a_list_of_paths_and_globs(shards):
+    pattern = shards[0].replace("00000-of", "0000[12]-of")
+    dataset = tfrecord_dataset([shards[0], pattern], batch_size=7)
+    expected = [i for i in range(N) if i % 4 in (0, 1, 2)]
+    assert sorted(ids_of(dataset)) == expected
+
+
+def test_batches_have_batch_size_and_drop_remainder_drops_the_tail(shards):
+    sizes = [len(b["id"]) for b in tfrecord_dataset(shards, batch_size=10)]
+    assert sizes == [10] * 10 + [3]
+    sizes = [len(b["id"]) for b in tfrecord_dataset(shards, batch_size=10, drop_remainder=True)]
+    assert sizes == [10] * 10
+    shuffled = tfrecord_dataset(shards, batch_size=10, shuffle_buffer=20, drop_remainder=True)
+    assert [len(b["id"]) for b in shuffled] == [10] * 10
+
+
+def test_label_key_gives_feature_label_tuples(shards):
+    features, label = next(iter(tfrecord_dataset(shards, batch_size=4, label_key="id")))
+    assert "id" not in features and set(features) == {"x", "name", "raw"}
+    assert np.array_equal(features["x"][:, 0, 0].numpy(), label.numpy().astype(np.float32))
+
+
+def test_explicit_features_select_what_is_parsed(shards):
+    spec = {"id": tf.io.FixedLenFeature([], tf.int64)}
+    batch = next(iter(tfrecord_dataset(shards, batch_size=4, features=spec)))
+    assert set(batch) == {"id"}
+
+
+def test_parse_fn_parses_each_record(shards):
+    def parse(record):
+        parsed = tf.io.parse_single_example(record, {"id": tf.io.FixedLenFeature([], tf.int64)})
+        return {"id": parsed["id"], "double": parsed["id"] * 2}
+
+    batches = list(tfrecord_dataset(shards, batch_size=9, parse_fn=parse, label_key="double"))
+    ids = [int(i) for features, _ in batches for i in features["id"]]
+    doubles = [int(d) for _, label in batches for d in label]
+    assert sorted(ids) == list(range(N)) and sorted(doubles) == [2 * i for i in range(N)]
+
+
+@pytest.mark.parametrize("shuffle_buffer", [0, 30])
+def test_cache_in_memory_and_on_disk_keeps_every_record(shards, tmp_path, shuffle_buffer):
+    for cache in (True, str(tmp_path / "cache")):
+        dataset = tfrecord_dataset(shards, batch_size=16, cache=cache, repeat=3,
+                                   shuffle_buffer=shuffle_buffer)
+        assert sorted(ids_of(dataset)) == sorted(list(range(N)) * 3)
+    assert any(name.startswith("cache") for name in os.listdir(tmp_path))
+
+
+@pytest.mark.parametrize("num_shards", [2, 4, 3, 7])
+def test_shards_split_every_record_exactly_once(shards, num_shards):
+    # 4 files: by file for 2, 3 and 4 shards, by record for 7.
+    parts = [ids_of(tfrecord_dataset(shards, batch_size=8, num_shards=num_shards,
+                                     shard_index=i)) for i in range(num_shards)]
+    assert sorted(i for part in parts for i in part) == list(range(N))
+    assert all(parts), "every shard gets records"
+
+
+def test_sharding_by_file_reads_whole_files(shards):
+    part = ids_of(tfrecord_dataset(shards, batch_size=8, num_shards=2, shard_index=1))
+    assert sorted(part) == [i for i in range(N) if i % 4 in (1, 3)]
+
+
+def test_sharding_by_record_is_balanced(shards):
+    sizes = [len(ids_of(tfrecord_dataset(shards[:1], batch_size=4, num_shards=3,
+                                         shard_index=i))) for i in range(3)]
+    assert sum(sizes) == 26 and max(sizes) - min(sizes) <= 1
+
+
+def test_prefetch_to_device_auto_is_a_no_op_without_gpu(shards):
+    assert not tf.config.list_logical_devices("GPU")
+    auto = tfrecord_dataset(shards, batch_size=8, prefetch_to_device="auto")
+    assert sorted(ids_of(auto)) == list(range(N))
+    assert type(auto._input_dataset._input_dataset).__name__ != "_CopyToDeviceDataset"
+
+
+def test_prefetch_to_an_explicit_device(shards):
+    dataset = tfrecord_dataset(shards, batch_size=8, prefetch_to_device="/cpu:0")
+    assert type(dataset._input_dataset._input_dataset).__name__ == "_CopyToDeviceDataset"
+    assert sorted(ids_of(dataset)) == list(range(N))
+
+
+def test_files_from_other_writers_are_walked_and_compression_detected(tmp_path):
+    for codec in ("", "GZIP"):
+        path = str(tmp_path / f"foreign{codec}.tfrecord")
+        with tf.io.TFRecordWriter(path, options=codec) as writer:
+            for i in range(20):
+                example = tf.train.Example(features=tf.train.Features(feature={
+                    "id": tf.train.Feature(int64_list=tf.train.Int64List(value=[i]))}))
+                writer.write(example.SerializeToString())
+    dataset = tfrecord_dataset(str(tmp_path / "foreign*"), batch_size=6,
+                               features={"id": tf.io.FixedLenFeature([], tf.int64)})
+    assert sorted(ids_of(dataset)) == sorted(list(range(20)) * 2)
+
+
+def test_interrupted_write_leaves_no_shard(tmp_path):
+    def failing():
+        yield from make_records(10)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_tfrecords(failing(), str(tmp_path / "w"), num_shards=2)
+    assert os.listdir(tmp_path) == []
+
+
+def test_from_generator_runs_every_shard(tmp_path):
+    def fn(shard_index, num_shards):
+        assert isinstance(shard_index, int) and isinstance(num_shards, int)
+        for i in range(shard_index, 20, num_shards):
+            yield i
+
+    signature = tf.TensorSpec([], tf.int64)
+    ordered = [int(i) for i in from_generator(fn, signature, num_shards=3)]
+    assert ordered[:6] == [0, 1, 2, 3, 4, 5]
+    assert sorted(ordered) == list(range(20))
+    loose = from_generator(fn, signature, num_shards=3, deterministic=False)
+    assert sorted(int(i) for i in loose) == list(range(20))
