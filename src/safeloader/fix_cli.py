@@ -17,7 +17,7 @@ from collections import Counter
 from concurrent.futures import Executor, ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.findings import Fix
@@ -26,8 +26,10 @@ from safeloader.fix_selection import FixSelection
 from safeloader.progress import ProgressBar
 from safeloader.source_files import python_files
 
-#: below this many files a process pool costs more than it saves
-POOL_THRESHOLD = 32
+#: below this many files a process pool costs more than it saves: analysing a
+#: file takes about a millisecond, rewriting one with LibCST tens of them
+ANALYSIS_POOL_MIN_FILES = 64
+FIX_POOL_MIN_FILES = 8
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _T = TypeVar("_T")
@@ -69,20 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_all(
-    function: Callable[[_T], _R], items: Sequence[_T], pool: Executor | None,
-    progress: ProgressBar,
-) -> Iterator[_R]:
-    """``map(function, items)``, in a pool when one is given, advancing ``progress``."""
+def _with_progress(
+    function: Callable[[_T], _R], items: Sequence[_T], pool: Executor | None, label: str
+) -> list[_R]:
+    """``[function(item) for item in items]``, in ``pool`` when given, with a progress bar."""
+    progress = ProgressBar(sys.stderr, len(items), label)
     results: Iterable[_R]
     if pool is None:
         results = map(function, items)
     else:
-        chunk = max(1, len(items) // (8 * getattr(pool, "_max_workers", 1)))
-        results = pool.map(function, items, chunksize=chunk)
+        workers = getattr(pool, "_max_workers", 1)
+        results = pool.map(function, items, chunksize=max(1, len(items) // (8 * workers)))
+    collected = []
     for result in results:
+        collected.append(result)
         progress.advance()
-        yield result
+    progress.close()
+    return collected
 
 
 def _fix_job(job: tuple[Path, list[tuple[str, Fix]]], *, write: bool, keep_texts: bool
@@ -109,12 +114,12 @@ def _lines(text: str) -> list[str]:
 
 
 def unified_diff(path: Path, before: str, after: str) -> str:
-    """A ``git apply``-able unified diff of one file's change."""
+    """A unified diff of one file's change (``a/``, ``b/`` prefixes on relative
+    paths, so that ``git apply`` takes it)."""
     name = path.as_posix()
+    old, new = (name, name) if path.is_absolute() else (f"a/{name}", f"b/{name}")
     lines = []
-    for line in difflib.unified_diff(
-        _lines(before), _lines(after), fromfile=f"a/{name}", tofile=f"b/{name}"
-    ):
+    for line in difflib.unified_diff(_lines(before), _lines(after), fromfile=old, tofile=new):
         lines.append(line)
         if not line.endswith(("\n", "\r")):
             lines.append("\n\\ No newline at end of file\n")
@@ -142,22 +147,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = [path for path in files if path.exists()]
 
     jobs = max(1, args.jobs)
-    pool = ProcessPoolExecutor(jobs) if jobs > 1 and len(files) >= POOL_THRESHOLD else None
+    pool: ProcessPoolExecutor | None = None
     try:
-        progress = ProgressBar(sys.stderr, len(files), "files analysed")
-        plans = list(_run_all(partial(plan_file, config=config, selection=selection),
-                              files, pool, progress))
-        progress.close()
+        if jobs > 1 and len(files) >= ANALYSIS_POOL_MIN_FILES:
+            pool = ProcessPoolExecutor(jobs)
+        plans = _with_progress(
+            partial(plan_file, config=config, selection=selection), files, pool,
+            "files analysed",
+        )
         for plan in plans:
             if plan.error is not None:
                 errors += 1
                 print(f"{plan.path}: {plan.error}; left unchanged", file=sys.stderr)
         targets = list(_group_by_target(plans).items())
-        progress = ProgressBar(sys.stderr, len(targets), "files fixed")
-        fix_pool = pool if len(targets) >= POOL_THRESHOLD else None
-        outcomes = list(_run_all(partial(_fix_job, write=write, keep_texts=args.diff),
-                                 targets, fix_pool, progress))
-        progress.close()
+        if pool is None and jobs > 1 and len(targets) >= FIX_POOL_MIN_FILES:
+            pool = ProcessPoolExecutor(jobs)
+        outcomes = _with_progress(
+            partial(_fix_job, write=write, keep_texts=args.diff), targets,
+            pool if len(targets) >= FIX_POOL_MIN_FILES else None, "files fixed",
+        )
     finally:
         if pool is not None:
             pool.shutdown()

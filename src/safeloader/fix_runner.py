@@ -20,11 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from libcst.codemod import CodemodContext, TransformSuccess, transform_module
-
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.atomic_write import replace_file
-from safeloader.codemod import SafeloaderFixCommand
 from safeloader.findings import Fix
 from safeloader.fix_selection import FixSelection
 from safeloader.source_text import SourceError, read_source
@@ -85,6 +82,11 @@ def fix_file(
     path: Path, fixes: Sequence[tuple[str, Fix]], *, write: bool, keep_texts: bool
 ) -> FileOutcome:
     """Apply ``fixes`` to ``path`` in one pass; write the result when ``write``."""
+    # LibCST's codemod machinery takes a second to import: only files with fixes need it
+    from libcst.codemod import CodemodContext, TransformSuccess, transform_module
+
+    from safeloader.codemod import SafeloaderFixCommand
+
     try:
         source = read_source(path)
     except SourceError as error:

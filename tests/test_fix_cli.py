@@ -1,0 +1,303 @@
+"""``safeloader-fix`` on real files: in place, --check, --diff, exit codes,
+walking, selection, encodings and line endings, permissions, -j, progress."""
+
+from __future__ import annotations
+
+import os
+import pty
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from safeloader.fix_cli import ANALYSIS_POOL_MIN_FILES, FIX_POOL_MIN_FILES, main
+
+BAD = '''\
+"""A training script."""
+import numpy as np
+from tf_keras.models import Sequential
+
+
+def batches(size):
+    while True:
+        yield np.zeros((size, 2)), np.zeros(size)
+
+
+model = Sequential()
+model.fit(batches(8), steps_per_epoch=5, workers=3)
+'''
+
+GOOD = '''\
+"""A training script."""
+import numpy as np
+from tf_keras.models import Sequential
+from safeloader import threadsafe_generator
+
+
+@threadsafe_generator
+def batches(size):
+    while True:
+        yield np.zeros((size, 2)), np.zeros(size)
+
+
+model = Sequential()
+model.fit(batches(8), steps_per_epoch=5, workers=3)
+'''
+
+DEPRECATED = "model.fit_generator(batches(8), 5, workers=0)\n"
+CLEAN = "import os\n\nprint(os.getcwd())\n"
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, str):
+        path.write_bytes(text.encode())
+    else:
+        path.write_bytes(text)
+    return path
+
+
+def age(path: Path) -> int:
+    """Give ``path`` an old mtime; return it (ns)."""
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    return path.stat().st_mtime_ns
+
+
+def test_fixes_in_place_and_a_second_run_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = write(tmp_path / "train.py", BAD)
+    assert main([str(tmp_path), "-j", "1"]) == 0
+    assert script.read_text() == GOOD
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines()[-1] == (
+        "safeloader-fix: 1 files scanned, 1 changed; fixes: SLD101 x1"
+    )
+    mtime = age(script)
+    assert main([str(tmp_path)]) == 0
+    assert script.read_text() == GOOD
+    assert script.stat().st_mtime_ns == mtime
+    assert capsys.readouterr().err.endswith("1 files scanned, 0 changed; fixes: none\n")
+
+
+def test_check_writes_nothing_and_exits_1_until_fixed(tmp_path: Path) -> None:
+    script = write(tmp_path / "train.py", BAD)
+    mtime = age(script)
+    assert main(["--check", str(script)]) == 1
+    assert script.read_text() == BAD and script.stat().st_mtime_ns == mtime
+    assert main([str(script)]) == 0
+    assert main(["--check", str(script)]) == 0
+
+
+def test_diff_prints_a_patch_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = write(tmp_path / "train.py", BAD)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--diff", "train.py"]) == 0
+    assert script.read_text() == BAD
+    assert capsys.readouterr().out == (
+        "--- a/train.py\n+++ b/train.py\n@@ -1,8 +1,10 @@\n"
+        ' """A training script."""\n import numpy as np\n'
+        " from tf_keras.models import Sequential\n"
+        "+from safeloader import threadsafe_generator\n \n \n"
+        "+@threadsafe_generator\n def batches(size):\n"
+        "     while True:\n         yield np.zeros((size, 2)), np.zeros(size)\n"
+    )
+    assert main(["--diff", "--check", "train.py"]) == 1
+
+
+def test_diff_marks_a_last_line_without_newline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = write(tmp_path / "old.py", "model.fit_generator(data)")
+    assert main(["--diff", str(script)]) == 0
+    assert capsys.readouterr().out.endswith(
+        "-model.fit_generator(data)\n\\ No newline at end of file\n"
+        "+model.fit(data)\n\\ No newline at end of file\n"
+    )
+
+
+def test_files_without_fixable_findings_are_never_rewritten(tmp_path: Path) -> None:
+    clean = write(tmp_path / "clean.py", CLEAN)
+    unfixable = write(
+        tmp_path / "spawn.py",
+        "model.fit(data, workers=2, use_multiprocessing=True)\n",  # SLD103, no fix
+    )
+    write(tmp_path / "train.py", BAD)
+    times = {path: age(path) for path in (clean, unfixable)}
+    assert main([str(tmp_path)]) == 0
+    for path, mtime in times.items():
+        assert path.stat().st_mtime_ns == mtime
+    assert clean.read_text() == CLEAN
+
+
+def test_unprocessable_files_are_named_left_alone_and_the_rest_is_fixed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = write(tmp_path / "a_broken.py", "model.fit(\n")
+    latin = write(tmp_path / "b_latin.py", b"model.fit(x)  # caf\xe9\n")
+    script = write(tmp_path / "c_train.py", BAD)
+    assert main([str(tmp_path)]) == 2
+    assert script.read_text() == GOOD
+    assert broken.read_text() == "model.fit(\n"
+    assert latin.read_bytes() == b"model.fit(x)  # caf\xe9\n"
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"{broken}: syntax error: ")
+    assert err[0].endswith("(line 1); left unchanged")
+    assert err[1].startswith(f"{latin}: cannot decode: ")
+    assert err[-1].endswith("1 changed; fixes: SLD101 x1; 2 could not be processed")
+
+
+def test_a_missing_path_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "nope.py")]) == 2
+    assert f"{tmp_path / 'nope.py'}: no such file or directory" in capsys.readouterr().err
+
+
+def test_walk_skips_vcs_venvs_build_caches_and_excludes(tmp_path: Path) -> None:
+    skipped = [
+        ".git/hook.py", ".venv/lib/x.py", "venv/x.py", "env/x.py", "build/x.py",
+        "__pycache__/x.py", ".tox/x.py", ".eggs/x.py", "generated/x.py", "pkg/skip_me.py",
+    ]
+    write(tmp_path / "env" / "pyvenv.cfg", "home = /usr\n")
+    for name in skipped:
+        write(tmp_path / name, BAD)
+    taken = write(tmp_path / "pkg" / "train.py", BAD)
+    not_python = write(tmp_path / "pkg" / "notes.txt", BAD)
+    assert main([str(tmp_path), "--exclude", "generated,skip_*.py"]) == 0
+    assert taken.read_text() == GOOD
+    assert not_python.read_text() == BAD
+    for name in skipped:
+        assert (tmp_path / name).read_text() == BAD, name
+
+
+def test_select_and_ignore_choose_the_rules(tmp_path: Path) -> None:
+    source = BAD + DEPRECATED
+    script = write(tmp_path / "train.py", source)
+    assert main(["--select", "SLD3", str(script)]) == 0
+    assert script.read_text() == BAD + "model.fit(batches(8), steps_per_epoch=5, workers=0)\n"
+    write(script, source)
+    assert main(["--ignore", "SLD301", str(script)]) == 0
+    assert script.read_text() == GOOD + DEPRECATED
+    write(script, source)
+    assert main(["--select", "SLD", "--ignore", "SLD1", str(script)]) == 0
+    assert "@threadsafe_generator" not in script.read_text()
+
+
+def test_unsafe_fix_needs_the_flag(tmp_path: Path) -> None:
+    source = BAD.replace("workers=3", "workers=3, use_multiprocessing=True")
+    script = write(tmp_path / "train.py", "def main():\n    pass\n" + source)
+    before = script.read_text()
+    assert main(["--select", "SLD102", str(script)]) == 0
+    assert script.read_text() == before
+    assert main(["--select", "SLD102", "--unsafe-fixes", str(script)]) == 0
+    fixed = script.read_text()
+    assert "use_multiprocessing=False" in fixed and "@threadsafe_generator\ndef batches" in fixed
+
+
+@pytest.mark.parametrize(
+    ("name", "before", "after"),
+    [
+        ("crlf", BAD.replace("\n", "\r\n").encode(), GOOD.replace("\n", "\r\n").encode()),
+        ("bom", b"\xef\xbb\xbf" + BAD.encode(), b"\xef\xbb\xbf" + GOOD.encode()),
+        (
+            "cookie",
+            b"# -*- coding: latin-1 -*-\n" + BAD.replace("A training", "Caf\xe9").encode("latin-1"),
+            b"# -*- coding: latin-1 -*-\n" + GOOD.replace("A training", "Caf\xe9").encode("latin-1"),
+        ),
+        (
+            "tabs_and_comments",
+            BAD.replace("    ", "\t").replace("import numpy as np", "import numpy as np  # np!")
+            .encode(),
+            GOOD.replace("    ", "\t").replace("import numpy as np", "import numpy as np  # np!")
+            .encode(),
+        ),
+    ],
+)
+def test_encodings_line_endings_tabs_and_comments_survive(
+    tmp_path: Path, name: str, before: bytes, after: bytes
+) -> None:
+    script = write(tmp_path / f"{name}.py", before)
+    assert main([str(script)]) == 0
+    assert script.read_bytes() == after
+
+
+def test_permission_bits_are_kept_and_no_temporary_file_is_left(tmp_path: Path) -> None:
+    script = write(tmp_path / "train.py", BAD)
+    script.chmod(0o751)
+    assert main([str(script)]) == 0
+    assert stat.S_IMODE(script.stat().st_mode) == 0o751
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["train.py"]
+
+
+def test_a_generator_imported_from_another_module_is_fixed_there(tmp_path: Path) -> None:
+    data = write(tmp_path / "project" / "data.py", "def batches(size):\n    yield size\n")
+    train = write(
+        tmp_path / "project" / "train.py",
+        "from data import batches\n\nmodel.fit(batches(8), workers=3)\n",
+    )
+    assert main([str(train)]) == 0
+    assert train.read_text() == "from data import batches\n\nmodel.fit(batches(8), workers=3)\n"
+    assert data.read_text() == (
+        "from safeloader import threadsafe_generator\n\n"
+        "@threadsafe_generator\ndef batches(size):\n    yield size\n"
+    )
+
+
+def test_processes_give_the_same_result_as_one(tmp_path: Path) -> None:
+    # enough files for a pool in both phases (see ANALYSIS_POOL_MIN_FILES)
+    count = ANALYSIS_POOL_MIN_FILES
+    assert count // 6 >= FIX_POOL_MIN_FILES
+    for job in ("one", "many"):
+        for index in range(count):
+            write(tmp_path / job / f"m{index:02}.py", CLEAN if index % 6 else BAD)
+    assert main(["-j", "1", str(tmp_path / "one")]) == 0
+    assert main(["-j", "2", str(tmp_path / "many")]) == 0
+    for index in range(count):
+        one = (tmp_path / "one" / f"m{index:02}.py").read_text()
+        assert one == (tmp_path / "many" / f"m{index:02}.py").read_text()
+        assert one == (CLEAN if index % 6 else GOOD)
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    for index in range(3):
+        write(tmp_path / f"m{index}.py", BAD)
+    piped = subprocess.run(
+        [sys.executable, "-m", "safeloader.fix_cli", "--check", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert "\r" not in piped.stderr and "[" not in piped.stderr
+    assert piped.stderr == "safeloader-fix: 3 files scanned, 3 would change; fixes: SLD101 x3\n"
+    leader, follower = pty.openpty()
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "safeloader.fix_cli", "--check", str(tmp_path)],
+            stderr=follower, stdout=subprocess.DEVNULL, timeout=120,
+        )
+        os.close(follower)
+        terminal = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            terminal += chunk
+    finally:
+        os.close(leader)
+    assert b"\r[##########" in terminal
+    assert b"] 3/3 files analysed" in terminal
+    assert b"3 files scanned, 3 would change" in terminal
+
+
+def test_console_script_is_installed(tmp_path: Path) -> None:
+    script = write(tmp_path / "train.py", BAD)
+    command = Path(sys.executable).with_name("safeloader-fix")
+    result = subprocess.run(
+        [str(command), "--check", str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1, result.stderr
