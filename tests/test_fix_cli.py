@@ -47,6 +47,7 @@ model.fit(batches(8), steps_per_epoch=5, workers=3)
 '''
 
 DEPRECATED = "model.fit_generator(batches(8), 5, workers=0)\n"
+COOKIE = b"# -*- coding: latin-1 -*-\n"
 CLEAN = "import os\n\nprint(os.getcwd())\n"
 
 
@@ -205,8 +206,8 @@ def test_unsafe_fix_needs_the_flag(tmp_path: Path) -> None:
         ("bom", b"\xef\xbb\xbf" + BAD.encode(), b"\xef\xbb\xbf" + GOOD.encode()),
         (
             "cookie",
-            b"# -*- coding: latin-1 -*-\n" + BAD.replace("A training", "Caf\xe9").encode("latin-1"),
-            b"# -*- coding: latin-1 -*-\n" + GOOD.replace("A training", "Caf\xe9").encode("latin-1"),
+            COOKIE + BAD.replace("A training", "Caf\xe9").encode("latin-1"),
+            COOKIE + GOOD.replace("A training", "Caf\xe9").encode("latin-1"),
         ),
         (
             "tabs_and_comments",
