@@ -416,7 +416,8 @@ def test_a_function_returning_no_iterator_names_the_function():
         def broken(self):
             return 42
 
-    with pytest.raises(TypeError, match=r"Holder\.broken\(\) returned int, which is not an iterator"):
+    pattern = r"Holder\.broken\(\) returned int, which is not an iterator"
+    with pytest.raises(TypeError, match=pattern):
         Holder().broken()
 
 

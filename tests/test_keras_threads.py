@@ -1,0 +1,184 @@
+"""The hazard and its fixes with real Keras: tf_keras (Keras 2) and Keras 3, no mocks.
+
+Each race is made certain rather than likely: the plain generator sleeps while
+it prepares a batch, so a second worker thread always finds it running.
+Delivery is checked by counting: every batch carries its id in column 0, the
+model records the ids it trains on, and the ids must be distinct and exactly
+the ones the generator yielded.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+
+np = pytest.importorskip("numpy")
+tf_keras = pytest.importorskip("tf_keras")
+keras = pytest.importorskip("keras")
+
+from safeloader import ThreadSafeIterator, sharded_generator, threadsafe_generator  # noqa: E402
+
+BATCHES = 12
+BATCH_SIZE = 4
+PREPARE_SECONDS = 0.02  # while one worker sleeps inside the generator, another calls next()
+
+
+def make_batch(batch_id: int):
+    x = np.zeros((BATCH_SIZE, 2), dtype="float32")
+    x[:, 0] = batch_id  # the id travels with the data
+    x[:, 1] = np.linspace(-1.0, 1.0, BATCH_SIZE, dtype="float32")
+    y = 0.5 * x[:, 1:] + 0.1
+    return x, y
+
+
+def plain_batches(count: int, yielded: list[int], delay: float = PREPARE_SECONDS):
+    """A plain generator, slow enough that concurrent next() calls always collide."""
+    for batch_id in range(count):
+        time.sleep(delay)
+        yielded.append(batch_id)
+        yield make_batch(batch_id)
+
+
+class RecordingModel(tf_keras.Model):
+    """Learns y from column 1 and records the batch id in column 0 of each step."""
+
+    def __init__(self, record):
+        super().__init__()
+        self.dense = tf_keras.layers.Dense(1)
+        self.record = record  # a bound method, not a list: Keras would wrap a list
+
+    def call(self, inputs):
+        return self.dense(inputs[:, 1:])
+
+    def train_step(self, data):
+        x, _ = data
+        self.record(int(x[0, 0]))  # run_eagerly=True: a real number here
+        return super().train_step(data)
+
+
+def fit_keras2(source, seen: list[int]):
+    model = RecordingModel(seen.append)
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    return model.fit(
+        source,
+        steps_per_epoch=BATCHES,
+        epochs=1,
+        workers=4,
+        use_multiprocessing=False,
+        verbose=0,
+    )
+
+
+# -- Keras 2 (tf_keras) --------------------------------------------------------------
+
+
+def test_keras2_plain_generator_with_workers_fails():
+    yielded: list[int] = []
+    with pytest.raises(Exception, match="NOT thread-safe") as info:
+        fit_keras2(plain_batches(BATCHES, yielded), [])
+    # tf_keras raises RuntimeError in its enqueuer; tf.data's py_function
+    # carries it out as an UnknownError whose text names the RuntimeError.
+    assert isinstance(info.value, RuntimeError) or "RuntimeError" in str(info.value)
+
+
+def test_keras2_decorated_generator_trains_and_delivers_each_batch_once():
+    yielded: list[int] = []
+    seen: list[int] = []
+    history = fit_keras2(threadsafe_generator(plain_batches)(BATCHES, yielded), seen)
+    assert len(history.history["loss"]) == 1
+    assert math.isfinite(history.history["loss"][0])
+    assert sorted(seen) == list(range(BATCHES))  # distinct, none missing
+    assert sorted(yielded) == list(range(BATCHES))  # nothing yielded twice or lost
+
+
+def test_keras2_sharded_generator_trains_and_delivers_each_batch_once():
+    yielded: list[int] = []
+    lock = threading.Lock()
+
+    def shard(shard_index, num_shards):
+        for batch_id in range(shard_index, BATCHES, num_shards):
+            time.sleep(PREPARE_SECONDS)
+            with lock:
+                yielded.append(batch_id)
+            yield make_batch(batch_id)
+
+    seen: list[int] = []
+    with sharded_generator(shard, 3) as merged:
+        history = fit_keras2(merged, seen)
+    assert math.isfinite(history.history["loss"][0])
+    assert sorted(seen) == list(range(BATCHES))
+    assert sorted(yielded) == list(range(BATCHES))
+
+
+# -- Keras 3 ---------------------------------------------------------------------------
+
+
+class SharedNextDataset(keras.utils.PyDataset):
+    """The hazard in Keras 3 form: ``__getitem__`` pulls from one shared iterator."""
+
+    def __init__(self, source, num_batches, **kwargs):
+        super().__init__(**kwargs)
+        self.source = source
+        self.num_batches_ = num_batches
+        self.served: list[int] = []
+
+    def __len__(self):
+        return self.num_batches_
+
+    def __getitem__(self, index):
+        x, y = next(self.source)
+        self.served.append(int(x[0, 0]))
+        return x, y
+
+
+def keras3_model():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def test_keras3_pydataset_sharing_a_plain_generator_fails():
+    # Keras may ask for a batch or two beyond the epoch: give the source spares.
+    dataset = SharedNextDataset(plain_batches(3 * BATCHES, []), BATCHES, workers=4)
+    with pytest.raises(Exception, match="generator already executing") as info:
+        keras3_model().fit(dataset, epochs=1, verbose=0)
+    # Raised in a PyDataset worker; with the TensorFlow backend it reaches the
+    # caller inside tf.data's error, whose text names the ValueError.
+    assert isinstance(info.value, ValueError) or "ValueError" in str(info.value)
+
+
+def test_keras3_pydataset_sharing_a_thread_safe_iterator_trains():
+    yielded: list[int] = []
+    shared = ThreadSafeIterator(plain_batches(3 * BATCHES, yielded))
+    dataset = SharedNextDataset(shared, BATCHES, workers=4)
+    history = keras3_model().fit(dataset, epochs=1, verbose=0)
+    assert math.isfinite(history.history["loss"][0])
+    assert len(dataset.served) >= BATCHES
+    assert len(set(dataset.served)) == len(dataset.served)  # no batch served twice
+    assert set(dataset.served) <= set(yielded)
+
+
+def test_keras3_fit_accepts_a_threadsafe_generator():
+    history = keras3_model().fit(
+        threadsafe_generator(plain_batches)(BATCHES, [], 0.0),
+        steps_per_epoch=BATCHES,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+    )
+    assert math.isfinite(history.history["loss"][0])
+
+
+def test_keras3_fit_accepts_a_sharded_generator():
+    def shard(shard_index, num_shards):
+        for batch_id in range(shard_index, BATCHES, num_shards):
+            yield make_batch(batch_id)
+
+    with sharded_generator(shard, 2) as merged:
+        history = keras3_model().fit(
+            merged, steps_per_epoch=BATCHES, epochs=1, shuffle=False, verbose=0
+        )
+    assert math.isfinite(history.history["loss"][0])
