@@ -16,7 +16,8 @@ N = 103  # not a multiple of any batch size or shard count used below
 
 def make_records(n: int = N):
     for i in range(n):
-        yield {"id": i, "x": np.full((2, 3), i, np.float32), "name": f"r{i}", "raw": bytes([i % 256])}
+        yield {"id": i, "x": np.full((2, 3), i, np.float32), "name": f"r{i}",
+               "raw": bytes([i % 256])}
 
 
 def ids_of(dataset) -> list[int]:

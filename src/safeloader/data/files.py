@@ -103,7 +103,15 @@ def _check_file_cached(path: str, size: int, mtime_nsec: int, compression: str) 
         return FileCheck(path, codec, int(index["records"]), None, index.get("features"))
     codec = detect_compression(path) if compression == "auto" else compression
     layout = walk_file(path, codec)
-    return FileCheck(path, codec, layout.records, layout, None)
+    if index is not None and not layout.problem and layout.records < index.get("records", 0):
+        # Cut exactly between two records: only the index can tell.
+        layout = dataclasses.replace(layout, problem=(
+            f"the file has {size} bytes and {layout.records} records, but its index says "
+            f"{index.get('bytes')} bytes and {index['records']} records: it was cut or "
+            f"changed after it was written"
+        ))
+    features = index.get("features") if index is not None else None
+    return FileCheck(path, codec, layout.records, layout, features)
 
 
 @functools.lru_cache(maxsize=4096)

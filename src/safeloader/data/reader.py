@@ -151,13 +151,13 @@ def _checked_file_reader(
 
             def fail() -> tf.Tensor:
                 message = tf.strings.join([
-                    "safeloader: TFRecord file '", path, "' stopped after ",
+                    "safeloader: TFRecord file ", path, " is corrupt or changed: read ",
                     tf.strings.as_string(count), " of ", tf.strings.as_string(expected),
-                    " records, at ",
+                    " records, stopped at ",
                     tf.where(tf.equal(compression, ""), "", "decompressed "),
                     "byte offset ", tf.strings.as_string(offset),
-                    ": the record there is corrupt, or the file changed after the "
-                    "dataset was built",
+                    " (the record there fails its checksum, or the file changed after the "
+                    "dataset was built)",
                 ])
                 with tf.control_dependencies([tf.debugging.Assert(False, [message])]):
                     return tf.identity(count)
@@ -249,8 +249,8 @@ def tfrecord_dataset(
     codec = normalise_compression(compression)
     paths = resolve_files(files)
     checks = [check_file(path, codec) for path in paths]
-    features = _resolve_features(features, parse_fn, checks, label_key)
     expected, losses = _expected_records(checks, ignore_errors)
+    features = _resolve_features(features, parse_fn, checks, label_key)
     for message in losses:
         warnings.warn(message, RecordsSkippedWarning, stacklevel=2)
 
