@@ -702,8 +702,8 @@ _RULE_LIST = (
             "`fit`/`evaluate`/`predict`."
         ),
         message=(
-            "{call}() takes no {keywords} in Keras 3 (TypeError); set them on a "
-            "keras.utils.PyDataset instead"
+            "{call}() takes no {keywords} in Keras 3 (TypeError); loader settings "
+            "belong on a keras.utils.PyDataset"
         ),
         what_it_does=_text(
             """

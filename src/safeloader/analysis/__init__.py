@@ -15,7 +15,7 @@ from typing import Sequence
 from safeloader.analysis.calls import CallChecker
 from safeloader.analysis.classes import check_classes
 from safeloader.analysis.config import AnalysisConfig
-from safeloader.analysis.prefilter import might_have_findings
+from safeloader.analysis.prefilter import class_rules_might_fire, might_have_findings
 from safeloader.findings import Finding
 
 __all__ = ["AnalysisConfig", "analyze_module", "analyze_source", "might_have_findings"]
@@ -33,8 +33,10 @@ def analyze_module(
     parsed from; ``path`` the file (``None`` for stdin or a snippet: imports
     of project modules are then not followed).
     """
-    findings = list(CallChecker(tree, lines, path, config).findings())
-    findings.extend(check_classes(tree, config))
+    checker = CallChecker(tree, lines, path, config)
+    findings = list(checker.findings())
+    if class_rules_might_fire(checker.text):
+        findings.extend(check_classes(tree, config))
     return sorted(findings, key=lambda finding: (finding.line, finding.col, finding.code))
 
 

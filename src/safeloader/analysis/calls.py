@@ -57,7 +57,7 @@ from safeloader.analysis.generators import (
     node_span,
 )
 from safeloader.analysis.keras_version import targeted_keras_version
-from safeloader.analysis.project import project_roots, text_hints
+from safeloader.analysis.project import text_hints
 from safeloader.analysis.scopes import BlockPath, Reference, Scope, child_scope, position
 from safeloader.analysis.signatures import (
     GENERATOR_METHODS,
@@ -71,8 +71,9 @@ from safeloader.analysis.signatures import (
 from safeloader.findings import Finding, Fix, FixKind
 from safeloader.rules import RULES
 
-#: a loader method's name followed by its call's parenthesis
-LOADER_CALL_TEXT = re.compile(r"\b(?:fit|evaluate|predict)(?:_generator)?[\s\\]*\(")
+#: what may follow a loader method's name before its call's parenthesis
+_CALL_TAIL = re.compile(r"(?:_generator)?[ \t\r\n\f\\]*\(")
+_LOADER_WORDS = ("fit", "evaluate", "predict")
 
 _SNIPPET_LIMIT = 40
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -80,12 +81,28 @@ _KERAS3_MODERN = frozenset({"fit", "evaluate", "predict"})
 
 
 def candidate_lines(text: str) -> list[int]:
-    """Return the sorted line numbers where a loader method is called in ``text``."""
+    """Return the sorted line numbers where a loader method may be called in ``text``.
+
+    A candidate is one of the words ``fit``, ``evaluate``, ``predict``, not
+    preceded by a name character, followed by ``_generator`` or nothing,
+    then by a parenthesis (whitespace and line continuations allowed).
+    """
+    offsets = []
+    for word in _LOADER_WORDS:
+        start = text.find(word)
+        while start != -1:
+            before = text[start - 1] if start else " "
+            if not (before.isalnum() or before == "_") and _CALL_TAIL.match(
+                text, start + len(word)
+            ):
+                offsets.append(start)
+            start = text.find(word, start + 1)
+    offsets.sort()
     lines: list[int] = []
-    line, offset = 1, 0
-    for match in LOADER_CALL_TEXT.finditer(text):
-        line += text.count("\n", offset, match.start())
-        offset = match.start()
+    line, previous = 1, 0
+    for offset in offsets:
+        line += text.count("\n", previous, offset)
+        previous = offset
         if not lines or lines[-1] != line:
             lines.append(line)
     return lines
@@ -140,12 +157,10 @@ class CallChecker:
     ):
         self.tree = tree
         self.lines = lines
-        text = "".join(lines)
-        self.candidates = candidate_lines(text)
-        self.classifier = Classifier(
-            config.extra_guards, path, project_roots(path, config.project_root)
-        )
-        self.module_scope = Scope(tree, None, self.classifier.path, text_hints(text))
+        self.text = "".join(lines)
+        self.candidates = candidate_lines(self.text)
+        self.classifier = Classifier(config.extra_guards, path, config.project_root)
+        self.module_scope = Scope(tree, None, path, text_hints(self.text))
         self.configured_version: KerasVersion = config.keras_version
         self._version: tuple[KerasVersion | None] | None = None
         self._called_on_import: frozenset[str] | None = None
@@ -275,29 +290,42 @@ class CallChecker:
     def _loader_call(
         self, call: ast.Call, place: _Place, shadowed: frozenset[str]
     ) -> Iterator[Finding]:
+        """All rules for one loader call; data are classified only when a rule needs it."""
         assert isinstance(call.func, ast.Attribute)
         method = call.func.attr
         arguments = bind_loader_call(call, method)
         reference = Reference(place.scope, position(call), place.path)
         yield from self._old_method(call, method)
         yield from self._keras3_settings(call, method)
-        modern_on_keras3 = method in _KERAS3_MODERN and self._targets_keras3()
         workers = self._count(arguments.workers, reference)
-        processes = self._flag(arguments.use_multiprocessing, reference)
         if workers == 0 or workers is Given.HIDDEN:
             return
-        objects = []
+        processes = self._flag(arguments.use_multiprocessing, reference)
+        loader_settings_apply = not (method in _KERAS3_MODERN and self._targets_keras3())
+        threaded = workers is None or isinstance(workers, int) and workers > 1
+        generator_rules = loader_settings_apply and (processes is True or threaded)
+        on_import = self._runs_on_import(place)
+        if not generator_rules and not on_import:
+            return
+        classified = []
         for data in arguments.data:
-            if shadowed & {n.id for n in ast.walk(data) if isinstance(n, ast.Name)}:
-                continue
-            objects.append((data, self.classifier.classify(data, reference)))
-        if not modern_on_keras3:
-            for data, value in objects:
+            if not shadowed & {n.id for n in ast.walk(data) if isinstance(n, ast.Name)}:
+                classified.append((data, self.classifier.classify(data, reference)))
+        if generator_rules:
+            for data, value in classified:
                 if isinstance(value, GeneratorObject):
-                    yield from self._generator_rules(call, arguments, data, value, workers,
-                                                     processes)
-        yield from self._main_guard_rule(call, arguments, place, objects, processes,
-                                         modern_on_keras3)
+                    yield from self._generator_rules(arguments, data, value, workers, processes)
+        if on_import:
+            yield from self._main_guard_rule(
+                call, arguments, classified, processes is True and loader_settings_apply
+            )
+
+    def _runs_on_import(self, place: _Place) -> bool:
+        """Whether code at ``place`` runs when the module is executed or imported."""
+        function = place.function
+        return place.on_import or (
+            function is not None and function.name in self.called_on_import()
+        )
 
     def _targets_keras3(self) -> bool:
         return self.keras_version() == "3"
@@ -343,7 +371,6 @@ class CallChecker:
 
     def _generator_rules(
         self,
-        call: ast.Call,
         arguments: LoaderArguments,
         data: ast.expr,
         value: GeneratorObject,
@@ -406,7 +433,7 @@ class CallChecker:
             return f"wrap {'it' if label == 'expression' else label} in " \
                    "safeloader.ThreadSafeIterator(...)"
         where = ""
-        if function.path is not None and function.path != self.classifier.path:
+        if function.path is not None and self.classifier.is_other_module(function.path):
             where = f" in {function.path.name}"
         return (f"decorate '{function.label}'{where} with "
                 "@safeloader.threadsafe_generator")
@@ -444,24 +471,17 @@ class CallChecker:
         self,
         call: ast.Call,
         arguments: LoaderArguments,
-        place: _Place,
-        objects: list[tuple[ast.expr, object]],
-        processes: bool | None,
-        modern_on_keras3: bool,
+        classified: list[tuple[ast.expr, object]],
+        processes: bool,
     ) -> Iterator[Finding]:
-        """SLD103: worker processes started when the module is run or imported."""
-        function = place.function
-        if not place.on_import and (
-            function is None or function.name not in self.called_on_import()
-        ):
-            return
+        """SLD103 for a call that runs on import: worker processes started unguarded."""
         setting = None
-        if processes is True and not modern_on_keras3:
+        if processes:
             setting = self._setting(arguments.use_multiprocessing, "")
         else:
-            for data, value in objects:
+            for data, value in classified:
                 if isinstance(value, InstanceRef) and self._multiprocessing_dataset(value):
-                    setting = snippet(self.lines, data)
+                    setting = f"{value.cls.definition.name}(..., use_multiprocessing=True)"
                     break
         if setting is None:
             return

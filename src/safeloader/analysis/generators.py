@@ -19,12 +19,13 @@ bound to any of these. Guarded: the ``def`` carries a guard decorator
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
 from safeloader.analysis.guards import BUILTIN_GUARDS
-from safeloader.analysis.project import find_module, load_module, submodule
+from safeloader.analysis.project import find_module, load_module, project_roots, submodule
 from safeloader.analysis.scopes import (
     Binding,
     BindingKind,
@@ -141,13 +142,23 @@ class Classifier:
     """Classifies expressions of one analysed module.
 
     ``path`` is that module's file (``None`` when unknown: imports of project
-    modules are then not followed); ``roots`` the project's import roots.
+    modules are then not followed); ``project_root`` as in ``AnalysisConfig``.
     """
 
-    def __init__(self, guards: frozenset[str], path: Path | None, roots: tuple[Path, ...]):
+    def __init__(self, guards: frozenset[str], path: Path | None, project_root: Path | None):
         self.guards = BUILTIN_GUARDS | guards
-        self.path = path.resolve() if path is not None else None
-        self.roots = roots
+        self._given_path = path
+        self._project_root = project_root
+
+    @functools.cached_property
+    def path(self) -> Path | None:
+        """The analysed module's resolved file, or ``None``."""
+        return self._given_path.resolve() if self._given_path is not None else None
+
+    @functools.cached_property
+    def roots(self) -> tuple[Path, ...]:
+        """The directories absolute imports of project modules are looked up in."""
+        return project_roots(self._given_path, self._project_root)
 
     def is_guard(self, node: ast.expr) -> bool:
         """Whether ``node`` (a decorator or callee) names a guard."""
@@ -156,9 +167,13 @@ class Classifier:
             return False
         return name in self.guards or name.rsplit(".", 1)[-1] in self.guards
 
+    def is_other_module(self, path: Path | None) -> bool:
+        """Whether ``path`` is a project module other than the analysed one."""
+        return path is not None and path != self._given_path and path != self.path
+
     def fix_for(self, function: GeneratorFunction) -> Fix:
         """Return the fix that decorates ``function``'s ``def``."""
-        path = function.path if function.path != self.path else None
+        path = function.path if self.is_other_module(function.path) else None
         return Fix(
             FixKind.DECORATE_GENERATOR,
             node_span(function.definition),

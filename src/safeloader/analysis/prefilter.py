@@ -9,14 +9,22 @@ of them has no finding.
 
 from __future__ import annotations
 
-import re
-
-_ANY_RULE = re.compile(
-    r"fit|evaluate|predict|_generator|workers|next|PyDataset|Sequence|threadsafe"
-    r"|thread_safe|ThreadSafe|Threadsafe|Lock"
+_WORDS = (
+    "fit", "evaluate", "predict", "_generator", "workers", "next", "PyDataset", "Sequence",
+    "threadsafe", "thread_safe", "ThreadSafe", "Threadsafe", "Lock",
 )
 
 
 def might_have_findings(source: str) -> bool:
     """Return ``False`` only when no rule can fire on ``source``."""
-    return _ANY_RULE.search(source) is not None
+    return any(word in source for word in _WORDS)
+
+
+def class_rules_might_fire(source: str) -> bool:
+    """Return ``False`` only when no class rule (SLD104-105, SLD201-203) can fire on ``source``.
+
+    They all judge a class that is an iterator (``next``/``__next__``) or a
+    ``Sequence``/``PyDataset`` subclass.
+    """
+    return "class" in source and ("next" in source or "Sequence" in source
+                                  or "PyDataset" in source)
