@@ -98,7 +98,7 @@ def test_no_spec_anywhere_asks_for_features(tmp_path):
 def test_truncated_file_raises_naming_it(shards):
     cut(shards[1], os.path.getsize(shards[1]) // 2 + 5)
     with pytest.raises(tf.errors.DataLossError,
-                       match=r"d-00001-of-00002\.tfrecord is damaged: file ends inside record"):
+                       match=r"d-00001-of-00002\.tfrecord' is damaged: file ends inside"):
         tfrecord_dataset(shards, batch_size=4)
 
 
