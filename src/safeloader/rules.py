@@ -179,6 +179,9 @@ _RULE_LIST = (
         ),
         example=_text(
             """
+            import tf_keras as keras
+
+
             def batches(paths):
                 while True:
                     for path in paths:
@@ -186,13 +189,13 @@ _RULE_LIST = (
 
 
             def train(model, paths):
-                model.fit_generator(
-                    batches(paths), steps_per_epoch=100, workers=4, use_multiprocessing=True
-                )
+                model.fit(batches(paths), steps_per_epoch=100, workers=4, use_multiprocessing=True)
             """
         ),
         use_instead=_text(
             """
+            import tf_keras as keras
+
             import safeloader
 
 
@@ -204,9 +207,7 @@ _RULE_LIST = (
 
 
             def train(model, paths):
-                model.fit_generator(
-                    batches(paths), steps_per_epoch=100, workers=4, use_multiprocessing=False
-                )
+                model.fit(batches(paths), steps_per_epoch=100, workers=4, use_multiprocessing=False)
             """
         ),
         fix_title=(
@@ -775,7 +776,7 @@ def render_markdown(rule: Rule) -> str:
     )
     keras3 = "\n\nThis rule fires only when Keras 3 is targeted." if rule.keras3_only else ""
     fix = (
-        f"Fix: {rule.fix_title} ({rule.fix_safety.value}).\n\n"
+        f"**Fix** ({rule.fix_safety.value}): {rule.fix_title}.\n\n"
         if rule.fix_title is not None
         else ""
     )
