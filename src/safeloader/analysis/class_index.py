@@ -28,6 +28,27 @@ LOCK_FACTORIES = frozenset({
 })
 
 
+#: the fields of a statement that hold statements (``ExceptHandler`` and
+#: ``match_case`` included, as the way to their bodies)
+_STATEMENT_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def iter_statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every statement in ``body`` and in the blocks nested in it, functions included.
+
+    Expressions are not entered (no statement can sit inside one), which makes
+    this several times cheaper than ``ast.walk`` for finding classes and imports.
+    """
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in _STATEMENT_FIELDS:
+            children = getattr(node, name, None)
+            if isinstance(children, list):
+                stack.extend(reversed(children))
+
+
 def dotted_parts(expr: ast.expr) -> list[str] | None:
     """Return ``["a", "b", "c"]`` for the expression ``a.b.c``; ``None`` for anything else."""
     parts: list[str] = []
@@ -68,7 +89,7 @@ class ModuleIndex:
         bindings: dict[str, set[str]] = {}
         stars: set[str] = set()
         classes: dict[str, list[ast.ClassDef]] = {}
-        for node in ast.walk(tree):
+        for node in iter_statements(tree.body):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:

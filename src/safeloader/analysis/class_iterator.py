@@ -266,7 +266,7 @@ def is_plain_wrapper_decorator(node: ast.FunctionDef, wrapper_classes: set[str])
 
 def check_handwritten(index: ModuleIndex, tree: ast.Module) -> Iterator[Finding]:
     """SLD203 findings: the module-level hand-written wrapper pair."""
-    subclassed = {b.id for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
+    subclassed = {b.id for defs in index.classes.values() for c in defs
                   for b in c.bases if isinstance(b, ast.Name)}
     bound_once = {}
     for stmt in tree.body:

@@ -23,8 +23,8 @@ def check_classes(tree: ast.Module, config: AnalysisConfig) -> Iterator[Finding]
     """Yield the class rules' findings for ``tree``, in source order."""
     index = ModuleIndex.build(tree)
     findings: list[Finding] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef):
+    for defs in index.classes.values():
+        for node in defs:
             findings.extend(check_dataset_class(index, node, config))
             findings.extend(check_iterator_class(index, node))
     findings.extend(check_handwritten(index, tree))
