@@ -129,7 +129,7 @@ class SharedNextDataset(keras.utils.PyDataset):
         return self.num_batches_
 
     def __getitem__(self, index):
-        x, y = next(self.source)
+        x, y = next(self.source)  # noqa: SLD104 - the hazard under test
         self.served.append(int(x[0, 0]))
         return x, y
 
