@@ -157,7 +157,8 @@ class CallChecker:
     ):
         self.tree = tree
         self.lines = lines
-        self.text = "".join(lines)
+        ends = not lines or lines[0].endswith(("\n", "\r"))
+        self.text = ("" if ends else "\n").join(lines)
         self.candidates = candidate_lines(self.text)
         self.classifier = Classifier(config.extra_guards, path, config.project_root)
         self.module_scope = Scope(tree, None, path, text_hints(self.text))

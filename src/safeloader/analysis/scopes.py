@@ -41,6 +41,8 @@ class BindingKind(enum.Enum):
     IMPORT = "import"
     PARAM = "param"
     OTHER = "other"
+    #: rebound by a function through ``global``: when is unknown
+    ELSEWHERE = "elsewhere"
 
 
 @dataclass(frozen=True)
@@ -261,7 +263,8 @@ class Scope:
         for node in ast.walk(self.node):
             if isinstance(node, ast.Global):
                 for name in node.names:
-                    self._other(name, node, ())
+                    start = position(node)
+                    self._add(name, Binding(BindingKind.ELSEWHERE, None, start, start, ()))
 
     def _own_statements(self) -> Iterator[ast.stmt]:
         """Yield every statement of this scope, nested blocks included, nested scopes not."""
@@ -305,7 +308,10 @@ class Scope:
 
     def _current_binding(self, name: str, reference: Reference) -> tuple[Binding, Scope] | None:
         before: Binding | None = None
-        for binding in self._candidates(name):
+        candidates = self._candidates(name)
+        if any(binding.kind is BindingKind.ELSEWHERE for binding in candidates):
+            return None
+        for binding in candidates:
             if binding.end <= reference.position:
                 if before is None or binding.end > before.end:
                     before = binding
@@ -323,7 +329,7 @@ class Scope:
             return None
         last = max(candidates, key=lambda binding: binding.end)
         if last.kind in (BindingKind.OTHER, BindingKind.PARAM) or any(
-            binding.kind is BindingKind.OTHER for binding in candidates
+            binding.kind is BindingKind.ELSEWHERE for binding in candidates
         ):
             return None
         return last, self
