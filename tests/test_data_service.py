@@ -1,0 +1,59 @@
+"""tfrecord_dataset(service=...) on a real tf.data service: a dispatcher and two workers."""
+
+from __future__ import annotations
+
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from safeloader.data import tfrecord_dataset, write_tfrecords  # noqa: E402
+
+N = 120
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    service = tf.data.experimental.service
+    dispatcher = service.DispatchServer(service.DispatcherConfig(port=0))
+    address = dispatcher.target.split("://", 1)[1]
+    workers = [
+        service.WorkerServer(service.WorkerConfig(
+            dispatcher_address=address, worker_address="localhost:%port%",
+            heartbeat_interval_ms=200))
+        for _ in range(2)
+    ]
+    assert address.startswith("localhost:")
+    yield dispatcher.target, workers
+    for worker in workers:  # stopping waits for a heartbeat: hence the short interval
+        worker._stop()
+    dispatcher._stop()
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    prefix = str(tmp_path_factory.mktemp("service") / "p")
+    return write_tfrecords(({"id": i} for i in range(N)), prefix, num_shards=6)
+
+
+def ids_per_epoch(dataset, epochs: int) -> list[list[int]]:
+    ids = [int(i) for batch in dataset for i in batch["id"].numpy()]
+    return [sorted(ids[k * N:(k + 1) * N]) for k in range(epochs)] + [ids[epochs * N:]]
+
+
+@pytest.mark.parametrize("shuffle_buffer", [0, 25])
+def test_every_record_once_per_epoch_through_the_service(cluster, shards, shuffle_buffer):
+    target, _ = cluster
+    dataset = tfrecord_dataset(shards, batch_size=8, service=target, repeat=2,
+                               shuffle_buffer=shuffle_buffer, seed=5)
+    first, second, rest = ids_per_epoch(dataset, 2)
+    assert first == list(range(N)) and second == list(range(N)) and rest == []
+
+
+def test_service_pipeline_fails_with_the_file_name_of_a_corrupt_record(cluster, tmp_path):
+    target, _ = cluster
+    paths = write_tfrecords(({"id": i} for i in range(10)), str(tmp_path / "bad"))
+    data = bytearray(open(paths[0], "rb").read())
+    data[60] ^= 0xFF
+    open(paths[0], "wb").write(bytes(data))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"bad-00000-of-00001\.tfrecord"):
+        list(tfrecord_dataset(paths, batch_size=4, service=target))
