@@ -22,12 +22,18 @@ _OPTIONS = re.compile(r"^# fixture-options:(.*)$")
 
 
 def fixture_options(source: str) -> tuple[tuple[str, ...], AnalysisConfig]:
-    """The codes a fixture checks and its config, from its ``# fixture-options:`` line."""
-    header = _OPTIONS.match(source.splitlines()[0]) if source else None
-    options = dict(item.split("=", 1) for item in header.group(1).split()) if header else {}
-    codes = tuple(options["select"].split(",")) if "select" in options else DEFAULT_CODES
-    config = AnalysisConfig(keras_version=options.get("keras_version", "auto"))  # type: ignore
-    return codes, config
+    """The class codes a fixture expects and its config, from ``# fixture-options:``
+    in its first five lines (as fixtures/README.md says: ``select`` adds default-off codes)."""
+    options: dict[str, str] = {}
+    for line in source.splitlines()[:5]:
+        header = _OPTIONS.match(line)
+        if header:
+            options = dict(item.split("=", 1) for item in header.group(1).split())
+    selected = tuple(c for c in options.get("select", "").split(",") if c in CLASS_CODES)
+    guards = frozenset(g for g in options.get("guards", "").split(",") if g)
+    config = AnalysisConfig(keras_version=options.get("keras_version", "auto"),  # type: ignore
+                            extra_guards=guards)
+    return DEFAULT_CODES + selected, config
 
 
 def expected_markers(source: str, codes: tuple[str, ...]) -> list[tuple[int, str]]:

@@ -381,8 +381,9 @@ _RULE_LIST = (
             "`super().__init__`."
         ),
         message=(
-            "{class_name}.__init__ does not pass **kwargs to super().__init__(): Keras 3 "
-            "silently drops workers, use_multiprocessing and max_queue_size"
+            "{class_name}.__init__ {problem}: Keras 3 silently drops workers, "
+            "use_multiprocessing and max_queue_size given to {class_name}(...); accept "
+            "**kwargs and pass them to super().__init__"
         ),
         what_it_does=_text(
             """
@@ -453,7 +454,7 @@ _RULE_LIST = (
         ),
         message=(
             "{class_name}.{method} {problem}, so concurrent next() calls still race; "
-            "call next() under 'with self.{lock}:' or use safeloader.ThreadSafeIterator"
+            "{remedy} or use safeloader.ThreadSafeIterator"
         ),
         what_it_does=_text(
             """
@@ -523,7 +524,7 @@ _RULE_LIST = (
         summary="An iterator class defines Python 2's `next` but no `__next__`.",
         message=(
             "{class_name} defines next() but no __next__(): on Python 3 it is not an "
-            "iterator and Keras fails with TypeError; rename or alias next as __next__"
+            "iterator, so next() and for-loops over it raise TypeError; add __next__"
         ),
         what_it_does=_text(
             """
@@ -591,8 +592,8 @@ _RULE_LIST = (
             "safeloader's runtime replaces (off by default)."
         ),
         message=(
-            "hand-written {name} duplicates safeloader.{replacement}; import it from "
-            "safeloader instead"
+            "hand-written {kind} '{name}' duplicates safeloader.{replacement}; use "
+            "'from safeloader import {spelled}' instead"
         ),
         what_it_does=_text(
             """

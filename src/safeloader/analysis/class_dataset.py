@@ -37,6 +37,7 @@ from safeloader.analysis.class_index import (
 )
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.findings import Finding, Fix, FixKind
+from safeloader.rules import RULES
 
 #: the ``PyDataset.__init__`` parameters a subclass must let through
 _LOADER_SETTINGS = frozenset({"workers", "use_multiprocessing", "max_queue_size"})
@@ -123,15 +124,9 @@ def _check_init(index: ModuleIndex, node: ast.ClassDef, config: AnalysisConfig,
              if isinstance(n, ast.Call) and is_super_init_call(n, owner)]
     if any(_lets_settings_through(call) for call in calls):
         return
-    settings = "workers, use_multiprocessing and max_queue_size"
-    if calls:
-        message = (f"SLD105 {node.name}.__init__ calls super().__init__ without **kwargs: "
-                   f"Keras 3 silently drops {settings} given to {node.name}(...); "
-                   f"accept **kwargs and forward them")
-    else:
-        message = (f"SLD105 {node.name}.__init__ never calls super().__init__: Keras 3 "
-                   f"silently drops {settings} given to {node.name}(...); accept **kwargs "
-                   f"and call super().__init__(**kwargs)")
+    problem = ("calls super().__init__ without **kwargs" if calls
+               else "never calls super().__init__")
+    message = RULES["SLD105"].format(class_name=node.name, problem=problem)
     yield Finding("SLD105", init.lineno, init.col_offset, message,
                   _forward_fix(node, init, calls))
 
@@ -233,14 +228,16 @@ def _call_hazard(call: ast.Call, owner: str, local: set[str]) -> str | None:
     return None
 
 
-def _check_getitem(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
+def _check_getitem(index_of_module: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
     getitem = class_methods(node).get("__getitem__")
     if getitem is None or not isinstance(getitem, ast.FunctionDef) or not is_plain_method(getitem):
         return
     owner = first_param(getitem)
     if owner is None:
         return
-    locks = lock_attributes(index, node)
+    positional = [*getitem.args.posonlyargs, *getitem.args.args]
+    index = positional[1].arg if len(positional) > 1 else "i"
+    locks = lock_attributes(index_of_module, node)
     local = _local_names(getitem)
 
     def classify(expr: ast.expr) -> str | None:
@@ -258,9 +255,7 @@ def _check_getitem(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
             yield Finding(
                 "SLD104", getattr(child, "lineno", getitem.lineno),
                 getattr(child, "col_offset", getitem.col_offset),
-                f"SLD104 {node.name}.__getitem__ {what}: Keras calls __getitem__ from several "
-                f"workers at once, so batches race when workers > 1; compute the batch from "
-                f"the index alone (reset state in on_epoch_end)")
+                RULES["SLD104"].format(class_name=node.name, action=what, index=index))
 
 
 def check_dataset_class(index: ModuleIndex, node: ast.ClassDef, config: AnalysisConfig,

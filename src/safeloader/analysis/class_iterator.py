@@ -42,6 +42,7 @@ from safeloader.analysis.class_index import (
 )
 from safeloader.analysis.guards import HANDWRITTEN_GUARDS
 from safeloader.findings import Finding, Fix, FixKind
+from safeloader.rules import RULES
 
 #: methods that advance the wrapped iterator
 _ADVANCING_METHODS = frozenset({"__next__", "next", "send"})
@@ -132,21 +133,25 @@ def check_lock_use(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
             continue
         shown = source_text(iterator)
         if where.lock == FRESH:
-            yield Finding("SLD201", child.lineno, child.col_offset,
-                          f"SLD201 {node.name}.{nxt.name} advances {shown} under a lock "
-                          f"created afresh on every call, which no other thread waits on; "
-                          f"create one lock in __init__ and take it with 'with {owner}.<lock>:'")
+            problem = (f"advances {shown} under a lock created afresh on every call, which "
+                       f"no other thread waits on")
+            remedy = "create one lock in __init__ and hold it around the call"
+            fixes: tuple[Fix, ...] = ()
         elif locks:
             lock = sorted(locks)[0]
-            yield Finding("SLD201", child.lineno, child.col_offset,
-                          f"SLD201 {node.name}.{nxt.name} advances {shown} outside its lock "
-                          f"{owner}.{lock}: two threads can run the generator at once; put the "
-                          f"call under 'with {owner}.{lock}:'",
-                          _lock_fix(child, where, nxt, owner, locks, fixed_statements))
+            problem = f"advances {shown} outside its lock {owner}.{lock}"
+            remedy = f"call it under 'with {owner}.{lock}:'"
+            fixes = _lock_fix(child, where, nxt, owner, locks, fixed_statements)
+        else:
+            continue
+        yield Finding("SLD201", child.lineno, child.col_offset,
+                      RULES["SLD201"].format(class_name=node.name, method=nxt.name,
+                                             problem=problem, remedy=remedy), fixes)
 
 
 def _lock_fix(call: ast.Call, where: Where, fn: ast.FunctionDef, owner: str, locks: set[str],
               fixed_statements: set[int]) -> tuple[Fix, ...]:
+    """The LOCK_NEXT_CALL fix of ``call``: one per statement, and only for a lone statement."""
     stmt = where.statement
     if len(locks) != 1 or stmt is None or id(stmt) in fixed_statements:
         return ()
@@ -197,9 +202,7 @@ def check_py2_next(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
     if any(_binds(c, "__next__") for c in chain):
         return
     yield Finding(
-        "SLD202", node.lineno, node.col_offset,
-        f"SLD202 class '{node.name}' has __iter__ and the Python 2 method next() but no "
-        f"__next__: next() and for-loops over it raise TypeError on Python 3; add __next__",
+        "SLD202", node.lineno, node.col_offset, RULES["SLD202"].format(class_name=node.name),
         (Fix(FixKind.ADD_DUNDER_NEXT, span_of(node), params={"class_name": node.name}),))
 
 
@@ -289,9 +292,8 @@ def check_handwritten(index: ModuleIndex, tree: ast.Module) -> Iterator[Finding]
         spelled = replacement if stmt.name == replacement else f"{replacement} as {stmt.name}"
         yield Finding(
             "SLD203", stmt.lineno, stmt.col_offset,
-            f"SLD203 hand-written {kind} '{stmt.name}' duplicates safeloader's {replacement} "
-            f"(one lock, errors re-raised, pickling explained); use "
-            f"'from safeloader import {spelled}'",
+            RULES["SLD203"].format(kind=kind, name=stmt.name, replacement=replacement,
+                                   spelled=spelled),
             (Fix(FixKind.REPLACE_HANDWRITTEN, span_of(stmt),
                  params={"name": stmt.name, "replacement": replacement}),))
 
