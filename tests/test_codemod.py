@@ -99,7 +99,7 @@ def test_already_decorated_generator_is_left_alone() -> None:
     assert (code, warnings) == (source, [])
 
 
-def test_decorator_name_taken_by_another_definition_is_a_warning_not_a_change() -> None:
+def test_decorator_name_taken_by_a_hand_written_one_uses_the_module_name() -> None:
     source = dedent('''
         def threadsafe_generator(f):
             return f
@@ -109,10 +109,45 @@ def test_decorator_name_taken_by_another_definition_is_a_warning_not_a_change() 
             yield 1
     ''')
     code, warnings = run_fixes(source, [fix(DECORATE, def_span(source, "batches"))])
+    assert warnings == []
+    assert code == dedent('''
+        import safeloader
+
+        def threadsafe_generator(f):
+            return f
+
+
+        @safeloader.threadsafe_generator
+        def batches():
+            yield 1
+    ''')
+
+
+def test_decorator_and_module_names_both_taken_is_a_warning_not_a_change() -> None:
+    source = dedent('''
+        from utils import threadsafe_generator
+        safeloader = None
+
+
+        def batches():
+            yield 1
+    ''')
+    code, warnings = run_fixes(source, [fix(DECORATE, def_span(source, "batches"))])
     assert code == source
-    assert len(warnings) == 1
-    assert warnings[0].startswith("5:1: ")
-    assert "'threadsafe_generator' already names something else" in warnings[0]
+    assert warnings == [
+        "5:1: 'threadsafe_generator' and 'safeloader' already name something else in this "
+        "module; decorate 'batches' by hand"
+    ]
+
+
+def test_wrapper_name_taken_uses_the_module_name() -> None:
+    source = "from mylib import ThreadSafeIterator\nmodel.fit(x for x in data)\n"
+    code, warnings = run_fixes(source, [fix(WRAP, span_of(source, ast.GeneratorExp))])
+    assert warnings == []
+    assert code == (
+        "from mylib import ThreadSafeIterator\nimport safeloader\n\n"
+        "model.fit(safeloader.ThreadSafeIterator(x for x in data))\n"
+    )
 
 
 def test_non_ascii_text_before_a_span_does_not_move_it() -> None:

@@ -84,7 +84,7 @@ class SafeloaderFixCommand(VisitorBasedCodemodCommand):
         )
         self._planned = None if fixes is None else list(fixes)
         self._targets: dict[cst.CSTNode, list[tuple[str, Fix, FixHandler]]] = {}
-        #: the ``(code, fix)`` pairs applied to the last module, in order
+        #: the ``(code, fix)`` pairs that changed the last module, in order
         self.applied: list[tuple[str, Fix]] = []
 
     def _fixes_for(self, module: cst.Module) -> list[tuple[str, Fix]]:
@@ -140,8 +140,8 @@ class SafeloaderFixCommand(VisitorBasedCodemodCommand):
                 continue
             warnings_before = len(self.context.warnings)
             context = FixContext(self.context, lambda message, fix=fix: self._warn_at(fix, message))
-            result = handler.apply(original_node, result, fix, context)
-            if len(self.context.warnings) == warnings_before:
+            previous, result = result, handler.apply(original_node, result, fix, context)
+            if result is not previous and len(self.context.warnings) == warnings_before:
                 self.applied.append((code, fix))
         return result
 

@@ -92,17 +92,41 @@ class FixContext:
         """Whether ``from <module> import <name>`` is safe to add: nothing else in
         the module's global scope (a ``def``, an assignment, another import) binds
         ``name``, so the added import neither shadows nor is shadowed."""
-        scope = self._global_scope()
-        for assignment in scope.assignments[name]:
-            node = getattr(assignment, "node", None)
-            if not (
-                isinstance(node, cst.ImportFrom)
-                and not node.relative
-                and node.module is not None
-                and get_full_name_for_node(node.module) == module
-            ):
-                return False
-        return True
+        return all(
+            isinstance(node, cst.ImportFrom)
+            and not node.relative
+            and node.module is not None
+            and get_full_name_for_node(node.module) == module
+            for node in self._bindings(name)
+        )
+
+    def import_name(self, module: str, name: str) -> cst.BaseExpression | None:
+        """Make ``<module>.<name>`` usable in the module; return the expression for it.
+
+        ``name`` itself, with ``from <module> import <name>`` added, when nothing
+        else binds ``name``; otherwise ``<module>.<name>`` with ``import <module>``
+        added, when nothing else binds ``<module>``; otherwise ``None`` (nothing
+        is added: the caller should warn and leave the code alone).
+        """
+        if self.can_import(module, name):
+            self.add_import(module, name)
+            return cst.Name(name)
+        if "." not in module and all(
+            isinstance(node, cst.Import)
+            and any(get_full_name_for_node(alias.name) == module and alias.asname is None
+                    for alias in node.names)
+            for node in self._bindings(module)
+        ):
+            AddImportsVisitor.add_needed_import(self._codemod_context, module)
+            return cst.Attribute(value=cst.Name(module), attr=cst.Name(name))
+        return None
+
+    def _bindings(self, name: str) -> list[cst.CSTNode | None]:
+        """The nodes that bind ``name`` in the module's global scope."""
+        return [
+            getattr(assignment, "node", None)
+            for assignment in self._global_scope().assignments[name]
+        ]
 
     def _global_scope(self) -> GlobalScope:
         """The module's global scope (LibCST caches it on the module's wrapper)."""

@@ -7,7 +7,10 @@ there: it then wraps the generator function itself, so every call returns a
 ``@staticmethod`` or ``@classmethod`` keep wrapping what they wrapped before.
 ``from safeloader import threadsafe_generator`` is added once (LibCST's
 ``AddImportsVisitor`` puts it after the docstring and ``__future__`` imports
-and merges it with an existing ``from safeloader import ...``).
+and merges it with an existing ``from safeloader import ...``). Where the
+module already binds ``threadsafe_generator`` to something else (a
+hand-written one), the decorator is ``@safeloader.threadsafe_generator`` with
+``import safeloader`` instead.
 """
 
 from __future__ import annotations
@@ -32,16 +35,16 @@ def apply(
     names = {get_full_name_for_node(decorator.decorator) for decorator in updated.decorators}
     if _NAME in names or f"{_MODULE}.{_NAME}" in names:
         return updated
-    if not context.can_import(_MODULE, _NAME):
+    reference = context.import_name(_MODULE, _NAME)
+    if reference is None:
         context.warn(
-            f"'{_NAME}' already names something else in this module; "
+            f"'{_NAME}' and '{_MODULE}' already name something else in this module; "
             f"decorate '{updated.name.value}' by hand"
         )
         return updated
-    context.add_import(_MODULE, _NAME)
     # comments between the decorators and the ``def`` stay above the new line
     decorator = cst.Decorator(
-        decorator=cst.Name(_NAME), leading_lines=updated.lines_after_decorators
+        decorator=reference, leading_lines=updated.lines_after_decorators
     )
     return updated.with_changes(
         decorators=(*updated.decorators, decorator), lines_after_decorators=()

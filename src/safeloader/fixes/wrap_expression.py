@@ -3,7 +3,9 @@ wrap the generator expression in ``ThreadSafeIterator(...)``.
 
 The expression moves into the new call as it is, with its own parentheses
 and comments (a bare generator expression is valid there: it is the call's
-sole argument); ``from safeloader import ThreadSafeIterator`` is added once.
+sole argument); ``from safeloader import ThreadSafeIterator`` is added once
+(or ``import safeloader`` and ``safeloader.ThreadSafeIterator(...)`` where the
+module binds ``ThreadSafeIterator`` to something else).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ def apply(
 ) -> cst.CSTNode:
     """Return ``ThreadSafeIterator(<updated>)``."""
     assert isinstance(updated, cst.BaseExpression)
-    if not context.can_import(_MODULE, _NAME):
-        context.warn(f"'{_NAME}' already names something else in this module; wrap by hand")
+    reference = context.import_name(_MODULE, _NAME)
+    if reference is None:
+        context.warn(f"'{_NAME}' and '{_MODULE}' already name something else here; wrap by hand")
         return updated
-    context.add_import(_MODULE, _NAME)
-    return cst.Call(func=cst.Name(_NAME), args=(cst.Arg(value=updated),))
+    return cst.Call(func=reference, args=(cst.Arg(value=updated),))
