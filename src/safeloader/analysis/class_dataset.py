@@ -26,6 +26,7 @@ from safeloader.analysis.class_index import (
     Where,
     class_methods,
     first_param,
+    is_lockish_name,
     is_plain_method,
     local_nodes,
     lock_attributes,
@@ -244,8 +245,8 @@ def _check_getitem(index_of_module: ModuleIndex, node: ast.ClassDef) -> Iterator
         if isinstance(expr, ast.Call):
             return None
         last = expr.attr if isinstance(expr, ast.Attribute) else getattr(expr, "id", "")
-        lockish = "lock" in last.lower() or "mutex" in last.lower()
-        return HELD if lockish or owner_attribute(expr, owner) in locks else None
+        held = is_lockish_name(last) or owner_attribute(expr, owner) in locks
+        return HELD if held else None
 
     for child, where in walk_method(getitem, owner, classify):
         if where.lock == HELD:

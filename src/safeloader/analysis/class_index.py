@@ -10,6 +10,7 @@ match stays silent (precision first).
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping
 
@@ -216,14 +217,31 @@ class Where:
 
 
 def tested_attributes(test: ast.expr, owner: str) -> frozenset[str]:
-    """The ``owner`` attributes an ``if`` test reads (``self.f``, ``hasattr(self, "f")``)."""
+    """The ``owner`` attributes an ``if`` test checks for being unset.
+
+    ``self.f is None``, ``self.f is not None``, ``not self.f``, ``self.f`` and
+    ``hasattr(self, "f")``, also inside ``and``/``or``: the shapes of a lazy
+    ``if self.f is None: self.f = open(...)``. Other comparisons do not count.
+    """
     found: set[str] = set()
-    for node in ast.walk(test):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                and node.value.id == owner):
-            found.add(node.attr)
+    pending = [test]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.BoolOp):
+            pending.extend(node.values)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            pending.append(node.operand)
+        elif (isinstance(node, ast.Compare) and len(node.ops) == 1
+              and isinstance(node.ops[0], (ast.Is, ast.IsNot))
+              and isinstance(node.comparators[0], ast.Constant)
+              and node.comparators[0].value is None):
+            pending.append(node.left)
+        elif isinstance(node, ast.Attribute):
+            attr = owner_attribute(node, owner)
+            if attr is not None:
+                found.add(attr)
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-              and node.func.id in ("hasattr", "getattr") and len(node.args) >= 2
+              and node.func.id == "hasattr" and len(node.args) == 2
               and isinstance(node.args[0], ast.Name) and node.args[0].id == owner
               and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
             found.add(node.args[1].value)
@@ -303,17 +321,21 @@ def span_of(node: ast.AST) -> Span:
     return Span(line, col, end_line, col if end_col is None else end_col)
 
 
+_LOCKISH = re.compile(r"(?:^|_)(?:r?lock|mutex)(?:$|_)")
+
+
 def is_lockish_name(name: str) -> bool:
-    """Whether an attribute or variable name reads as a lock (``lock``, ``_mutex``...)."""
-    lowered = name.lower()
-    return "lock" in lowered or "mutex" in lowered
+    """Whether a name reads as a lock: ``lock``, ``_lock``, ``read_lock``, ``mutex``
+    (not ``block_size`` or ``clock``)."""
+    return _LOCKISH.search(name.lower()) is not None
 
 
 def lock_attributes(index: ModuleIndex, node: ast.ClassDef) -> set[str]:
     """The attributes the class's methods set to a lock.
 
     ``self.<a> = threading.Lock()`` (or another lock factory), and
-    ``self.<a> = <anything>`` when ``<a>`` reads as a lock (a lock passed in).
+    ``self.<a> = <name, attribute or call>`` when ``<a>`` reads as a lock (a
+    lock passed in or made by a helper).
     """
     attrs: set[str] = set()
     for method in class_methods(node).values():
@@ -328,8 +350,9 @@ def lock_attributes(index: ModuleIndex, node: ast.ClassDef) -> set[str]:
             else:
                 continue
             makes_lock = isinstance(value, ast.Call) and index.is_lock_factory(value.func)
+            passed_in = isinstance(value, (ast.Name, ast.Attribute, ast.Call))
             for target in targets:
                 attr = owner_attribute(target, owner)
-                if attr is not None and (makes_lock or is_lockish_name(attr)):
+                if attr is not None and (makes_lock or passed_in and is_lockish_name(attr)):
                     attrs.add(attr)
     return attrs

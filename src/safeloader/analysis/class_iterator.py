@@ -187,6 +187,20 @@ def _binds(node: ast.ClassDef, name: str) -> bool:
     return name in class_methods(node) or name in class_attribute_names(node)
 
 
+def _returns_self(node: ast.ClassDef) -> bool:
+    """Whether the class's ``__iter__`` is the iterator's ``return self``."""
+    method = class_methods(node).get("__iter__")
+    owner = first_param(method) if isinstance(method, ast.FunctionDef) else None
+    if method is None or owner is None:
+        return False
+    body = list(local_nodes(method))
+    if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in body):
+        return False
+    returns = [n for n in body if isinstance(n, ast.Return)]
+    return bool(returns) and all(isinstance(r.value, ast.Name) and r.value.id == owner
+                                 for r in returns)
+
+
 def check_py2_next(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
     """SLD202 findings of one class."""
     method = class_methods(node).get("next")
@@ -197,8 +211,9 @@ def check_py2_next(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
     if len(positional) - len(method.args.defaults) > 1 or required_kwonly:
         return
     chain = _in_file_hierarchy(index, node)
-    if chain is None or not any(_binds(c, "__iter__") for c in chain):
-        return
+    iter_owners = [c for c in chain if _binds(c, "__iter__")] if chain is not None else []
+    if not iter_owners or not _returns_self(iter_owners[0]):
+        return  # no __iter__, or one that hands out another iterator: not an iterator class
     if any(_binds(c, "__next__") for c in chain):
         return
     yield Finding(
