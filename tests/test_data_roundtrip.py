@@ -141,6 +141,15 @@ def test_shards_split_every_record_exactly_once(shards, num_shards):
     assert all(parts), "every shard gets records"
 
 
+@pytest.mark.parametrize("kwargs, batches", [
+    ({}, 11), ({"drop_remainder": True}, 10), ({"shuffle_buffer": 9}, 11),
+    ({"num_shards": 2, "shard_index": 0}, 6), ({"num_shards": 7, "shard_index": 6}, 2),
+])
+def test_the_epoch_length_is_known(shards, kwargs, batches):
+    dataset = tfrecord_dataset(shards, batch_size=10, **kwargs)
+    assert int(dataset.cardinality()) == batches == len(list(dataset))
+
+
 def test_sharding_by_file_reads_whole_files(shards):
     part = ids_of(tfrecord_dataset(shards, batch_size=8, num_shards=2, shard_index=1))
     assert sorted(part) == [i for i in range(N) if i % 4 in (1, 3)]

@@ -178,6 +178,22 @@ def _checked_file_reader(
     return read
 
 
+def _batch_count(
+    expected: list[int], batch_size: int, drop_remainder: bool,
+    shard: tuple[int, int] | None, by_file: bool,
+) -> int:
+    """Return how many batches one epoch of this worker's share gives."""
+    if shard is None:
+        records = sum(expected)
+    elif by_file:
+        records = sum(expected[shard[1]::shard[0]])
+    else:
+        num_shards, shard_index = shard
+        records = sum(max(0, count - shard_index + num_shards - 1) // num_shards
+                      for count in expected)
+    return records // batch_size if drop_remainder else -(-records // batch_size)
+
+
 def _parallelism() -> int:
     """Parallel reads and parse calls: one per core, at least 2, at most 16."""
     return max(2, min(os.cpu_count() or 2, 16))
@@ -297,6 +313,12 @@ def tfrecord_dataset(
                               num_parallel_calls=parallel, deterministic=deterministic)
     elif label_key is not None:
         dataset = dataset.map(split_label)
+    if service is None:
+        # The counts are known, so Keras sees the epoch length (and the
+        # count is checked once more).
+        batches = _batch_count(expected, batch_size, drop_remainder,
+                               (num_shards, shard_index) if num_shards else None, by_file)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
     if cache and not per_record:
         dataset = dataset.cache(os.fspath(cache) if cache is not True else "")
     if service is not None:
