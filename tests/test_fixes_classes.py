@@ -108,6 +108,7 @@ def test_fixed_pydatasets_honour_workers() -> None:
     assert fixed.ArrayDataset([1], [2], workers=3).workers == 3
     assert fixed.NoSuperDataset(["a.npy"], use_multiprocessing=True).use_multiprocessing
     assert fixed.ExplicitBaseDataset([1], max_queue_size=7).max_queue_size == 7
+    assert fixed.Keras3Sequence([1], workers=2).workers == 2
 
 
 def test_replaced_pair_is_safeloaders() -> None:

@@ -18,7 +18,7 @@ on one thread.
 from __future__ import annotations
 
 import ast
-from typing import Iterator
+from typing import Callable, Iterator
 
 from safeloader.analysis.class_index import (
     HELD,
@@ -36,7 +36,6 @@ from safeloader.analysis.class_index import (
     span_of,
     walk_method,
 )
-from safeloader.analysis.config import AnalysisConfig
 from safeloader.findings import Finding, Fix, FixKind
 from safeloader.rules import RULES
 
@@ -62,24 +61,24 @@ def derives_from_dataset(index: ModuleIndex, node: ast.ClassDef,
     return False
 
 
-def _names_pydataset(index: ModuleIndex, base: ast.expr, config: AnalysisConfig) -> bool:
+def _names_pydataset(index: ModuleIndex, base: ast.expr, keras3: Callable[[], bool]) -> bool:
     if index.names_keras(base, "PyDataset"):
         return True
     # Keras 3's keras.utils.Sequence is PyDataset; tf.keras' and tf_keras' are not.
     names = index.qualified_names(base)
-    return (config.keras_version == "3" and bool(names)
-            and all(q.startswith("keras.") and q.endswith(".Sequence") for q in names))
+    return (bool(names) and all(q.startswith("keras.") and q.endswith(".Sequence") for q in names)
+            and keras3())
 
 
-def _init_reaches_pydataset(index: ModuleIndex, base: ast.expr, config: AnalysisConfig,
+def _init_reaches_pydataset(index: ModuleIndex, base: ast.expr, keras3: Callable[[], bool],
                             seen: frozenset[int]) -> bool:
     """Whether ``super().__init__`` through ``base`` ends in ``PyDataset.__init__``."""
-    if _names_pydataset(index, base, config):
+    if _names_pydataset(index, base, keras3):
         return True
     parent = index.in_file_class(base)
     if parent is None or id(parent) in seen or "__init__" in class_methods(parent):
         return False
-    return any(_init_reaches_pydataset(index, b, config, seen | {id(parent)})
+    return any(_init_reaches_pydataset(index, b, keras3, seen | {id(parent)})
                for b in parent.bases)
 
 
@@ -112,10 +111,10 @@ def _names_used(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     return names
 
 
-def _check_init(index: ModuleIndex, node: ast.ClassDef, config: AnalysisConfig,
+def _check_init(index: ModuleIndex, node: ast.ClassDef, keras3: Callable[[], bool],
                 ) -> Iterator[Finding]:
     init = class_methods(node).get("__init__")
-    if init is None or not any(_init_reaches_pydataset(index, base, config, frozenset({id(node)}))
+    if init is None or not any(_init_reaches_pydataset(index, base, keras3, frozenset({id(node)}))
                                for base in node.bases):
         return
     owner = first_param(init)
@@ -259,10 +258,14 @@ def _check_getitem(index_of_module: ModuleIndex, node: ast.ClassDef) -> Iterator
                 RULES["SLD104"].format(class_name=node.name, action=what, index=index))
 
 
-def check_dataset_class(index: ModuleIndex, node: ast.ClassDef, config: AnalysisConfig,
+def check_dataset_class(index: ModuleIndex, node: ast.ClassDef, keras3: Callable[[], bool],
                         ) -> Iterator[Finding]:
-    """SLD104 and SLD105 findings of one class (nothing unless it is a Keras dataset)."""
+    """SLD104 and SLD105 findings of one class (nothing unless it is a Keras dataset).
+
+    ``keras3()`` tells whether the module targets Keras 3, where
+    ``keras.utils.Sequence`` is ``PyDataset`` (asked only when that matters).
+    """
     if not derives_from_dataset(index, node):
         return
     yield from _check_getitem(index, node)
-    yield from _check_init(index, node, config)
+    yield from _check_init(index, node, keras3)

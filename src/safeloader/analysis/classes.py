@@ -10,12 +10,14 @@ of the module's imports and classes. See :mod:`.class_dataset` (Keras
 from __future__ import annotations
 
 import ast
+import functools
 from typing import Iterator
 
 from safeloader.analysis.class_dataset import check_dataset_class
 from safeloader.analysis.class_index import ModuleIndex
 from safeloader.analysis.class_iterator import check_handwritten, check_iterator_class
 from safeloader.analysis.config import AnalysisConfig
+from safeloader.analysis.keras_version import targeted_keras_version
 from safeloader.findings import Finding
 
 
@@ -23,9 +25,14 @@ def check_classes(tree: ast.Module, config: AnalysisConfig) -> Iterator[Finding]
     """Yield the class rules' findings for ``tree``, in source order."""
     index = ModuleIndex.build(tree)
     findings: list[Finding] = []
+
+    @functools.lru_cache(maxsize=1)
+    def keras3() -> bool:
+        return targeted_keras_version(tree, config.keras_version) == "3"
+
     for defs in index.classes.values():
         for node in defs:
-            findings.extend(check_dataset_class(index, node, config))
+            findings.extend(check_dataset_class(index, node, keras3))
             findings.extend(check_iterator_class(index, node))
     findings.extend(check_handwritten(index, tree))
     findings.sort(key=lambda f: (f.line, f.col, f.code))
