@@ -194,3 +194,31 @@ def test_fix_engine_config_matches_the_fixture_defaults() -> None:
     codes, config = fixture_options("")
     assert codes == ("SLD104", "SLD105", "SLD201", "SLD202")
     assert config == AnalysisConfig()
+
+
+@pytest.mark.parametrize("path", FIXED, ids=lambda p: p.name)
+def test_fix_keeps_crlf_line_ends(path: Path, tmp_path: Path) -> None:
+    crlf = tmp_path / path.name
+    crlf.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    expected = (EXPECTED / path.name).read_bytes().replace(b"\n", b"\r\n")
+    assert fix_once(crlf).encode() == expected
+
+
+def test_tab_indented_class_gets_tab_indented_fixes(tmp_path: Path) -> None:
+    source = ("import threading\n\n\nclass Wrapper:\n\tdef __init__(self, it):\n"
+              "\t\tself.it = it\n\t\tself.lock = threading.Lock()\n\n"
+              "\tdef __iter__(self):\n\t\treturn self\n\n"
+              "\tdef __next__(self):\n\t\treturn next(self.it)\n")
+    path = tmp_path / "tabs.py"
+    path.write_text(source)
+    assert fix_once(path) == source.replace(
+        "\t\treturn next(self.it)\n", "\t\twith self.lock:\n\t\t\treturn next(self.it)\n")
+
+
+def test_python2_alias_is_judged_as_dunder_next() -> None:
+    source = ("import threading\n\n\nclass Wrapper:\n    def __init__(self, it):\n"
+              "        self.it = it\n        self.lock = threading.Lock()\n\n"
+              "    def __iter__(self):\n        return self\n\n"
+              "    def next(self):\n        return next(self.it)\n\n    __next__ = next\n")
+    (finding,) = [f for f in analyze_source(source) if f.code == "SLD201"]
+    assert finding.line == 13 and "Wrapper.next advances self.it" in finding.message
