@@ -1,0 +1,135 @@
+"""Real pre-commit with this repository's ``.pre-commit-hooks.yaml``.
+
+A hook repository is made from this checkout (the package and the hooks file,
+committed in a temporary git repository); a second temporary repository holds a
+bad training script and a ``.pre-commit-config.yaml`` using both hooks.
+pre-commit builds the hooks' environment itself, as for any user, with pip
+pointed at an offline wheelhouse of the dependencies (see ``wheelhouse.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from wheelhouse import build_wheelhouse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BAD = '''\
+import tf_keras as keras
+
+
+def batches():
+    while True:
+        yield 1
+
+
+model = keras.Sequential()
+model.fit(batches(), steps_per_epoch=4, workers=3)
+'''
+
+FIXED = '''\
+import tf_keras as keras
+from safeloader import threadsafe_generator
+
+
+@threadsafe_generator
+def batches():
+    while True:
+        yield 1
+
+
+model = keras.Sequential()
+model.fit(batches(), steps_per_epoch=4, workers=3)
+'''
+
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+        env={**os.environ, **GIT_IDENTITY},
+    ).stdout.strip()
+
+
+def _commit_all(repo: Path) -> str:
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "snapshot")
+    return _git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def precommit_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    base = tmp_path_factory.mktemp("precommit")
+    wheels = build_wheelhouse(base / "wheels", ["flake8", "libcst", "wheel"])
+    return {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(base / "cache"),
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(wheels),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "VIRTUALENV_NO_PERIODIC_UPDATE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        **GIT_IDENTITY,
+    }
+
+
+@pytest.fixture(scope="module")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    repo = tmp_path_factory.mktemp("hooks")
+    for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):
+        shutil.copy(ROOT / name, repo / name)
+    shutil.copytree(
+        ROOT / "src" / "safeloader", repo / "src" / "safeloader",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    _git(repo, "init", "-q")
+    return repo, _commit_all(repo)
+
+
+def _pre_commit(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", *args], cwd=cwd, env=env,
+        capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_hooks_fix_a_bad_training_script(
+    tmp_path: Path, hook_repo: tuple[Path, str], precommit_env: dict[str, str]
+) -> None:
+    hooks, rev = hook_repo
+    project = tmp_path / "project"
+    project.mkdir()
+    _git(project, "init", "-q")
+    (project / ".pre-commit-config.yaml").write_text(
+        f"repos:\n- repo: {hooks}\n  rev: {rev}\n  hooks:\n"
+        "  - id: safeloader-check\n    stages: [manual]\n  - id: safeloader-fix\n"
+    )
+    script = project / "train.py"
+    script.write_text(BAD)
+    _commit_all(project)
+
+    check = _pre_commit(project, precommit_env, "run", "--hook-stage", "manual",
+                        "safeloader-check", "--all-files")
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert "+@threadsafe_generator" in check.stdout
+    assert script.read_text() == BAD
+
+    fix = _pre_commit(project, precommit_env, "run", "safeloader-fix", "--all-files")
+    assert fix.returncode == 1, fix.stdout + fix.stderr
+    assert "files were modified by this hook" in fix.stdout
+    assert script.read_text() == FIXED
+
+    again = _pre_commit(project, precommit_env, "run", "--all-files")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "safeloader-fix" in again.stdout and "Passed" in again.stdout
