@@ -109,6 +109,8 @@ def test_fixed_pydatasets_honour_workers() -> None:
     assert fixed.NoSuperDataset(["a.npy"], use_multiprocessing=True).use_multiprocessing
     assert fixed.ExplicitBaseDataset([1], max_queue_size=7).max_queue_size == 7
     assert fixed.Keras3Sequence([1], workers=2).workers == 2
+    assert fixed.EmptyDataset(workers=5).workers == 5
+    assert fixed.KeywordOnlyDataset([1], augment=True, workers=2).augment
 
 
 def test_replaced_pair_is_safeloaders() -> None:

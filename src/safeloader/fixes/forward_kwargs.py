@@ -3,7 +3,8 @@
 ``def __init__(self, x):`` gains ``**kwargs`` (kept if it has one already), and
 its one ``super().__init__(...)`` call gains ``**kwargs`` as its last argument;
 an ``__init__`` without that call gets ``super().__init__(**kwargs)`` as its
-first statement (after the docstring), as Keras' own examples do. Keras 3's
+first statement (after the docstring), as Keras' own examples do; a one-line
+``def __init__(self): pass`` becomes an indented block first. Keras 3's
 ``workers``, ``use_multiprocessing`` and ``max_queue_size`` then reach
 ``PyDataset``. The analysis offers the fix only when it is safe: at most one
 ``super().__init__`` call, and a ``**kwargs`` the body does not read itself.
@@ -130,10 +131,14 @@ def apply(
     assert isinstance(updated, cst.FunctionDef)
     kwargs = fix.params.get("kwargs", "kwargs")
     positional = [*updated.params.posonly_params, *updated.params.params]
-    if not positional or not isinstance(updated.body, cst.IndentedBlock):
-        context.warn(f"{updated.name.value} has no self or is a one-line def; "
-                     f"forward **{kwargs} by hand")
+    if not positional:
+        context.warn(f"{updated.name.value} has no self; forward **{kwargs} by hand")
         return updated
+    if isinstance(updated.body, cst.SimpleStatementSuite):  # def __init__(self): pass
+        suite = updated.body
+        updated = updated.with_changes(body=cst.IndentedBlock(body=[cst.SimpleStatementLine(
+            body=suite.body, trailing_whitespace=suite.trailing_whitespace)]))
+    assert isinstance(updated.body, cst.IndentedBlock)
     owner = positional[0].name.value
     counter = _SuperInitCalls(owner, None)
     updated.body.visit(counter)
