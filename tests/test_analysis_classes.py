@@ -236,6 +236,10 @@ def test_sld203_needs_the_plain_shape_and_a_single_binding() -> None:
     assert codes_at(subclassed) == []
     not_a_guard_name = textwrap.dedent(pair).replace("threadsafe_iter", "Wrapper")
     assert codes_at(not_a_guard_name) == []
+    also_imported = "from utils import threadsafe_iter\n" + textwrap.dedent(pair)
+    assert codes_at(also_imported) == []
+    rebound_later = textwrap.dedent(pair) + "\nthreadsafe_iter = None\n"
+    assert codes_at(rebound_later) == []
 
 
 ODD_BUT_VALID = [

@@ -286,10 +286,15 @@ def check_handwritten(index: ModuleIndex, tree: ast.Module) -> Iterator[Finding]
     """SLD203 findings: the module-level hand-written wrapper pair."""
     subclassed = {b.id for defs in index.classes.values() for c in defs
                   for b in c.bases if isinstance(b, ast.Name)}
-    bound_once = {}
+    bound_once: dict[str, bool] = {}
     for stmt in tree.body:
         if isinstance(stmt, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            bound_once[stmt.name] = stmt.name not in bound_once
+            bound_once[stmt.name] = stmt.name not in bound_once and stmt.name not in index.bindings
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    bound_once[target.id] = False
     classes = {stmt.name for stmt in tree.body
                if isinstance(stmt, ast.ClassDef) and stmt.name in HANDWRITTEN_GUARDS
                and bound_once.get(stmt.name) and stmt.name not in subclassed
