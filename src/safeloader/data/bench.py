@@ -1,0 +1,310 @@
+"""``safeloader bench``: the TFRecord loader against what users would otherwise write.
+
+On one TFRecord set (synthetic, or ``--data DIR``) and in one run, it measures:
+
+- records per second of four readers, interleaved over several rounds (the
+  best round counts, which filters out noise from other processes): the raw
+  read ceiling (``TFRecordDataset(files).batch(b)``: records framed, not
+  parsed), the naive pipeline (``map(parse_single_example)`` then ``batch``),
+  :func:`~safeloader.data.tfrecord_dataset`, and a Python generator behind
+  :func:`~safeloader.threadsafe_generator` drained by three threads;
+- peak memory (``VmHWM``) of each reader in a process of its own, and of the
+  loader with a shuffle buffer on a tenth of the records and on all of them;
+- tf_keras ``fit`` steps per second of a tiny model fed by the loader and by
+  the locked generator with ``workers=3``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from safeloader import threadsafe_generator
+from safeloader.data.files import check_file, resolve_files
+from safeloader.data.index import spec_from_json
+from safeloader.data.reader import tfrecord_dataset
+from safeloader.data.writer import write_tfrecords
+
+BATCH_SIZE = 256
+NUM_FILES = 16
+FEATURE_FLOATS = 240  # float32 values per record: about 1 KiB with the framing
+CLASSES = 10
+ROUNDS = 3
+THREADS = 3
+SHUFFLE_BUFFER = 10_000
+SLOW_LIMIT = 20_000  # records per round for the two slow readers
+FIT_STEPS = 60
+
+RAW, NAIVE, LOADER, GENERATOR = (
+    "raw read (TFRecordDataset.batch)",
+    "naive (map(parse_single_example).batch)",
+    "safeloader tfrecord_dataset",
+    f"threadsafe_generator, {THREADS} threads",
+)
+
+
+def synthetic_records(count: int, seed: int = 0) -> Iterator[dict[str, Any]]:
+    """Yield ``count`` records of about 1 KiB: ``x`` (240 float32) and a class ``y``."""
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        yield {"x": rng.random(FEATURE_FLOATS, dtype=np.float32), "y": i % CLASSES}
+
+
+def _spec_of(files: list[str]) -> dict[str, Any]:
+    described = check_file(files[0], "auto").features
+    if not described:
+        raise ValueError(
+            f"{files[0]!r} has no index with a feature spec: --data expects files "
+            f"written by safeloader.data.write_tfrecords"
+        )
+    return spec_from_json(described)
+
+
+def _raw(files: list[str], spec: Mapping[str, Any]) -> tf.data.Dataset:
+    return tf.data.TFRecordDataset(files).batch(BATCH_SIZE)
+
+
+def _naive(files: list[str], spec: Mapping[str, Any]) -> tf.data.Dataset:
+    return tf.data.TFRecordDataset(files).map(
+        lambda record: tf.io.parse_single_example(record, spec)).batch(BATCH_SIZE)
+
+
+def _loader(files: list[str], spec: Mapping[str, Any], **options: Any) -> tf.data.Dataset:
+    return tfrecord_dataset(files, batch_size=BATCH_SIZE, features=spec, **options)
+
+
+def _python_batches(files: list[str], forever: bool = False) -> Iterator[dict[str, np.ndarray]]:
+    """What a generator user writes: read records, decode each in Python, stack a batch."""
+    while True:
+        rows: dict[str, list] = {}
+        for record in tf.data.TFRecordDataset(files).as_numpy_iterator():
+            example = tf.train.Example.FromString(record)
+            for name, feature in example.features.feature.items():
+                kind = feature.WhichOneof("kind")
+                rows.setdefault(name, []).append(getattr(feature, kind).value)
+            if len(rows[next(iter(rows))]) == BATCH_SIZE:
+                yield {name: np.asarray(values) for name, values in rows.items()}
+                rows = {}
+        if not forever:
+            return
+
+
+def _python_xy(files: list[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for batch in _python_batches(files, forever=True):
+        yield batch["x"], batch["y"][:, 0]
+
+
+def _rows(batch: Any) -> int:
+    return int(len(next(iter(batch.values())) if isinstance(batch, dict) else batch))
+
+
+def _dataset_rate(dataset: tf.data.Dataset, limit: int | None) -> float:
+    if limit is not None:
+        dataset = dataset.take(math.ceil(limit / BATCH_SIZE))
+    start, rows = time.perf_counter(), 0
+    for batch in dataset:
+        rows += _rows(batch)
+    return rows / (time.perf_counter() - start)
+
+
+def _threaded_generator_rate(files: list[str], limit: int) -> float:
+    batches = threadsafe_generator(_python_batches)(files)
+    counts = [0] * THREADS
+
+    def drain(slot: int) -> None:
+        for batch in batches:
+            counts[slot] += _rows(batch)
+            if sum(counts) >= limit:
+                return
+
+    threads = [threading.Thread(target=drain, args=(i,)) for i in range(THREADS)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - start)
+
+
+def measure_rates(files: list[str], spec: Mapping[str, Any], records: int) -> dict[str, float]:
+    """Records per second of the four readers: best of :data:`ROUNDS` interleaved rounds."""
+    slow = min(records, SLOW_LIMIT)
+    measures: dict[str, Callable[[], float]] = {
+        RAW: lambda: _dataset_rate(_raw(files, spec), None),
+        NAIVE: lambda: _dataset_rate(_naive(files, spec), slow),
+        LOADER: lambda: _dataset_rate(_loader(files, spec), None),
+        GENERATOR: lambda: _threaded_generator_rate(files, slow),
+    }
+    best = dict.fromkeys(measures, 0.0)
+    for _ in range(ROUNDS):
+        for name, measure in measures.items():
+            best[name] = max(best[name], measure())
+    return best
+
+
+def _vm_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        return int(re.search(rf"{field}:\s+(\d+)", status.read()).group(1))
+
+
+def memory_probe(variant: str, files: list[str]) -> None:
+    """Drain one reader over ``files`` and print its peak memory as JSON (subprocess side)."""
+    spec = _spec_of(files)
+    readers: dict[str, Callable[[], Any]] = {
+        RAW: lambda: _raw(files, spec),
+        NAIVE: lambda: _naive(files, spec),
+        LOADER: lambda: _loader(files, spec, shuffle_buffer=SHUFFLE_BUFFER),
+        GENERATOR: lambda: threadsafe_generator(_python_batches)(files),
+    }
+    source = readers[variant]()
+    baseline = _vm_kib("VmRSS")
+    for _ in source:
+        pass
+    print(json.dumps({"baseline_mib": baseline / 1024, "peak_mib": _vm_kib("VmHWM") / 1024}))
+
+
+def _start_probe(variant: str, files: list[str]) -> subprocess.Popen:
+    code = "import sys, json; from safeloader.data.bench import memory_probe; " \
+           "memory_probe(sys.argv[1], json.loads(sys.argv[2]))"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.Popen([sys.executable, "-c", code, variant, json.dumps(files)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def measure_memory(files: list[str], tenth: list[str]) -> dict[str, dict[str, float]]:
+    """Peak memory of each reader, each in a fresh process; the loader on a tenth and on all.
+
+    The probes run at the same time: each reports its own process's peak.
+    """
+    probes = {name: _start_probe(name, files) for name in (RAW, NAIVE, GENERATOR)}
+    probes[f"{LOADER}, shuffle {SHUFFLE_BUFFER}, 1/10 of the records"] = _start_probe(
+        LOADER, tenth)
+    probes[f"{LOADER}, shuffle {SHUFFLE_BUFFER}, all records"] = _start_probe(LOADER, files)
+    found = {}
+    for name, probe in probes.items():
+        stdout, stderr = probe.communicate()
+        if probe.returncode != 0:
+            raise RuntimeError(f"memory probe {name!r} failed:\n{stderr[-2000:]}")
+        found[name] = json.loads(stdout.strip().splitlines()[-1])
+    return found
+
+
+def measure_fit(files: list[str], spec: Mapping[str, Any]) -> dict[str, float]:
+    """tf_keras ``fit`` steps per second: the loader vs the locked generator with workers=3."""
+    import tf_keras
+
+    def model() -> Any:
+        tf_keras.utils.set_random_seed(0)
+        net = tf_keras.Sequential([
+            tf_keras.layers.Dense(16, activation="relu", input_shape=(FEATURE_FLOATS,)),
+            tf_keras.layers.Dense(CLASSES, activation="softmax"),
+        ])
+        net.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return net
+
+    def steps_per_second(source: Callable[[], Any], **fit_options: Any) -> float:
+        net = model()
+        net.fit(source(), steps_per_epoch=3, epochs=1, verbose=0, **fit_options)  # trace
+        start = time.perf_counter()
+        net.fit(source(), steps_per_epoch=FIT_STEPS, epochs=1, verbose=0, **fit_options)
+        return FIT_STEPS / (time.perf_counter() - start)
+
+    def loader() -> tf.data.Dataset:
+        dataset = _loader(files, spec, label_key="y", repeat=True, shuffle_buffer=SHUFFLE_BUFFER)
+        return dataset.map(lambda features, label: (features["x"], label))
+
+    generator_rate = steps_per_second(lambda: threadsafe_generator(_python_xy)(files),
+                                      workers=THREADS, use_multiprocessing=False)
+    return {
+        f"fit, {GENERATOR.split(',')[0]}, workers={THREADS}": generator_rate,
+        f"fit, {LOADER}": steps_per_second(loader),
+    }
+
+
+def format_report(
+    records: int, rates: Mapping[str, float], memory: Mapping[str, Mapping[str, float]],
+    fit: Mapping[str, float],
+) -> str:
+    """The printed tables: rates and ratios, peak memory, fit steps per second."""
+    naive, raw, ours = rates[NAIVE], rates[RAW], rates[LOADER]
+    width = max(len(name) for name in [*rates, *memory, *fit])
+    lines = [f"{records} records, batch {BATCH_SIZE}, best of {ROUNDS} rounds",
+             f"{'reader':<{width}}  {'records/s':>10}  {'vs naive':>8}  {'vs raw':>7}"]
+    lines += [f"{name:<{width}}  {rate:>10,.0f}  {rate / naive:>7.2f}x  {rate / raw:>6.0%}"
+              for name, rate in rates.items()]
+    lines += [f"targets: loader >= 8x naive ({ours / naive:.1f}x), "
+              f">= 70% of raw ({ours / raw:.0%})", "",
+              f"{'peak memory (own process)':<{width}}  {'peak MiB':>10}  {'growth':>8}"]
+    lines += [f"{name:<{width}}  {m['peak_mib']:>10.0f}  {m['peak_mib'] - m['baseline_mib']:>8.0f}"
+              for name, m in memory.items()]
+    (generator_name, generator_rate), (loader_name, loader_rate) = fit.items()
+    lines += ["", f"{'tf_keras fit, tiny model':<{width}}  {'steps/s':>10}"]
+    lines += [f"{name:<{width}}  {rate:>10.1f}" for name, rate in fit.items()]
+    lines.append(f"target: loader >= 3x the locked generator ({loader_rate / generator_rate:.1f}x)")
+    return "\n".join(lines)
+
+
+def write_plot(path: str, rates: Mapping[str, float], fit: Mapping[str, float]) -> None:
+    """Write a bar chart of records/s and fit steps/s to ``path`` (needs matplotlib)."""
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise RuntimeError("--plot needs matplotlib: pip install matplotlib") from error
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, (left, right) = pyplot.subplots(1, 2, figsize=(12, 4.5),
+                                            gridspec_kw={"width_ratios": [2, 1]})
+    left.barh(list(rates), list(rates.values()), color="tab:blue")
+    left.set_xlabel("records per second")
+    left.invert_yaxis()
+    right.barh(list(fit), list(fit.values()), color="tab:orange")
+    right.set_xlabel("tf_keras fit steps per second")
+    right.invert_yaxis()
+    figure.suptitle("safeloader bench")
+    figure.tight_layout()
+    figure.savefig(path)
+    pyplot.close(figure)
+
+
+def run_bench(records: int = 100_000, data_dir: str | None = None, plot: str | None = None) -> int:
+    """Run ``safeloader bench``; print the report; return the exit status."""
+    if records < 10 * NUM_FILES and data_dir is None:
+        print(f"safeloader bench: --records must be at least {10 * NUM_FILES}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="safeloader-bench-") as work:
+        if data_dir is None:
+            print(f"writing {records} records of about 1 KiB into {NUM_FILES} files...",
+                  flush=True)
+            files = write_tfrecords(synthetic_records(records), os.path.join(work, "all"),
+                                    num_shards=NUM_FILES)
+            tenth = write_tfrecords(synthetic_records(records // 10, seed=1),
+                                    os.path.join(work, "tenth"), num_shards=NUM_FILES)
+        else:
+            files = resolve_files(os.path.join(data_dir, "*.tfrecord"))
+            tenth = files[:max(1, len(files) // 10)]
+            records = sum(check_file(path, "auto").records for path in files)
+        spec = _spec_of(files)
+        rates = measure_rates(files, spec, records)
+        memory = measure_memory(files, tenth)
+        fit = measure_fit(files, spec)
+    print(format_report(records, rates, memory, fit), flush=True)
+    if plot:
+        try:
+            write_plot(plot, rates, fit)
+        except RuntimeError as error:
+            print(f"safeloader bench: {error}", file=sys.stderr)
+            return 2
+        print(f"plot written to {plot}")
+    return 0
