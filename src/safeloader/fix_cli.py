@@ -9,9 +9,7 @@ are still processed).
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
-import re
 import sys
 from collections import Counter
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -25,13 +23,13 @@ from safeloader.fix_runner import FileOutcome, FilePlan, fix_file, plan_file
 from safeloader.fix_selection import FixSelection
 from safeloader.progress import ProgressBar
 from safeloader.source_files import python_files
+from safeloader.unified_diff import unified_diff
 
 #: below this many files a process pool costs more than it saves: analysing a
 #: file takes about a millisecond, rewriting one with LibCST tens of them
 ANALYSIS_POOL_MIN_FILES = 64
 FIX_POOL_MIN_FILES = 8
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -106,24 +104,6 @@ def _group_by_target(plans: Iterable[FilePlan]) -> dict[Path, list[tuple[str, Fi
             name = names.setdefault(key, target)
             grouped.setdefault(name, []).append((code, fix))
     return grouped
-
-
-def _lines(text: str) -> list[str]:
-    """``text`` cut at Python's line breaks only (not at form feeds and the like)."""
-    return _LINE.findall(text)
-
-
-def unified_diff(path: Path, before: str, after: str) -> str:
-    """A unified diff of one file's change (``a/``, ``b/`` prefixes on relative
-    paths, so that ``git apply`` takes it)."""
-    name = path.as_posix()
-    old, new = (name, name) if path.is_absolute() else (f"a/{name}", f"b/{name}")
-    lines = []
-    for line in difflib.unified_diff(_lines(before), _lines(after), fromfile=old, tofile=new):
-        lines.append(line)
-        if not line.endswith(("\n", "\r")):
-            lines.append("\n\\ No newline at end of file\n")
-    return "".join(lines)
 
 
 def _summary(scanned: int, changed: int, by_code: Counter[str], errors: int, check: bool) -> str:

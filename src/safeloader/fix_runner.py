@@ -78,37 +78,58 @@ def plan_file(path: Path, config: AnalysisConfig, selection: FixSelection) -> Fi
     )
 
 
-def fix_file(
-    path: Path, fixes: Sequence[tuple[str, Fix]], *, write: bool, keep_texts: bool
-) -> FileOutcome:
-    """Apply ``fixes`` to ``path`` in one pass; write the result when ``write``."""
+@dataclass(frozen=True)
+class TextFix:
+    """The result of fixing one module's text: the new text (``None`` when the
+    fixes could not be applied, see ``error``), the codes of the fixes that
+    changed it, and the warnings about shapes left alone."""
+
+    text: str | None
+    applied: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def fix_text(text: str, path: Path, fixes: Sequence[tuple[str, Fix]]) -> TextFix:
+    """Apply ``fixes`` (all aimed at ``path``, whose text is ``text``) in one pass."""
     # LibCST's codemod machinery takes a second to import: only files with fixes need it
     from libcst.codemod import CodemodContext, TransformSuccess, transform_module
 
     from safeloader.codemod import SafeloaderFixCommand
 
+    command = SafeloaderFixCommand(CodemodContext(filename=str(path)), fixes=fixes)
+    result = transform_module(command, text)
+    warnings = tuple(result.warning_messages)
+    if not isinstance(result, TransformSuccess):
+        reason = getattr(result, "error", None) or getattr(result, "skip_description", "")
+        return TextFix(None, warnings=warnings, error=f"cannot rewrite: {reason}")
+    if result.code != text:
+        try:
+            ast.parse(result.code, filename=str(path))
+        except SyntaxError as error:
+            reason = f"the fixed code would not parse ({error.msg})"
+            return TextFix(None, warnings=warnings, error=reason)
+    applied = tuple(code for code, _ in command.applied)
+    return TextFix(result.code, applied, warnings)
+
+
+def fix_file(
+    path: Path, fixes: Sequence[tuple[str, Fix]], *, write: bool, keep_texts: bool
+) -> FileOutcome:
+    """Apply ``fixes`` to ``path`` in one pass; write the result when ``write``."""
     try:
         source = read_source(path)
     except SourceError as error:
         return FileOutcome(path, error=error.reason)
-    command = SafeloaderFixCommand(CodemodContext(filename=str(path)), fixes=fixes)
-    result = transform_module(command, source.text)
-    warnings = tuple(result.warning_messages)
-    if not isinstance(result, TransformSuccess):
-        reason = getattr(result, "error", None) or getattr(result, "skip_description", "")
-        return FileOutcome(path, warnings=warnings, error=f"cannot rewrite: {reason}")
-    applied = tuple(code for code, _ in command.applied)
-    if result.code == source.text:
-        return FileOutcome(path, warnings=warnings)
-    try:
-        ast.parse(result.code, filename=str(path))
-    except SyntaxError as error:
-        reason = f"the fixed code would not parse ({error.msg})"
-        return FileOutcome(path, warnings=warnings, error=reason)
+    fixed = fix_text(source.text, path, fixes)
+    if fixed.text is None or fixed.text == source.text:
+        return FileOutcome(path, warnings=fixed.warnings, error=fixed.error)
     if write:
         try:
-            replace_file(path, source.encode(result.code))
+            replace_file(path, source.encode(fixed.text))
         except (OSError, UnicodeEncodeError) as error:
-            return FileOutcome(path, warnings=warnings, error=f"cannot write: {error}")
-    texts = (source.text, result.code) if keep_texts else None
-    return FileOutcome(path, changed=True, applied=applied, warnings=warnings, texts=texts)
+            return FileOutcome(path, warnings=fixed.warnings, error=f"cannot write: {error}")
+    texts = (source.text, fixed.text) if keep_texts else None
+    return FileOutcome(
+        path, changed=True, applied=fixed.applied, warnings=fixed.warnings, texts=texts
+    )
