@@ -27,6 +27,7 @@ _TF_EXTRA = frozenset({"tensorflow", "tf_keras", "keras", "numpy"})
 #: The chapter modules, in order.
 CHAPTERS: tuple[str, ...] = (
     "safeloader.demo.threads",
+    "safeloader.demo.fixing",
 )
 
 
