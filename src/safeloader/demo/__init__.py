@@ -28,6 +28,7 @@ _TF_EXTRA = frozenset({"tensorflow", "tf_keras", "keras", "numpy"})
 CHAPTERS: tuple[str, ...] = (
     "safeloader.demo.threads",
     "safeloader.demo.fixing",
+    "safeloader.demo.loader",
 )
 
 
