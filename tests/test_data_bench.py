@@ -1,0 +1,59 @@
+"""``safeloader bench`` on a tiny record count: its tables, its plot, its errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("matplotlib")
+
+from safeloader.cli import main  # noqa: E402
+from safeloader.data import write_tfrecords  # noqa: E402
+from safeloader.data.bench import NUM_FILES, synthetic_records  # noqa: E402
+
+NUMBER = r"[\d,.]+"
+
+
+def test_bench_prints_rates_ratios_memory_and_fit_and_writes_a_plot(tmp_path, capsys):
+    plot = tmp_path / "bench.png"
+    assert main(["bench", "--records", "320", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    for reader in ("raw read", "naive", "safeloader tfrecord_dataset",
+                   "threadsafe_generator, 3 threads"):
+        assert re.search(rf"^{re.escape(reader)}.*\s{NUMBER}\s+{NUMBER}x\s+\d+%$", out, re.M), out
+    assert re.search(r"^raw read .*\s100%$", out, re.M)
+    assert re.search(r"^naive .*\s1\.00x\s", out, re.M)
+    assert re.search(rf"targets: loader >= 8x naive \({NUMBER}x\), >= 70% of raw \(\d+%\)", out)
+    memory_rows = re.findall(r"^(.*?)\s+(\d+)\s+(-?\d+)$", out.split("peak memory")[1]
+                             .split("tf_keras fit")[0], re.M)
+    assert len(memory_rows) == 5 and all(int(peak) > 0 for _, peak, _ in memory_rows)
+    assert any("1/10 of the records" in name for name, _, _ in memory_rows)
+    assert re.search(rf"^fit, threadsafe_generator, workers=3\s+{NUMBER}$", out, re.M)
+    assert re.search(rf"^fit, safeloader tfrecord_dataset\s+{NUMBER}$", out, re.M)
+    assert re.search(rf"target: loader >= 3x the locked generator \({NUMBER}x\)", out)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
+
+
+def test_bench_refuses_too_few_records(capsys):
+    assert main(["bench", "--records", str(NUM_FILES)]) == 2
+    assert "--records must be at least" in capsys.readouterr().err
+
+
+def test_bench_data_dir_needs_files_written_by_write_tfrecords(tmp_path):
+    write_tfrecords(synthetic_records(20), str(tmp_path / "d"), num_shards=2)
+    for name in os.listdir(tmp_path):
+        if name.endswith(".index.json"):
+            os.remove(tmp_path / name)
+    with pytest.raises(ValueError, match="no index with a feature spec"):
+        main(["bench", "--data", str(tmp_path)])
+
+
+def test_import_safeloader_does_not_import_tensorflow():
+    code = ("import sys, safeloader, safeloader.cli; "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
