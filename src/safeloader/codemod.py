@@ -91,13 +91,16 @@ class SafeloaderFixCommand(VisitorBasedCodemodCommand):
         """The planned fixes, or the analysis' fixes for this file."""
         if self._planned is not None:
             return self._planned
-        from safeloader.analysis import analyze_source
+        from safeloader.analysis import analyze_source, might_have_findings
 
+        source = module.code
+        if not might_have_findings(source):
+            return []
         path = Path(self.context.filename or "<module>")
         here = path.resolve()
         chosen = []
         for code, fix in self._selection.fixes_to_apply(
-            analyze_source(module.code, path, self._config)
+            analyze_source(source, path, self._config)
         ):
             if fix.path is not None and Path(fix.path).resolve() != here:
                 self._warn_at(fix, f"{code} is fixed in {fix.path}; run safeloader-fix on it")
