@@ -149,13 +149,21 @@ def check_lock_use(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
                                              problem=problem, remedy=remedy), fixes)
 
 
+def _calls_own_method(stmt: ast.stmt, call: ast.Call, owner: str) -> bool:
+    """Whether ``stmt`` calls a method of ``owner`` besides ``call``: it might take the
+    same lock, and a plain ``Lock`` taken twice deadlocks."""
+    return any(isinstance(n, ast.Call) and n is not call and isinstance(n.func, ast.Attribute)
+               and isinstance(n.func.value, ast.Name) and n.func.value.id == owner
+               for n in ast.walk(stmt))
+
+
 def _lock_fix(call: ast.Call, where: Where, fn: ast.FunctionDef, owner: str, locks: set[str],
               fixed_statements: set[int]) -> tuple[Fix, ...]:
     """The LOCK_NEXT_CALL fix of ``call``: one per statement, and only for a lone statement."""
     stmt = where.statement
     if len(locks) != 1 or stmt is None or id(stmt) in fixed_statements:
         return ()
-    if not _stands_alone(stmt, fn):
+    if not _stands_alone(stmt, fn) or _calls_own_method(stmt, call, owner):
         return ()
     fixed_statements.add(id(stmt))
     params = {"lock": next(iter(locks)), "owner": owner}
