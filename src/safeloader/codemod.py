@@ -29,14 +29,9 @@ from libcst.metadata import PositionProvider
 
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.findings import Fix
-from safeloader.fix_selection import FixSelection, fix_key
+from safeloader.fix_selection import FixSelection, fix_key, comma_separated
 from safeloader.fixes import MATCH_ENCLOSING, FixContext, FixHandler, handler_for, match_mode
 from safeloader.span_matching import ModuleText, NodeIndex
-
-
-def _codes(value: str | None) -> tuple[str, ...]:
-    """``"SLD101, SLD3"`` as ``("SLD101", "SLD3")``."""
-    return tuple(code.strip() for code in (value or "").split(",") if code.strip())
 
 
 class SafeloaderFixCommand(VisitorBasedCodemodCommand):
@@ -77,10 +72,12 @@ class SafeloaderFixCommand(VisitorBasedCodemodCommand):
         """``fixes``: the ``(code, fix)`` pairs to apply, as planned by the caller;
         ``None`` runs the analysis on the module with the other options."""
         super().__init__(context)
-        self._selection = FixSelection(_codes(select), _codes(ignore), unsafe_fixes)
+        self._selection = FixSelection(
+            comma_separated(select), comma_separated(ignore), unsafe_fixes
+        )
         self._config = AnalysisConfig(
             keras_version=keras_version,  # type: ignore[arg-type]
-            extra_guards=frozenset(_codes(guards)),
+            extra_guards=frozenset(comma_separated(guards)),
         )
         self._planned = None if fixes is None else list(fixes)
         self._targets: dict[cst.CSTNode, list[tuple[str, Fix, FixHandler]]] = {}

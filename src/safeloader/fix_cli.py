@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Sequence, TypeVar
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.findings import Fix
 from safeloader.fix_runner import FileOutcome, FilePlan, fix_file, plan_file
-from safeloader.fix_selection import FixSelection
+from safeloader.fix_selection import FixSelection, comma_separated
 from safeloader.progress import ProgressBar
 from safeloader.source_files import python_files
 from safeloader.unified_diff import unified_diff
@@ -32,10 +32,6 @@ FIX_POOL_MIN_FILES = 8
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-
-
-def _codes(value: str) -> tuple[str, ...]:
-    return tuple(code.strip() for code in value.split(",") if code.strip())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,35 +47,36 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print a unified diff of the fixes instead of writing them")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 when a file would change")
-    parser.add_argument("--select", type=_codes, default=(), metavar="CODES",
+    parser.add_argument("--select", type=comma_separated, default=(), metavar="CODES",
                         help="comma-separated codes or prefixes to fix (default: the rules "
                         "on by default)")
-    parser.add_argument("--ignore", type=_codes, default=(), metavar="CODES",
+    parser.add_argument("--ignore", type=comma_separated, default=(), metavar="CODES",
                         help="comma-separated codes or prefixes not to fix")
     parser.add_argument("--unsafe-fixes", action="store_true",
                         help="also apply fixes that may change behaviour (SLD102)")
-    parser.add_argument("--exclude", type=_codes, default=(), metavar="GLOBS",
+    parser.add_argument("--exclude", type=comma_separated, default=(), metavar="GLOBS",
                         help="comma-separated globs of files and directories to skip")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
                         help="processes to use for many files (default: one per CPU)")
     parser.add_argument("--keras-version", choices=("2", "3", "auto"), default="auto",
                         help="the Keras the code targets (default: auto, as the flake8 plugin)")
-    parser.add_argument("--guards", type=_codes, default=(), metavar="NAMES",
+    parser.add_argument("--guards", type=comma_separated, default=(), metavar="NAMES",
                         help="comma-separated extra names that make a generator thread-safe")
     return parser
 
 
 def _with_progress(
-    function: Callable[[_T], _R], items: Sequence[_T], pool: Executor | None, label: str
+    function: Callable[[_T], _R], items: Sequence[_T], pool: Executor | None, jobs: int,
+    label: str,
 ) -> list[_R]:
-    """``[function(item) for item in items]``, in ``pool`` when given, with a progress bar."""
+    """``[function(item) for item in items]``, in ``pool`` (of ``jobs`` processes) when
+    given, with a progress bar."""
     progress = ProgressBar(sys.stderr, len(items), label)
     results: Iterable[_R]
     if pool is None:
         results = map(function, items)
     else:
-        workers = getattr(pool, "_max_workers", 1)
-        results = pool.map(function, items, chunksize=max(1, len(items) // (8 * workers)))
+        results = pool.map(function, items, chunksize=max(1, len(items) // (8 * jobs)))
     collected = []
     for result in results:
         collected.append(result)
@@ -132,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if jobs > 1 and len(files) >= ANALYSIS_POOL_MIN_FILES:
             pool = ProcessPoolExecutor(jobs)
         plans = _with_progress(
-            partial(plan_file, config=config, selection=selection), files, pool,
+            partial(plan_file, config=config, selection=selection), files, pool, jobs,
             "files analysed",
         )
         for plan in plans:
@@ -144,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pool = ProcessPoolExecutor(jobs)
         outcomes = _with_progress(
             partial(_fix_job, write=write, keep_texts=args.diff), targets,
-            pool if len(targets) >= FIX_POOL_MIN_FILES else None, "files fixed",
+            pool if len(targets) >= FIX_POOL_MIN_FILES else None, jobs, "files fixed",
         )
     finally:
         if pool is not None:

@@ -8,6 +8,11 @@ from typing import Iterable
 from safeloader.findings import Finding, Fix
 
 
+def comma_separated(value: str | None) -> tuple[str, ...]:
+    """A comma-separated option value (``"SLD101, SLD3"``) as a tuple (``("SLD101", "SLD3")``)."""
+    return tuple(code.strip() for code in (value or "").split(",") if code.strip())
+
+
 def fix_key(fix: Fix) -> tuple[object, ...]:
     """A hashable identity of ``fix``: two findings asking for one edit share it."""
     return (fix.kind, fix.span, fix.path, tuple(sorted(fix.params.items())))
