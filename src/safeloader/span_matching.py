@@ -17,7 +17,6 @@ A decorated ``def`` or ``class`` starts at its ``def``/``class`` keyword (or
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from typing import Iterable, Mapping
 
 import libcst as cst
@@ -51,10 +50,6 @@ class ModuleText:
     def offset_of_cst(self, line: int, column: int) -> int:
         """Character offset of a LibCST position (1-based line, character column)."""
         return self._starts[line - 1] + column
-
-    def line_of_offset(self, offset: int) -> int:
-        """The 1-based line holding character ``offset``."""
-        return bisect_right(self._starts, offset)
 
     def char_span(self, span: Span) -> tuple[int, int]:
         """The ``[start, end)`` character offsets of an ``ast`` span."""
