@@ -312,8 +312,15 @@ _RULE_LIST = (
         what_it_does=_text(
             """
             Finds a subclass of `keras.utils.Sequence` or `keras.utils.PyDataset`
-            whose `__getitem__` calls `next()` on an attribute of `self`, or assigns
-            to or mutates an attribute of `self`.
+            (directly, through an alias, or through another class of the file)
+            whose `__getitem__` advances an iterator kept in `self` or in a
+            module-level name (`next(self.gen)`, `self.it.__next__()`), or changes
+            `self`: assigns, updates or deletes an attribute (`self.i += 1`),
+            takes items out of a container (`self.queue.pop()`), or shuffles one
+            in place. Not reported, because they do not make batches depend on
+            timing: storing into a cache (`self.cache[i] = batch`), appending to
+            a log, a lazy `if self.f is None: self.f = open(...)`, and anything
+            under `with self.lock:`.
             """
         ),
         why_bad=_text(
@@ -528,7 +535,10 @@ _RULE_LIST = (
         ),
         what_it_does=_text(
             """
-            Finds a class with `__iter__` and a `next` method but no `__next__`.
+            Finds a class with `__iter__` returning `self` and a `next` method
+            callable without arguments, but no `__next__`. Only classes whose
+            bases are all defined in the same file are judged: an imported base
+            (say `six.Iterator`) may supply `__next__`.
             """
         ),
         why_bad=_text(
