@@ -214,7 +214,8 @@ def _call_hazard(call: ast.Call, owner: str, local: set[str]) -> str | None:
         if rooted_at(arg, owner):
             return f"calls next({source_text(arg)}) on a generator shared by every worker"
         if isinstance(arg, ast.Name) and arg.id not in local:
-            return f"calls next({arg.id}) on a module-level generator shared by every worker"
+            return (f"calls next({arg.id}) on a generator from outside the method, shared by "
+                    f"every worker")
         return None
     if isinstance(func, ast.Attribute):
         if func.attr in _ADVANCING_METHODS and rooted_at(func.value, owner):
