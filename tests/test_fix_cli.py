@@ -122,6 +122,19 @@ def test_diff_marks_a_last_line_without_newline(
     )
 
 
+def test_diff_into_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
+    for index in range(3):
+        write(tmp_path / f"m{index}.py", BAD)
+    # `true` exits without reading: every write to the pipe fails
+    pipeline = subprocess.run(
+        ["bash", "-c", f'"{sys.executable}" -m safeloader.fix_cli --diff "{tmp_path}" | true; '
+         'echo "status=${PIPESTATUS[0]}" >&2'],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert "Traceback" not in pipeline.stderr
+    assert pipeline.stderr.endswith("3 would change; fixes: SLD101 x3\nstatus=0\n")
+
+
 def test_files_without_fixable_findings_are_never_rewritten(tmp_path: Path) -> None:
     clean = write(tmp_path / "clean.py", CLEAN)
     unfixable = write(

@@ -103,6 +103,17 @@ def _group_by_target(plans: Iterable[FilePlan]) -> dict[Path, list[tuple[str, Fi
     return grouped
 
 
+def _write_diff(text: str) -> None:
+    """Print a diff; a reader that stopped reading (``| head``) is not an error."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python's recommended way out: point stdout at devnull so that the
+        # interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _summary(scanned: int, changed: int, by_code: Counter[str], errors: int, check: bool) -> str:
     verb = "would change" if check else "changed"
     fixes = ", ".join(f"{code} x{count}" for code, count in sorted(by_code.items())) or "none"
@@ -159,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             changed += 1
             by_code.update(outcome.applied)
             if outcome.texts is not None:
-                sys.stdout.write(unified_diff(outcome.path, *outcome.texts))
+                _write_diff(unified_diff(outcome.path, *outcome.texts))
     print(_summary(len(files), changed, by_code, errors, not write), file=sys.stderr)
     if errors:
         return 2
