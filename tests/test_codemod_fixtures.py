@@ -7,16 +7,20 @@ SLD105); it runs with that rule selected and unsafe fixes allowed, so that rules
 by default (SLD203) and unsafe fixes (SLD102) are covered too, and with the Keras
 version and guards of its ``# fixture-options:`` line (see ``fixtures/README.md``).
 An expected file equal to its fixture is a no-change case; a fixable finding may
-remain only where the run warned that it left the code alone.
+remain only where the run warned that it left the code alone; and a fix may not
+leave a name undefined (pyflakes).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+from pyflakes.checker import Checker
+from pyflakes.messages import UndefinedName
 
 from safeloader.analysis import AnalysisConfig, analyze_source
 from safeloader.fix_cli import main
@@ -41,6 +45,16 @@ def cli_options(options: dict[str, str]) -> list[str]:
     return flags
 
 
+def undefined_names(source: str) -> set[str]:
+    """The names pyflakes reports as undefined in ``source``."""
+    checker = Checker(ast.parse(source))
+    return {
+        message.message_args[0]
+        for message in checker.messages
+        if isinstance(message, UndefinedName)
+    }
+
+
 def test_there_are_expected_outputs_for_the_fixable_rules() -> None:
     codes = {path.name.split("_")[0].upper() for path in EXPECTED}
     assert {"SLD101", "SLD102", "SLD105", "SLD201", "SLD202", "SLD203", "SLD301"} <= codes
@@ -58,6 +72,9 @@ def test_fixture_is_fixed_as_expected(
 
     assert main([*flags, str(fixture)]) == 0
     assert fixture.read_text() == expected.read_text()
+    assert undefined_names(fixture.read_text()) <= undefined_names(
+        (FIXTURES / expected.name).read_text()
+    )
     warning = re.compile(rf"^{re.escape(str(fixture))}:(\d+):", re.M)
     warned = {int(line) for line in warning.findall(capsys.readouterr().err)}
 
