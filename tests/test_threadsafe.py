@@ -212,6 +212,17 @@ def test_send_and_throw_reach_the_generator():
     assert shared.throw(KeyError("k")) == "caught"
 
 
+def test_a_refused_send_to_a_just_started_generator_is_not_sticky():
+    @threadsafe_generator
+    def numbers():
+        yield 1
+
+    shared = numbers()
+    with pytest.raises(TypeError, match="non-None"):
+        shared.send("too early")
+    assert list(shared) == [1]
+
+
 def test_a_throw_the_generator_does_not_catch_becomes_its_error():
     @threadsafe_generator
     def numbers():

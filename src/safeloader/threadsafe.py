@@ -158,7 +158,10 @@ class ThreadSafeIterator(Generic[T]):
             try:
                 return method(*args)
             except Exception as error:
-                self._record(error)
+                # Only an error that ended the source is sticky: a generator still
+                # suspended afterwards (send(1) to a just-started one) lives on.
+                if getattr(self._source, "gi_frame", None) is None:
+                    self._record(error)
                 raise
 
     def close(self) -> None:
