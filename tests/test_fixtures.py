@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +98,25 @@ def test_prefilter_passes_every_fixture_with_findings(path: Path) -> None:
         assert might_have_findings(path.read_text(encoding="utf-8"))
 
 
+def template_pattern(template: str) -> re.Pattern[str]:
+    """A regex matching what ``template`` formats to, with any text for each field."""
+    parts = []
+    for literal, field, _, _ in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if field is not None:
+            parts.append(".+?")
+    return re.compile("".join(parts), re.DOTALL)
+
+
+@pytest.mark.parametrize("path", fixture_files(), ids=_id)
+def test_messages_come_from_the_registry_templates(path: Path) -> None:
+    spec = read_fixture(path)
+    for finding in analyze_source(path.read_text(encoding="utf-8"), path, spec.config):
+        code, _, text = finding.message.partition(" ")
+        assert code == finding.code
+        assert template_pattern(RULES[code].message).fullmatch(text), finding.message
+
+
 def test_every_rule_has_a_fixture_finding() -> None:
     codes = {code for path in fixture_files() for _, code in read_fixture(path).expected}
     assert codes == set(RULES)
@@ -129,3 +149,9 @@ def test_an_extra_finding_fails_the_comparison(tmp_path: Path) -> None:
     spec = read_fixture(fixture)
     assert spec.expected == frozenset()
     assert reported(fixture, spec) == {(6, "SLD101")}
+
+
+def test_template_pattern_rejects_drifted_wording() -> None:
+    pattern = template_pattern("generator {generator} feeds {call}(...)")
+    assert pattern.fullmatch("generator 'g' feeds fit(...)")
+    assert not pattern.fullmatch("generator 'g' reaches fit(...)")
