@@ -25,13 +25,20 @@ from typing import Sequence
 
 import libcst as cst
 from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
-from libcst.metadata import PositionProvider
+from libcst.metadata import CodeRange, PositionProvider
 
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.findings import Fix
 from safeloader.fix_selection import FixSelection, fix_key, comma_separated
 from safeloader.fixes import MATCH_ENCLOSING, FixContext, FixHandler, handler_for, match_mode
 from safeloader.span_matching import ModuleText, NodeIndex
+
+
+def _contains(outer: CodeRange, inner: CodeRange) -> bool:
+    """Whether ``inner`` lies within ``outer``."""
+    return (outer.start.line, outer.start.column) <= (inner.start.line, inner.start.column) and (
+        inner.end.line, inner.end.column
+    ) <= (outer.end.line, outer.end.column)
 
 
 class SafeloaderFixCommand(VisitorBasedCodemodCommand):
@@ -81,6 +88,7 @@ class SafeloaderFixCommand(VisitorBasedCodemodCommand):
         )
         self._planned = None if fixes is None else list(fixes)
         self._targets: dict[cst.CSTNode, list[tuple[str, Fix, FixHandler]]] = {}
+        self._target_ranges: list[CodeRange] = []
         #: the ``(code, fix)`` pairs that changed the last module, in order
         self.applied: list[tuple[str, Fix]] = []
 
@@ -109,6 +117,7 @@ class SafeloaderFixCommand(VisitorBasedCodemodCommand):
         """Match every fix to its node before any node is rewritten."""
         self.applied = []
         self._targets = {}
+        self._target_ranges = []
         fixes = self._fixes_for(node)
         if not fixes:
             return False
@@ -127,7 +136,18 @@ class SafeloaderFixCommand(VisitorBasedCodemodCommand):
                 self._warn_at(fix, f"{code}: no code to rewrite there for {fix.kind.value}")
             else:
                 self._targets.setdefault(target, []).append((code, fix, handler))
+        positions = self.metadata[PositionProvider]
+        self._target_ranges = [positions[target] for target in self._targets]
         return bool(self._targets)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        """Enter only the nodes that hold a fix's target: the rest stays as parsed."""
+        where = self.metadata[PositionProvider].get(node)
+        if where is not None and not isinstance(node, cst.Module) and not any(
+            _contains(where, target) for target in self._target_ranges
+        ):
+            return False
+        return super().on_visit(node)
 
     def on_leave(  # type: ignore[override]
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode
