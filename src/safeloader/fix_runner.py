@@ -6,11 +6,12 @@ Two phases, each one function per file so that a process pool can run them:
    says it has nothing to do, and otherwise parses it with ``ast`` and runs the
    analysis. It returns the selected fixes with the file each one edits (a
    generator imported from another module of the project is fixed there).
-2. :func:`fix_file` applies all fixes aimed at one file in one LibCST pass and,
-   unless told not to, writes the result atomically. A file is rewritten only
-   when its text changes, and only when the new text still parses.
+2. :func:`fix_file` applies all fixes aimed at one file in one LibCST pass
+   (:func:`fix_text`, which works on text alone) and, unless told not to,
+   writes the result atomically. A file is rewritten only when its text
+   changes, and only when the new text still parses.
 
-Neither raises for a bad file: the reason comes back in the result.
+None of them raises for a bad file: the reason comes back in the result.
 """
 
 from __future__ import annotations
