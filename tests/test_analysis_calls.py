@@ -252,6 +252,7 @@ def test_every_loader_form_is_read(call: str) -> None:
 
 @pytest.mark.parametrize("call", [
     "model.fit(g(), workers=1)",
+    "model.fit(g(), workers=-1)",
     "model.fit(g())",
     "model.fit(g(), 4)",
     "model.fit_generator(g(), 1, 1, 1, None, None, None, 1, None, 4)",

@@ -335,6 +335,10 @@ class CallChecker:
         """Return the literal ``value`` is (directly or through one name), else ``None``."""
         if isinstance(value, ast.Constant):
             return value.value
+        if (isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub)
+                and isinstance(value.operand, ast.Constant)
+                and type(value.operand.value) is int):
+            return -value.operand.value
         if isinstance(value, ast.Name):
             resolved = self.classifier.classify(value, reference)
             if isinstance(resolved, ConstantValue):
