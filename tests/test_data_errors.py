@@ -131,9 +131,23 @@ def test_corrupt_record_raises_naming_file_and_offset_when_iterated(shards):
     flip_byte(shards[1], 100)
     dataset = tfrecord_dataset(shards, batch_size=4)
     with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"d-00001-of-00002\.tfrecord is corrupt or changed: read 1 of 20 "
-                             r"records, stopped at byte offset 54 "):
+                       match=r"d-00001-of-00002\.tfrecord is corrupt or changed: read 0 of 20 "
+                             r"records; a record from byte offset 0 on fails its checksum"):
         ids_of(dataset)
+
+
+def test_corrupt_record_deep_in_a_file_gives_the_offset_of_its_read_batch(tmp_path):
+    (path,) = write_tfrecords(records(1100), str(tmp_path / "big"))
+    data = open(path, "rb").read()
+    offsets = [0]
+    while offsets[-1] < len(data):
+        offsets.append(offsets[-1] + 16 + int.from_bytes(data[offsets[-1]:offsets[-1] + 8],
+                                                         "little"))
+    flip_byte(path, offsets[1050] + 20)  # reads are batched 1024 records at a time
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=rf"big-00000-of-00001\.tfrecord is corrupt or changed: read 1024 "
+                             rf"of 1100 records; a record from byte offset {offsets[1024]} on"):
+        ids_of(tfrecord_dataset(path, batch_size=100))
 
 
 def test_corrupt_record_with_ignore_errors_warns_with_counts(shards):

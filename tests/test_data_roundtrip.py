@@ -165,12 +165,12 @@ def test_prefetch_to_device_auto_is_a_no_op_without_gpu(shards):
     assert not tf.config.list_logical_devices("GPU")
     auto = tfrecord_dataset(shards, batch_size=8, prefetch_to_device="auto")
     assert sorted(ids_of(auto)) == list(range(N))
-    assert type(auto._input_dataset._input_dataset).__name__ != "_CopyToDeviceDataset"
+    assert type(auto).__name__ == "_PrefetchDataset"
 
 
 def test_prefetch_to_an_explicit_device(shards):
     dataset = tfrecord_dataset(shards, batch_size=8, prefetch_to_device="/cpu:0")
-    assert type(dataset._input_dataset._input_dataset).__name__ == "_CopyToDeviceDataset"
+    assert type(dataset._input_dataset).__name__ == "_CopyToDeviceDataset"
     assert sorted(ids_of(dataset)) == list(range(N))
 
 

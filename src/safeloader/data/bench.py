@@ -44,7 +44,7 @@ ROUNDS = 3
 THREADS = 3
 SHUFFLE_BUFFER = 10_000
 SLOW_LIMIT = 20_000  # records per round for the two slow readers
-FIT_STEPS = 60
+FIT_STEPS = 60  # timed fit steps (fewer when the records give fewer batches)
 
 RAW, NAIVE, LOADER, GENERATOR = (
     "raw read (TFRecordDataset.batch)",
@@ -200,7 +200,7 @@ def measure_memory(files: list[str], tenth: list[str]) -> dict[str, dict[str, fl
     return found
 
 
-def measure_fit(files: list[str], spec: Mapping[str, Any]) -> dict[str, float]:
+def measure_fit(files: list[str], spec: Mapping[str, Any], steps: int) -> dict[str, float]:
     """tf_keras ``fit`` steps per second: the loader vs the locked generator with workers=3."""
     import tf_keras
 
@@ -217,8 +217,8 @@ def measure_fit(files: list[str], spec: Mapping[str, Any]) -> dict[str, float]:
         net = model()
         net.fit(source(), steps_per_epoch=3, epochs=1, verbose=0, **fit_options)  # trace
         start = time.perf_counter()
-        net.fit(source(), steps_per_epoch=FIT_STEPS, epochs=1, verbose=0, **fit_options)
-        return FIT_STEPS / (time.perf_counter() - start)
+        net.fit(source(), steps_per_epoch=steps, epochs=1, verbose=0, **fit_options)
+        return steps / (time.perf_counter() - start)
 
     def loader() -> tf.data.Dataset:
         dataset = _loader(files, spec, label_key="y", repeat=True, shuffle_buffer=SHUFFLE_BUFFER)
@@ -298,7 +298,7 @@ def run_bench(records: int = 100_000, data_dir: str | None = None, plot: str | N
         spec = _spec_of(files)
         rates = measure_rates(files, spec, records)
         memory = measure_memory(files, tenth)
-        fit = measure_fit(files, spec)
+        fit = measure_fit(files, spec, steps=min(FIT_STEPS, max(5, records // BATCH_SIZE)))
     print(format_report(records, rates, memory, fit), flush=True)
     if plot:
         try:

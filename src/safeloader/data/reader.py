@@ -20,6 +20,9 @@ from safeloader.data.framing import FRAME_BYTES
 from safeloader.data.index import spec_from_json
 
 _READ_BUFFER = 1 << 20
+# Records per read batch of one file (per-batch ops are cheap once amortised
+# over this many records; rebatch then cuts batch_size batches).
+_READ_BATCH = 1024
 
 
 class RecordsSkippedWarning(UserWarning):
@@ -127,22 +130,26 @@ def _resolve_features(
 
 
 def _checked_file_reader(
-    read_batch: int, record_shards: tuple[int, int] | None
+    read_batch: int, record_shards: tuple[int, int] | None, stop_at_expected: bool
 ) -> Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.data.Dataset]:
     """Build the per-file reader used inside ``interleave``.
 
-    tf.data cannot catch an error in-graph, so each file is read with
-    ``ignore_errors`` and its record count compared, at an end marker, with
-    the count expected from its index or header walk: a shortfall fails with
-    an error that names the file and the byte offset where reading stopped.
+    tf.data cannot catch an error in-graph, so each file's records are read
+    in batches of ``read_batch`` with ``ignore_errors`` (after ``batch``: one
+    op per batch, not per record) and the number read is compared, at an end
+    marker, with the count expected from the file's index or header walk; a
+    shortfall fails with an error that names the file and the byte offset of
+    the batch where reading failed. ``stop_at_expected`` (for
+    ``ignore_errors=True``) stops before the first damaged record.
     ``record_shards`` keeps every ``n``-th record (record-level sharding).
     """
     end_marker = tf.data.Dataset.from_tensors(tf.constant([], tf.string))
 
     def read(path: tf.Tensor, compression: tf.Tensor, expected: tf.Tensor) -> tf.data.Dataset:
         records = tf.data.TFRecordDataset(
-            path, compression_type=compression, buffer_size=_READ_BUFFER
-        ).ignore_errors()
+            path, compression_type=compression, buffer_size=_READ_BUFFER)
+        if stop_at_expected:
+            records = records.take(expected)
 
         def step(state: tuple[tf.Tensor, tf.Tensor], batch: tf.Tensor):
             count, offset = state
@@ -153,11 +160,10 @@ def _checked_file_reader(
                 message = tf.strings.join([
                     "safeloader: TFRecord file ", path, " is corrupt or changed: read ",
                     tf.strings.as_string(count), " of ", tf.strings.as_string(expected),
-                    " records, stopped at ",
+                    " records; a record from ",
                     tf.where(tf.equal(compression, ""), "", "decompressed "),
                     "byte offset ", tf.strings.as_string(offset),
-                    " (the record there fails its checksum, or the file changed after the "
-                    "dataset was built)",
+                    " on fails its checksum, or the file changed after the dataset was built",
                 ])
                 with tf.control_dependencies([tf.debugging.Assert(False, [message])]):
                     return tf.identity(count)
@@ -172,7 +178,7 @@ def _checked_file_reader(
             return new_state, batch
 
         zero = tf.constant(0, tf.int64)
-        batches = records.batch(read_batch).concatenate(end_marker)
+        batches = records.batch(read_batch).ignore_errors().concatenate(end_marker)
         return batches.scan((zero, zero), step).filter(lambda batch: tf.size(batch) > 0)
 
     return read
@@ -283,7 +289,8 @@ def tfrecord_dataset(
         sources = sources.shard(num_shards, shard_index)
     if shuffle_buffer:
         sources = sources.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    read = _checked_file_reader(max(64, min(batch_size, 4096)), by_record)
+    read = _checked_file_reader(max(_READ_BATCH, min(batch_size, 4096)), by_record,
+                                stop_at_expected=ignore_errors)
     readers = min(len(paths), parallel)
     dataset = sources.interleave(
         (lambda *source: read(*source).unbatch()) if per_record else read,
@@ -326,12 +333,12 @@ def tfrecord_dataset(
             processing_mode="distributed_epoch", service=service))
     if repeat is not False:
         dataset = dataset.repeat(None if repeat is True else repeat)
-    dataset = dataset.prefetch(tf.data.AUTOTUNE)
-    device = _prefetch_device(prefetch_to_device)
-    if device is not None:
-        dataset = dataset.apply(tf.data.experimental.prefetch_to_device(device))
     options = tf.data.Options()
     options.deterministic = deterministic
     if num_shards is not None:
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    return dataset.with_options(options)
+    dataset = dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+    device = _prefetch_device(prefetch_to_device)
+    if device is not None:  # prefetch_to_device must be the last transformation
+        dataset = dataset.apply(tf.data.experimental.prefetch_to_device(device))
+    return dataset
