@@ -58,3 +58,19 @@ def test_configured_module_and_select(tmp_path: Path) -> None:
         "model.fit_generator(batches(), 10, workers=3, use_multiprocessing=True)",
         "model.fit(batches(), steps_per_epoch=10, workers=3, use_multiprocessing=True)",
     )
+
+
+def test_a_fix_in_another_module_is_a_warning(tmp_path: Path) -> None:
+    data = tmp_path / "data.py"
+    data.write_text("def batches(size):\n    yield size\n")
+    train = tmp_path / "train.py"
+    train.write_text("from data import batches\n\nmodel.fit(batches(8), workers=3)\n")
+    result = _libcst_tool(
+        tmp_path, "-x", "safeloader.codemod.SafeloaderFixCommand", "--no-format", "train.py"
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"WARNING: SLD101: the fix belongs in {data}:1:1; run safeloader-fix, which fixes it there"
+        in result.stderr
+    )
+    assert data.read_text() == "def batches(size):\n    yield size\n"

@@ -108,7 +108,10 @@ class SafeloaderFixCommand(VisitorBasedCodemodCommand):
             analyze_source(source, path, self._config)
         ):
             if fix.path is not None and Path(fix.path).resolve() != here:
-                self._warn_at(fix, f"{code} is fixed in {fix.path}; run safeloader-fix on it")
+                self.warn(
+                    f"{code}: the fix belongs in {fix.path}:{fix.span.line}:{fix.span.col + 1}; "
+                    "run safeloader-fix, which fixes it there"
+                )
             else:
                 chosen.append((code, fix))
         return chosen
