@@ -315,3 +315,53 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
         [str(command), "--check", str(script)], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 1, result.stderr
+
+
+GUARDED_PROCESSES = '''\
+import tf_keras as keras
+
+
+@team_lock
+def batches():
+    yield 1
+
+
+def main(model):
+    model.fit(batches(), workers=2, use_multiprocessing=True)
+'''
+
+KERAS3_SEQUENCE = '''\
+import keras
+
+
+class Batches(keras.utils.Sequence):
+    def __init__(self, x):
+        super().__init__()
+        self.x = x
+'''
+
+
+def test_guards_come_from_the_flake8_configuration_found_upwards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "src" / "train.py", GUARDED_PROCESSES)
+    monkeypatch.chdir(tmp_path / "src")
+    check = ["--check", "--unsafe-fixes", "train.py"]
+    assert main(check) == 0  # team_lock unknown: its result is not guessed at
+    write(tmp_path / "setup.cfg", "[flake8]\nsafeloader-guards = team_lock\n")
+    assert main(check) == 1  # a known guarded generator under processes: SLD102
+    assert main([*check, "--guards", ""]) == 0  # the flag wins
+
+
+def test_keras_version_comes_from_the_flake8_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path / "data.py", KERAS3_SEQUENCE)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--check", "data.py"]) == 1  # auto: the installed Keras 3, SLD105
+    write(tmp_path / "tox.ini", "[flake8]\nsafeloader_keras_version = 2\n")
+    assert main(["--check", "data.py"]) == 0
+    assert main(["--check", "--keras-version", "3", "data.py"]) == 1  # the flag wins
+    write(tmp_path / "tox.ini", "[flake8]\nsafeloader-keras-version = 4\n")
+    assert main(["--check", "data.py"]) == 2
+    assert "safeloader-keras-version = '4'" in capsys.readouterr().err

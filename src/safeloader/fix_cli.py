@@ -19,6 +19,7 @@ from typing import Callable, Iterable, Sequence, TypeVar
 
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.findings import Fix
+from safeloader.flake8_config import safeloader_settings
 from safeloader.fix_runner import FileOutcome, FilePlan, fix_file, plan_file
 from safeloader.fix_selection import FixSelection, comma_separated
 from safeloader.progress import ProgressBar
@@ -58,10 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated globs of files and directories to skip")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
                         help="processes to use for many files (default: one per CPU)")
-    parser.add_argument("--keras-version", choices=("2", "3", "auto"), default="auto",
-                        help="the Keras the code targets (default: auto, as the flake8 plugin)")
-    parser.add_argument("--guards", type=comma_separated, default=(), metavar="NAMES",
-                        help="comma-separated extra names that make a generator thread-safe")
+    parser.add_argument("--keras-version", choices=("2", "3", "auto"),
+                        help="the Keras the code targets (default: safeloader-keras-version of "
+                        "the flake8 configuration, else auto)")
+    parser.add_argument("--guards", type=comma_separated, metavar="NAMES",
+                        help="comma-separated extra names that make a generator thread-safe "
+                        "(default: safeloader-guards of the flake8 configuration)")
     return parser
 
 
@@ -124,7 +127,16 @@ def _summary(scanned: int, changed: int, by_code: Counter[str], errors: int, che
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``safeloader-fix``; return its exit status."""
     args = build_parser().parse_args(argv)
-    config = AnalysisConfig(keras_version=args.keras_version, extra_guards=frozenset(args.guards))
+    configured = safeloader_settings(Path.cwd())
+    keras_version = args.keras_version or configured.get("keras_version", "auto")
+    if keras_version not in ("2", "3", "auto"):
+        print(f"safeloader-fix: safeloader-keras-version = {keras_version!r} in the flake8 "
+              "configuration; expected 2, 3 or auto", file=sys.stderr)
+        return 2
+    guards = args.guards if args.guards is not None else comma_separated(
+        configured.get("guards")
+    )
+    config = AnalysisConfig(keras_version=keras_version, extra_guards=frozenset(guards))
     selection = FixSelection(args.select, args.ignore, args.unsafe_fixes)
     write = not (args.check or args.diff)
     files = list(python_files(args.paths, args.exclude))
