@@ -388,9 +388,9 @@ _RULE_LIST = (
             "`super().__init__`."
         ),
         message=(
-            "{class_name}.__init__ {problem}: Keras 3 silently drops workers, "
-            "use_multiprocessing and max_queue_size given to {class_name}(...); accept "
-            "**kwargs and pass them to super().__init__"
+            "{class_name}.__init__ {problem}: Keras 3's workers, use_multiprocessing and "
+            "max_queue_size never reach PyDataset, so {class_name} loads on one thread; "
+            "accept **kwargs and pass them to super().__init__"
         ),
         what_it_does=_text(
             """

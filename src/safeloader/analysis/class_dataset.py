@@ -124,8 +124,12 @@ def _check_init(index: ModuleIndex, node: ast.ClassDef, keras3: Callable[[], boo
              if isinstance(n, ast.Call) and is_super_init_call(n, owner)]
     if any(_lets_settings_through(call) for call in calls):
         return
-    problem = ("calls super().__init__ without **kwargs" if calls
-               else "never calls super().__init__")
+    if not calls:
+        problem = "never calls super().__init__"
+    elif init.args.kwarg is not None:
+        problem = f"takes **{init.args.kwarg.arg} but does not pass it to super().__init__"
+    else:
+        problem = "takes no **kwargs to pass to super().__init__"
     message = RULES["SLD105"].format(class_name=node.name, problem=problem)
     yield Finding("SLD105", init.lineno, init.col_offset, message,
                   _forward_fix(node, init, calls))
