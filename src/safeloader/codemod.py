@@ -27,7 +27,7 @@ import libcst as cst
 from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
 from libcst.metadata import CodeRange, PositionProvider
 
-from safeloader.analysis.config import AnalysisConfig
+from safeloader.analysis import AnalysisConfig, analyze_source, might_have_findings
 from safeloader.findings import Fix
 from safeloader.fix_selection import FixSelection, fix_key, comma_separated
 from safeloader.fixes import MATCH_ENCLOSING, FixContext, FixHandler, handler_for, match_mode
@@ -96,8 +96,6 @@ class SafeloaderFixCommand(VisitorBasedCodemodCommand):
         """The planned fixes, or the analysis' fixes for this file."""
         if self._planned is not None:
             return self._planned
-        from safeloader.analysis import analyze_source, might_have_findings
-
         source = module.code
         if not might_have_findings(source):
             return []
