@@ -110,6 +110,7 @@ def test_fixed_pydatasets_honour_workers() -> None:
     assert fixed.ExplicitBaseDataset([1], max_queue_size=7).max_queue_size == 7
     assert fixed.Keras3Sequence([1], workers=2).workers == 2
     assert fixed.EmptyDataset(workers=5).workers == 5
+    assert fixed.ChildDataset([1], [2], workers=3).workers == 3
     assert fixed.KeywordOnlyDataset([1], augment=True, workers=2).augment
 
 

@@ -70,16 +70,46 @@ def _names_pydataset(index: ModuleIndex, base: ast.expr, keras3: Callable[[], bo
             and keras3())
 
 
-def _init_reaches_pydataset(index: ModuleIndex, base: ast.expr, keras3: Callable[[], bool],
-                            seen: frozenset[int]) -> bool:
-    """Whether ``super().__init__`` through ``base`` ends in ``PyDataset.__init__``."""
+#: where a ``super().__init__`` call lands: in Keras' ``PyDataset.__init__``, or in an
+#: ``__init__`` of this file that passes its ``**kwargs`` on towards it
+_KERAS_INIT = "keras"
+_FORWARDING_INIT = "forwarding"
+
+
+def _init_target(index: ModuleIndex, base: ast.expr, keras3: Callable[[], bool],
+                 seen: frozenset[int]) -> str | None:
+    """Where ``super().__init__`` through ``base`` lands (``None``: elsewhere or unknown)."""
     if _names_pydataset(index, base, keras3):
-        return True
+        return _KERAS_INIT
     parent = index.in_file_class(base)
-    if parent is None or id(parent) in seen or "__init__" in class_methods(parent):
+    if parent is None or id(parent) in seen:
+        return None
+    seen = seen | {id(parent)}
+    init = class_methods(parent).get("__init__")
+    if init is not None:
+        return _FORWARDING_INIT if _forwards_kwargs(index, parent, init, keras3, seen) else None
+    targets = {_init_target(index, b, keras3, seen) for b in parent.bases}
+    return next((t for t in (_KERAS_INIT, _FORWARDING_INIT) if t in targets), None)
+
+
+def _forwards_kwargs(index: ModuleIndex, cls: ast.ClassDef,
+                     init: ast.FunctionDef | ast.AsyncFunctionDef, keras3: Callable[[], bool],
+                     seen: frozenset[int]) -> bool:
+    """Whether ``cls.__init__`` takes ``**kw`` (and no loader setting by name) and passes
+    it to a ``super().__init__`` that reaches ``PyDataset``."""
+    args = init.args
+    named = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    owner = first_param(init)
+    if (not isinstance(init, ast.FunctionDef) or args.kwarg is None or owner is None
+            or len(cls.bases) != 1 or named & _LOADER_SETTINGS):
         return False
-    return any(_init_reaches_pydataset(index, b, keras3, seen | {id(parent)})
-               for b in parent.bases)
+    kwargs = args.kwarg.arg
+    forwarded = any(
+        isinstance(n, ast.Call) and is_super_init_call(n, owner)
+        and any(k.arg is None and isinstance(k.value, ast.Name) and k.value.id == kwargs
+                for k in n.keywords)
+        for n in local_nodes(init))
+    return forwarded and _init_target(index, cls.bases[0], keras3, seen) is not None
 
 
 def is_super_init_call(call: ast.Call, owner: str) -> bool:
@@ -94,8 +124,15 @@ def is_super_init_call(call: ast.Call, owner: str) -> bool:
             and call.args[0].id == owner)
 
 
+def _passes_settings_on(call: ast.Call) -> bool:
+    """Whether a call of a forwarding ``__init__`` of this file may carry a loader setting."""
+    return (any(isinstance(arg, ast.Starred) for arg in call.args)
+            or any(kw.arg is None or kw.arg in _LOADER_SETTINGS for kw in call.keywords))
+
+
 def _lets_settings_through(call: ast.Call) -> bool:
-    """Whether the call forwards ``**kwargs`` or passes a loader setting (or may, by position)."""
+    """Whether a call of ``PyDataset.__init__`` forwards ``**kwargs`` or passes a loader
+    setting (or may, by position)."""
     explicit_self = not isinstance(call.func, ast.Attribute) or not isinstance(
         call.func.value, ast.Call)
     positional = call.args[1:] if explicit_self else call.args
@@ -114,15 +151,21 @@ def _names_used(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
 def _check_init(index: ModuleIndex, node: ast.ClassDef, keras3: Callable[[], bool],
                 ) -> Iterator[Finding]:
     init = class_methods(node).get("__init__")
-    if init is None or not any(_init_reaches_pydataset(index, base, keras3, frozenset({id(node)}))
-                               for base in node.bases):
+    if init is None:
+        return
+    targets = {_init_target(index, base, keras3, frozenset({id(node)})) for base in node.bases}
+    if _KERAS_INIT in targets:
+        lets_through = _lets_settings_through
+    elif _FORWARDING_INIT in targets and len(node.bases) == 1:
+        lets_through = _passes_settings_on
+    else:
         return
     owner = first_param(init)
     if owner is None:
         return
     calls = [n for n in local_nodes(init)
              if isinstance(n, ast.Call) and is_super_init_call(n, owner)]
-    if any(_lets_settings_through(call) for call in calls):
+    if any(lets_through(call) for call in calls):
         return
     if not calls:
         problem = "never calls super().__init__"
