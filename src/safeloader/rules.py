@@ -394,8 +394,11 @@ _RULE_LIST = (
         ),
         what_it_does=_text(
             """
-            Finds a subclass of `keras.utils.PyDataset` whose `__init__` does not
-            accept `**kwargs` or does not forward them to `super().__init__`.
+            Finds a subclass of `keras.utils.PyDataset` (or of Keras 3's
+            `keras.utils.Sequence`, which is the same class, or of a class in the
+            same file whose `__init__` passes `**kwargs` on to one) whose
+            `__init__` neither forwards `**kwargs` to `super().__init__` nor
+            passes `workers`, `use_multiprocessing` or `max_queue_size` itself.
             """
         ),
         why_bad=_text(
