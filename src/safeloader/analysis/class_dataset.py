@@ -289,6 +289,7 @@ def _check_getitem(index_of_module: ModuleIndex, node: ast.ClassDef) -> Iterator
     local = _local_names(getitem)
 
     def classify(expr: ast.expr) -> str | None:
+        """A ``with`` item that reads as a lock holds it (fresh locks are SLD201's)."""
         if isinstance(expr, ast.Call):
             return None
         last = expr.attr if isinstance(expr, ast.Attribute) else getattr(expr, "id", "")

@@ -114,6 +114,7 @@ def check_lock_use(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
                    for t in n.targets if isinstance(t, ast.Name)}
 
     def classify(expr: ast.expr) -> str | None:
+        """A new lock, a lock the object keeps, or neither."""
         if isinstance(expr, ast.Call):
             return FRESH if index.is_lock_factory(expr.func) else None
         if isinstance(expr, ast.Name):

@@ -28,6 +28,7 @@ def check_classes(tree: ast.Module, config: AnalysisConfig) -> Iterator[Finding]
 
     @functools.lru_cache(maxsize=1)
     def keras3() -> bool:
+        """Whether the module targets Keras 3 (read once, and only if a rule asks)."""
         return targeted_keras_version(tree, config.keras_version) == "3"
 
     for defs in index.classes.values():
