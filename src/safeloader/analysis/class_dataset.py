@@ -174,14 +174,16 @@ def _check_init(index: ModuleIndex, node: ast.ClassDef, keras3: Callable[[], boo
     else:
         problem = "takes no **kwargs to pass to super().__init__"
     message = RULES["SLD105"].format(class_name=node.name, problem=problem)
+    # a new super().__init__(**kwargs) is sure to land in PyDataset's only with one base
+    may_add_call = _KERAS_INIT in targets and len(node.bases) == 1
     yield Finding("SLD105", init.lineno, init.col_offset, message,
-                  _forward_fix(node, init, calls))
+                  _forward_fix(node, init, calls, may_add_call))
 
 
 def _forward_fix(node: ast.ClassDef, init: ast.FunctionDef | ast.AsyncFunctionDef,
-                 calls: list[ast.Call]) -> tuple[Fix, ...]:
+                 calls: list[ast.Call], may_add_call: bool) -> tuple[Fix, ...]:
     """The FORWARD_KWARGS fix, when the rewrite cannot change what the code means."""
-    if not isinstance(init, ast.FunctionDef) or len(calls) > 1:
+    if not isinstance(init, ast.FunctionDef) or len(calls) > 1 or not (calls or may_add_call):
         return ()
     if init.args.kwarg is not None:
         kwargs = init.args.kwarg.arg
