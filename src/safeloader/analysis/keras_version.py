@@ -1,6 +1,7 @@
 """Which Keras a module targets, for the Keras-3-only rule (SLD302).
 
-``auto`` reads the module's imports first: ``tf_keras`` means Keras 2, an API
+``auto`` reads the module's imports first: ``tf_keras`` (or TensorFlow's
+legacy copy, ``tensorflow.python.keras``) means Keras 2, an API
 only Keras 3 has (``keras.ops``, ``keras.src``, ``PyDataset``) means Keras 3;
 a module showing both is undecided. Otherwise the installed ``keras``
 distribution's version decides (read from its metadata, never by importing
@@ -19,6 +20,12 @@ from safeloader.analysis.config import KerasVersion
 _KERAS3_MODULES = ("keras.ops", "keras.src", "keras.random", "keras.tree")
 _KERAS3_NAMES = frozenset({"PyDataset", "ops"})
 _KERAS_ROOTS = frozenset({"keras", "tensorflow", "tf_keras"})
+_KERAS2_MODULES = ("tf_keras", "tensorflow.python.keras")
+
+
+def _is_keras2_module(name: str) -> bool:
+    """Whether importing module ``name`` means Keras 2."""
+    return any(name == m or name.startswith(m + ".") for m in _KERAS2_MODULES)
 
 
 def _uses_keras3_api(module: str, names: tuple[str, ...]) -> bool:
@@ -50,12 +57,14 @@ def module_evidence(tree: ast.Module) -> tuple[KerasVersion | None, bool]:
             names = tuple(alias.name for alias in stmt.names)
             roots = {name.split(".")[0] for name in names}
             imports_keras |= bool(roots & _KERAS_ROOTS)
-            keras2 |= "tf_keras" in roots
+            keras2 |= any(_is_keras2_module(name) for name in names)
             keras3 |= _uses_keras3_api("", names)
         elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module:
             root = stmt.module.split(".")[0]
             imports_keras |= root in _KERAS_ROOTS
-            keras2 |= root == "tf_keras"
+            keras2 |= _is_keras2_module(stmt.module) or any(
+                _is_keras2_module(f"{stmt.module}.{alias.name}") for alias in stmt.names
+            )
             keras3 |= _uses_keras3_api(stmt.module, tuple(alias.name for alias in stmt.names))
         elif isinstance(stmt, (ast.If, ast.Try)):
             pending.extend(stmt.body)
