@@ -225,3 +225,44 @@ def test_python2_alias_is_judged_as_dunder_next() -> None:
               "    def next(self):\n        return next(self.it)\n\n    __next__ = next\n")
     (finding,) = [f for f in analyze_source(source) if f.code == "SLD201"]
     assert finding.line == 13 and "Wrapper.next advances self.it" in finding.message
+
+
+PARAMETER_LISTS = ["self", "self, x", "self, x, /", "self, x, /, y", "self, *args", "self, *, y=1",
+                   "self, x=1, *args, z, **options", "self, x: int = 1"]
+SUPER_CALLS = ["", "super().__init__()", "super(Data, self).__init__( )",
+               "PyDataset.__init__(self)", "super().__init__(\n            \n        )"]
+
+
+def init_source(parameters: str, multiline: bool, trailing: bool, docstring: bool,
+                call: str) -> str:
+    """One ``PyDataset`` subclass whose ``__init__`` has the given shape."""
+    names = parameters.split(", ")
+    if trailing and "/" != names[-1]:
+        names[-1] += ","
+    signature = ("\n        " + "\n        ".join(
+        n if n.endswith(",") else n + "," for n in names)[:-1] + "\n    ") if multiline else (
+        ", ".join(names))
+    body = ['        """Batches."""'] if docstring else []
+    body += [f"        {call}"] if call else []
+    body += ["        self.ready = True"]
+    return ("from keras.utils import PyDataset\n\n\nclass Data(PyDataset):\n"
+            f"    def __init__({signature}):\n" + "\n".join(body) + "\n")
+
+
+def test_forward_kwargs_on_every_parameter_shape(tmp_path: Path) -> None:
+    checked = 0
+    for parameters in PARAMETER_LISTS:
+        for multiline, trailing, docstring in [(False, False, False), (True, True, True)]:
+            for call in SUPER_CALLS:
+                source = init_source(parameters, multiline, trailing, docstring, call)
+                ast.parse(source)
+                path = tmp_path / f"case{checked}.py"
+                path.write_text(source)
+                fixed = fix_once(path)
+                compile(fixed, str(path), "exec")
+                findings = [f for f in analyze_source(fixed) if f.code == "SLD105"]
+                if "**options" in parameters:  # the body never reads options: forwarded
+                    assert "**options)" in fixed or "**options\n" in fixed, fixed
+                assert findings == [], fixed  # so a second run has nothing to do
+                checked += 1
+    assert checked == len(PARAMETER_LISTS) * 2 * len(SUPER_CALLS)

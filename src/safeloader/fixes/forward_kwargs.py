@@ -63,7 +63,11 @@ class _SuperInitCalls(cst.CSTTransformer):
         if self.kwargs is None:
             return updated_node
         star = cst.Arg(value=cst.Name(self.kwargs), star="**")
-        return updated_node.with_changes(args=_appended(updated_node.args, star))
+        spacing = updated_node.whitespace_before_args
+        if not updated_node.args and isinstance(spacing, cst.SimpleWhitespace):
+            spacing = _NO_SPACE  # f( ) becomes f(**kwargs)
+        return updated_node.with_changes(args=_appended(updated_node.args, star),
+                                         whitespace_before_args=spacing)
 
 
 def _separator(comma: cst.Comma | cst.MaybeSentinel) -> cst.Comma:
@@ -87,35 +91,39 @@ def _appended(args: Sequence[cst.Arg], new: cst.Arg) -> list[cst.Arg]:
 def _with_star_kwarg(params: cst.Parameters, name: str) -> cst.Parameters:
     """``params`` with ``**name`` at the end."""
     new = cst.Param(name=cst.Name(name), star="**")
-    fields: list[tuple[str, int | None]] = []
-    if params.posonly_params:
-        fields.append(("posonly_params", len(params.posonly_params) - 1))
+    # every element in source order, as (field, index within the field or None)
+    order: list[tuple[str, int | None]] = [("posonly_params", i)
+                                           for i in range(len(params.posonly_params))]
     if isinstance(params.posonly_ind, cst.ParamSlash):
-        fields.append(("posonly_ind", None))
-    if params.params:
-        fields.append(("params", len(params.params) - 1))
+        order.append(("posonly_ind", None))
+    order += [("params", i) for i in range(len(params.params))]
     if isinstance(params.star_arg, (cst.Param, cst.ParamStar)):
-        fields.append(("star_arg", None))
-    if params.kwonly_params:
-        fields.append(("kwonly_params", len(params.kwonly_params) - 1))
-    if not fields:
+        order.append(("star_arg", None))
+    order += [("kwonly_params", i) for i in range(len(params.kwonly_params))]
+    if not order:
         return params.with_changes(star_kwarg=new)
-    field, position = fields[-1]
-    value = getattr(params, field)
-    last = value if position is None else value[position]
-    before_last = {"posonly_params": params.posonly_params, "params": params.params,
-                   "kwonly_params": params.kwonly_params}.get(field, ())
-    trailing = last.comma
+
+    def element(at: tuple[str, int | None]) -> cst.CSTNode:
+        value = getattr(params, at[0])
+        return value if at[1] is None else value[at[1]]
+
+    field, position = order[-1]
+    last = element(order[-1])
+    trailing = getattr(last, "comma")
     if isinstance(trailing, cst.Comma):
         new = new.with_changes(comma=trailing)
-    separator = _separator(before_last[-2].comma if len(before_last) > 1 else trailing)
-    changed = last.with_changes(comma=separator)
-    if isinstance(last, cst.Param):  # the space before ")" moves to the new last parameter
+    changed = last.with_changes(comma=_separator(
+        getattr(element(order[-2]), "comma") if len(order) > 1 else trailing))
+    # the space before ")" moves to the new last parameter
+    if isinstance(last, cst.Param):
         new = new.with_changes(whitespace_after_param=last.whitespace_after_param)
         changed = changed.with_changes(whitespace_after_param=_NO_SPACE)
+    elif isinstance(last, cst.ParamSlash) and not isinstance(trailing, cst.Comma):
+        new = new.with_changes(whitespace_after_param=last.whitespace_after)
+        changed = changed.with_changes(whitespace_after=_NO_SPACE)
     if position is None:
         return params.with_changes(**{field: changed}, star_kwarg=new)
-    items = [*value[:position], changed]
+    items = [*getattr(params, field)[:position], changed]
     return params.with_changes(**{field: items}, star_kwarg=new)
 
 
