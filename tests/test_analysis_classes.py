@@ -274,3 +274,11 @@ ODD_BUT_VALID = [
 def test_odd_but_valid_code_never_raises(source: str) -> None:
     for finding in check_classes(ast.parse(source), AnalysisConfig(keras_version="3")):
         assert finding.message.startswith(finding.code)
+
+
+def test_a_long_chain_of_classes_neither_recurses_too_deep_nor_is_followed_forever() -> None:
+    chain = "\n".join(f"class C{i}(C{i - 1}):\n    def __init__(self):\n        pass"
+                      for i in range(1, 1500))
+    source = ("import keras\n\nclass C0(keras.utils.PyDataset):\n"
+              "    def __init__(self, **kwargs):\n        super().__init__(**kwargs)\n" + chain)
+    assert codes_at(source) == [(7, "SLD105")]  # C1 stops the kwargs; C2... are not judged

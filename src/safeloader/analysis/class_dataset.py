@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 
 from safeloader.analysis.class_index import (
     HELD,
+    MAX_BASE_DEPTH,
     ModuleIndex,
     Where,
     class_methods,
@@ -55,7 +56,7 @@ def derives_from_dataset(index: ModuleIndex, node: ast.ClassDef,
         if index.names_keras(base, "Sequence") or index.names_keras(base, "PyDataset"):
             return True
         parent = index.in_file_class(base)
-        if (parent is not None and id(parent) not in seen
+        if (parent is not None and id(parent) not in seen and len(seen) < MAX_BASE_DEPTH
                 and derives_from_dataset(index, parent, seen | {id(node)})):
             return True
     return False
@@ -82,7 +83,7 @@ def _init_target(index: ModuleIndex, base: ast.expr, keras3: Callable[[], bool],
     if _names_pydataset(index, base, keras3):
         return _KERAS_INIT
     parent = index.in_file_class(base)
-    if parent is None or id(parent) in seen:
+    if parent is None or id(parent) in seen or len(seen) >= MAX_BASE_DEPTH:
         return None
     seen = seen | {id(parent)}
     init = class_methods(parent).get("__init__")

@@ -21,6 +21,10 @@ _CONVENTIONAL_ROOTS = {"tf": "tensorflow", "tensorflow": "tensorflow", "keras": 
                        "tf_keras": "tf_keras"}
 _KERAS_ROOTS = frozenset({"keras", "tensorflow", "tf_keras"})
 
+#: in-file inheritance is followed this many classes deep, no further (a generated
+#: chain of thousands of classes must not exhaust the recursion limit)
+MAX_BASE_DEPTH = 64
+
 #: callables that create a lock (qualified names)
 LOCK_FACTORIES = frozenset({
     "threading.Lock", "threading.RLock", "threading.Condition", "threading.Semaphore",

@@ -25,6 +25,7 @@ from typing import Iterator
 from safeloader.analysis.class_index import (
     FRESH,
     HELD,
+    MAX_BASE_DEPTH,
     ModuleIndex,
     Where,
     class_attribute_names,
@@ -179,7 +180,7 @@ def _in_file_hierarchy(index: ModuleIndex, node: ast.ClassDef) -> list[ast.Class
         current = pending.pop()
         if any(current is seen for seen in chain):
             continue
-        if current.decorator_list or current.keywords:
+        if current.decorator_list or current.keywords or len(chain) >= MAX_BASE_DEPTH:
             return None
         chain.append(current)
         for base in current.bases:
