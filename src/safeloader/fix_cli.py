@@ -9,6 +9,7 @@ are still processed).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 from collections import Counter
@@ -66,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated extra names that make a generator thread-safe "
                         "(default: safeloader-guards of the flake8 configuration)")
     return parser
+
+
+def _process_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` processes, started from a clean server process where the
+    platform has one (forking a process that runs threads, such as a test runner
+    that has imported TensorFlow, can deadlock the child)."""
+    methods = multiprocessing.get_all_start_methods()
+    method = "forkserver" if "forkserver" in methods else None
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method))
 
 
 def _with_progress(
@@ -139,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = AnalysisConfig(keras_version=keras_version, extra_guards=frozenset(guards))
     selection = FixSelection(args.select, args.ignore, args.unsafe_fixes)
     write = not (args.check or args.diff)
-    files = list(python_files(args.paths, args.exclude))
+    files = list(dict.fromkeys(python_files(args.paths, args.exclude)))
     missing = [path for path in files if not path.exists()]
     errors = len(missing)
     for path in missing:
@@ -150,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pool: ProcessPoolExecutor | None = None
     try:
         if jobs > 1 and len(files) >= ANALYSIS_POOL_MIN_FILES:
-            pool = ProcessPoolExecutor(jobs)
+            pool = _process_pool(jobs)
         plans = _with_progress(
             partial(plan_file, config=config, selection=selection), files, pool, jobs,
             "files analysed",
@@ -161,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{plan.path}: {plan.error}; left unchanged", file=sys.stderr)
         targets = list(_group_by_target(plans).items())
         if pool is None and jobs > 1 and len(targets) >= FIX_POOL_MIN_FILES:
-            pool = ProcessPoolExecutor(jobs)
+            pool = _process_pool(jobs)
         outcomes = _with_progress(
             partial(_fix_job, write=write, keep_texts=args.diff), targets,
             pool if len(targets) >= FIX_POOL_MIN_FILES else None, jobs, "files fixed",
