@@ -223,6 +223,11 @@ def test_unsafe_fix_needs_the_flag(tmp_path: Path) -> None:
             COOKIE + GOOD.replace("A training", "Caf\xe9").encode("latin-1"),
         ),
         (
+            "form_feed",
+            BAD.replace("\n\n\ndef", "\n\n\x0c\ndef").encode(),
+            GOOD.replace("\n\n\n@", "\n\n\x0c\n@").encode(),
+        ),
+        (
             "tabs_and_comments",
             BAD.replace("    ", "\t").replace("import numpy as np", "import numpy as np  # np!")
             .encode(),
@@ -237,6 +242,19 @@ def test_encodings_line_endings_tabs_and_comments_survive(
     script = write(tmp_path / f"{name}.py", before)
     assert main([str(script)]) == 0
     assert script.read_bytes() == after
+
+
+def test_a_file_libcst_would_not_write_back_byte_for_byte_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # LibCST drops a form feed that starts a statement's line
+    source = BAD.replace("\nmodel =", "\n\x0cmodel =")
+    script = write(tmp_path / "train.py", source)
+    assert main([str(script)]) == 2
+    assert script.read_text() == source
+    assert f"{script}: LibCST would not write it back byte for byte; left unchanged" in (
+        capsys.readouterr().err
+    )
 
 
 def test_permission_bits_are_kept_and_no_temporary_file_is_left(tmp_path: Path) -> None:

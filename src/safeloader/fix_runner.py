@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from safeloader.analysis.config import AnalysisConfig
+from safeloader.analysis import AnalysisConfig, analyze_module, might_have_findings
 from safeloader.atomic_write import replace_file
 from safeloader.findings import Fix
 from safeloader.fix_selection import FixSelection
-from safeloader.source_text import SourceError, read_source
+from safeloader.source_text import SourceError, read_source, split_lines
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,6 @@ class FileOutcome:
 
 def plan_file(path: Path, config: AnalysisConfig, selection: FixSelection) -> FilePlan:
     """Run the analysis on ``path`` and keep the fixes ``selection`` allows."""
-    from safeloader.analysis import analyze_module, might_have_findings
-
     try:
         source = read_source(path)
     except SourceError as error:
@@ -69,7 +67,10 @@ def plan_file(path: Path, config: AnalysisConfig, selection: FixSelection) -> Fi
         return FilePlan(path, error=f"syntax error: {error.msg} (line {error.lineno})")
     except (ValueError, RecursionError, MemoryError) as error:
         return FilePlan(path, error=f"cannot parse: {error}")
-    findings = analyze_module(tree, source.text.splitlines(keepends=True), path, config)
+    try:
+        findings = analyze_module(tree, split_lines(source.text), path, config)
+    except Exception as error:  # a bug in one rule must not stop the other files
+        return FilePlan(path, error=f"internal error in the analysis: {error!r}")
     return FilePlan(
         path,
         tuple(
@@ -92,26 +93,39 @@ class TextFix:
 
 
 def fix_text(text: str, path: Path, fixes: Sequence[tuple[str, Fix]]) -> TextFix:
-    """Apply ``fixes`` (all aimed at ``path``, whose text is ``text``) in one pass."""
+    """Apply ``fixes`` (all aimed at ``path``, whose text is ``text``) in one pass.
+
+    Refused, with the reason in ``error``: a text LibCST cannot parse, or one it
+    would not write back byte for byte (LibCST drops a form feed that starts a
+    statement's line, for one): there no fix could keep every other byte.
+    """
     # LibCST's codemod machinery takes a second to import: only files with fixes need it
-    from libcst.codemod import CodemodContext, TransformSuccess, transform_module
+    import libcst as cst
+    from libcst.codemod import CodemodContext
 
     from safeloader.codemod import SafeloaderFixCommand
 
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as error:
+        reason = f"LibCST cannot parse it: {error.message} (line {error.raw_line})"
+        return TextFix(None, error=reason)
+    if module.code != text:
+        return TextFix(None, error="LibCST would not write it back byte for byte")
     command = SafeloaderFixCommand(CodemodContext(filename=str(path)), fixes=fixes)
-    result = transform_module(command, text)
-    warnings = tuple(result.warning_messages)
-    if not isinstance(result, TransformSuccess):
-        reason = getattr(result, "error", None) or getattr(result, "skip_description", "")
-        return TextFix(None, warnings=warnings, error=f"cannot rewrite: {reason}")
-    if result.code != text:
+    try:
+        fixed = command.transform_module(module).code
+    except Exception as error:  # a bug in one handler must not stop the other files
+        warnings = tuple(command.context.warnings)
+        return TextFix(None, warnings=warnings, error=f"cannot rewrite: {error!r}")
+    warnings = tuple(command.context.warnings)
+    if fixed != text:
         try:
-            ast.parse(result.code, filename=str(path))
+            ast.parse(fixed, filename=str(path))
         except SyntaxError as error:
             reason = f"the fixed code would not parse ({error.msg})"
             return TextFix(None, warnings=warnings, error=reason)
-    applied = tuple(code for code, _ in command.applied)
-    return TextFix(result.code, applied, warnings)
+    return TextFix(fixed, tuple(code for code, _ in command.applied), warnings)
 
 
 def fix_file(

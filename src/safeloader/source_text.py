@@ -9,9 +9,19 @@ is never passed through universal-newline translation.
 from __future__ import annotations
 
 import io
+import re
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def split_lines(text: str) -> list[str]:
+    """``text`` cut at Python's line breaks only (``str.splitlines`` also cuts at
+    form feeds and other characters the tokenizer does not count), ends kept."""
+    return _LINE.findall(text)
 
 
 class SourceError(Exception):

@@ -16,15 +16,14 @@ A decorated ``def`` or ``class`` starts at its ``def``/``class`` keyword (or
 
 from __future__ import annotations
 
-import re
 from typing import Iterable, Mapping
 
 import libcst as cst
 from libcst.metadata import CodeRange
 
 from safeloader.findings import Span
+from safeloader.source_text import split_lines
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
 _OPENING = frozenset("( \t\r\n\\\f")
 _CLOSING = frozenset(") \t\r\n\\\f")
 
@@ -34,7 +33,10 @@ class ModuleText:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._starts = [match.start() for match in _LINE.finditer(text)]
+        # where each line starts, and one past the end (LibCST may end a node there)
+        self._starts = [0]
+        for line in split_lines(text):
+            self._starts.append(self._starts[-1] + len(line))
 
     def line(self, number: int) -> str:
         """Return line ``number`` (1-based) without its line break."""

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import difflib
-import re
 from pathlib import Path
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-
-
-def split_lines(text: str) -> list[str]:
-    """``text`` cut at Python's line breaks only (not at form feeds and the like)."""
-    return _LINE.findall(text)
+from safeloader.source_text import split_lines
 
 
 def unified_diff(path: Path, before: str, after: str) -> str:
