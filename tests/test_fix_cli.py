@@ -257,6 +257,28 @@ def test_a_file_libcst_would_not_write_back_byte_for_byte_is_refused(
     )
 
 
+def test_a_failing_analysis_is_reported_for_its_file_and_the_rest_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import safeloader.fix_runner as runner
+
+    real = runner.analyze_module
+
+    def analysis_with_a_bug(tree, lines, path, config):  # type: ignore[no-untyped-def]
+        if path.name == "a_buggy.py":
+            raise RuntimeError("boom")
+        return real(tree, lines, path, config)
+
+    monkeypatch.setattr(runner, "analyze_module", analysis_with_a_bug)
+    buggy = write(tmp_path / "a_buggy.py", BAD)
+    script = write(tmp_path / "b_train.py", BAD)
+    assert main(["-j", "1", str(tmp_path)]) == 2
+    assert buggy.read_text() == BAD and script.read_text() == GOOD
+    assert f"{buggy}: internal error in the analysis: RuntimeError('boom'); left unchanged" in (
+        capsys.readouterr().err
+    )
+
+
 def test_permission_bits_are_kept_and_no_temporary_file_is_left(tmp_path: Path) -> None:
     script = write(tmp_path / "train.py", BAD)
     script.chmod(0o751)
