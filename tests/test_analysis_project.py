@@ -129,3 +129,13 @@ def test_roots_are_the_configured_root_or_the_files_ancestors_up_to_cwd(
     monkeypatch.chdir(nested)
     assert project_roots(tmp_path / "x.py", None) == (tmp_path.resolve(),)
     assert project_roots(None, None) == ()
+
+
+def test_a_symlink_loop_as_the_analysed_path_does_not_raise(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.py"
+    loop.symlink_to(tmp_path / "loop.py")
+    source = "from .gens import batches\n\n\n" + TRAIN.format(call="batches()")
+    config = AnalysisConfig(keras_version="2")
+    assert analyze_source(source, loop, config) == []
+    with_root = AnalysisConfig(keras_version="2", project_root=loop)
+    assert analyze_source(source.replace(".gens", "gens"), loop, with_root) == []

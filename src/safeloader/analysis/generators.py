@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Union
 
 from safeloader.analysis.guards import BUILTIN_GUARDS
-from safeloader.analysis.project import find_module, load_module, project_roots, submodule
+from safeloader.analysis.project import (
+    find_module,
+    is_file,
+    load_module,
+    project_roots,
+    resolved,
+    submodule,
+)
 from safeloader.analysis.scopes import (
     Binding,
     BindingKind,
@@ -153,7 +160,7 @@ class Classifier:
     @functools.cached_property
     def path(self) -> Path | None:
         """The analysed module's resolved file, or ``None``."""
-        return self._given_path.resolve() if self._given_path is not None else None
+        return resolved(self._given_path) if self._given_path is not None else None
 
     @functools.cached_property
     def roots(self) -> tuple[Path, ...]:
@@ -299,7 +306,7 @@ class Classifier:
         """Return what ``name`` is in the project module at ``path``."""
         if depth > _MAX_DEPTH:
             return None
-        module = load_module(path) if path.is_file() else None
+        module = load_module(path) if is_file(path) else None
         if module is not None:
             scope = module.scope()
             if name in scope.bindings():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,15 +55,42 @@ def load_module(path: Path) -> ProjectModule | None:
     return ProjectModule(path, tree, text_hints(source.decode("utf-8", "replace")))
 
 
+def resolved(path: Path) -> Path:
+    """Return ``path`` made absolute and free of symlinks where the file system allows."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
+
+
+def is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; ``False`` also when the file system refuses to say."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory; ``False`` also when the file system refuses to say."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def project_roots(path: Path | None, project_root: Path | None) -> tuple[Path, ...]:
     """Return the directories absolute imports are looked up in, nearest first."""
     if project_root is not None:
-        root = project_root.resolve()
+        root = resolved(project_root)
         return (root, root / "src")
     if path is None:
         return ()
-    directory = path.resolve().parent
-    cwd = Path.cwd().resolve()
+    directory = resolved(path).parent
+    try:
+        cwd = resolved(Path.cwd())
+    except OSError:
+        return (directory,)
     if directory != cwd and cwd not in directory.parents:
         return (directory,)
     roots = [directory]
@@ -74,14 +102,14 @@ def project_roots(path: Path | None, project_root: Path | None) -> tuple[Path, .
 
 def module_file(directory: Path, parts: list[str]) -> Path | None:
     """Return the file or package directory of the module ``parts`` under ``directory``."""
-    if not all(part.isidentifier() for part in parts):
+    if not parts or not all(part.isidentifier() for part in parts):
         return None
     base = directory.joinpath(*parts)
-    if base.with_suffix(".py").is_file():
+    if is_file(base.with_suffix(".py")):
         return base.with_suffix(".py")
-    if (base / "__init__.py").is_file():
+    if is_file(base / "__init__.py"):
         return base / "__init__.py"
-    if parts and base.is_dir():
+    if is_dir(base):
         return base
     return None
 
@@ -97,12 +125,12 @@ def find_module(
     if level > 0:
         if importer is None:
             return None
-        directory = importer.resolve().parent
+        directory = resolved(importer).parent
         for _ in range(level - 1):
             directory = directory.parent
-        return module_file(directory, parts) if parts else (
-            directory / "__init__.py" if (directory / "__init__.py").is_file() else directory
-        )
+        if parts:
+            return module_file(directory, parts)
+        return directory / "__init__.py" if is_file(directory / "__init__.py") else directory
     for root in roots:
         found = module_file(root, parts)
         if found is not None:
@@ -112,7 +140,6 @@ def find_module(
 
 def submodule(package: Path, name: str) -> Path | None:
     """Return the submodule ``name`` of the package whose file or directory is ``package``."""
-    directory = package.parent if package.name == "__init__.py" else package
-    if not package.is_dir() and package.name != "__init__.py":
-        return None
-    return module_file(directory, [name])
+    if package.name == "__init__.py":
+        return module_file(package.parent, [name])
+    return module_file(package, [name]) if is_dir(package) else None
