@@ -32,7 +32,7 @@ def test_bench_prints_rates_ratios_memory_and_fit_and_writes_a_plot(tmp_path, ca
     memory_rows = re.findall(r"^(.*?)\s+(\d+)\s+(-?\d+)$", out.split("peak memory")[1]
                              .split("tf_keras fit")[0], re.M)
     assert len(memory_rows) == 5 and all(int(peak) > 0 for _, peak, _ in memory_rows)
-    assert any("1/10 of the records" in name for name, _, _ in memory_rows)
+    assert any("1/10 of the data" in name for name, _, _ in memory_rows)
     assert re.search(rf"^fit, threadsafe_generator, workers=3\s+{NUMBER}$", out, re.M)
     assert re.search(rf"^fit, safeloader tfrecord_dataset\s+{NUMBER}$", out, re.M)
     assert re.search(rf"target: loader >= 3x the locked generator \({NUMBER}x\)", out)

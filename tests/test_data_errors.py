@@ -143,7 +143,7 @@ def test_corrupt_record_deep_in_a_file_gives_the_offset_of_its_read_batch(tmp_pa
     while offsets[-1] < len(data):
         offsets.append(offsets[-1] + 16 + int.from_bytes(data[offsets[-1]:offsets[-1] + 8],
                                                          "little"))
-    flip_byte(path, offsets[1050] + 20)  # reads are batched 1024 records at a time
+    flip_byte(path, offsets[1050] + 20)  # reads are batched 512 records at a time
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=rf"big-00000-of-00001\.tfrecord is corrupt or changed: read 1024 "
                              rf"of 1100 records; a record from byte offset {offsets[1024]} on"):

@@ -91,6 +91,18 @@ def test_files_may_be_a_list_of_paths_and_globs(shards):
     assert sorted(ids_of(dataset)) == expected
 
 
+def test_globs_skip_indexes_and_unfinished_writes(shards):
+    folder = os.path.dirname(shards[0])
+    open(os.path.join(folder, "part-00009-of-00010.tfrecord.tmp-123"), "wb").close()
+    open(os.path.join(folder, "x.index.json.tmp-45"), "wb").close()
+    try:
+        assert sorted(ids_of(tfrecord_dataset(os.path.join(folder, "*"), batch_size=50))) == \
+            list(range(N))
+    finally:
+        os.remove(os.path.join(folder, "part-00009-of-00010.tfrecord.tmp-123"))
+        os.remove(os.path.join(folder, "x.index.json.tmp-45"))
+
+
 def test_batches_have_batch_size_and_drop_remainder_drops_the_tail(shards):
     sizes = [len(b["id"]) for b in tfrecord_dataset(shards, batch_size=10)]
     assert sizes == [10] * 10 + [3]

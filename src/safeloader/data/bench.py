@@ -188,9 +188,10 @@ def measure_memory(files: list[str], tenth: list[str]) -> dict[str, dict[str, fl
     The probes run at the same time: each reports its own process's peak.
     """
     probes = {name: _start_probe(name, files) for name in (RAW, NAIVE, GENERATOR)}
-    probes[f"{LOADER}, shuffle {SHUFFLE_BUFFER}, 1/10 of the records"] = _start_probe(
-        LOADER, tenth)
-    probes[f"{LOADER}, shuffle {SHUFFLE_BUFFER}, all records"] = _start_probe(LOADER, files)
+    for label, subset in (("1/10 of the data", tenth), ("all the data", files)):
+        mib = sum(os.path.getsize(path) for path in subset) / 2**20
+        probes[f"{LOADER}, shuffle {SHUFFLE_BUFFER}, {label} ({mib:,.0f} MiB)"] = _start_probe(
+            LOADER, subset)
     found = {}
     for name, probe in probes.items():
         stdout, stderr = probe.communicate()
@@ -263,11 +264,13 @@ def write_plot(path: str, rates: Mapping[str, float], fit: Mapping[str, float]) 
         raise RuntimeError("--plot needs matplotlib: pip install matplotlib") from error
     matplotlib.use("Agg")
     from matplotlib import pyplot
+    from matplotlib.ticker import FuncFormatter
 
     figure, (left, right) = pyplot.subplots(1, 2, figsize=(12, 4.5),
                                             gridspec_kw={"width_ratios": [2, 1]})
     left.barh(list(rates), list(rates.values()), color="tab:blue")
     left.set_xlabel("records per second")
+    left.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1000:,.0f}k"))
     left.invert_yaxis()
     right.barh(list(fit), list(fit.values()), color="tab:orange")
     right.set_xlabel("tf_keras fit steps per second")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 from typing import Sequence, Union
 
 import tensorflow as tf
@@ -17,6 +18,7 @@ FilesArg = Union[PathLike, Sequence[PathLike]]
 
 COMPRESSIONS = ("auto", "", "GZIP", "ZLIB")
 _GLOB_CHARS = frozenset("*?[")
+_TEMPORARY = re.compile(r"\.tmp-\d+$")  # write_tfrecords' files before their rename
 
 
 def normalise_compression(compression: str | None) -> str:
@@ -46,7 +48,7 @@ def resolve_files(files: FilesArg) -> list[str]:
         if _GLOB_CHARS & set(name):
             matches = sorted(
                 match for match in tf.io.gfile.glob(name)
-                if not match.endswith(INDEX_SUFFIX) and ".tfrecord.tmp-" not in match
+                if not match.endswith(INDEX_SUFFIX) and not _TEMPORARY.search(match)
                 and not tf.io.gfile.isdir(match)
             )
             if not matches:

@@ -19,10 +19,9 @@ from safeloader.data.files import (
 from safeloader.data.framing import FRAME_BYTES
 from safeloader.data.index import spec_from_json
 
-_READ_BUFFER = 1 << 20
 # Records per read batch of one file (per-batch ops are cheap once amortised
 # over this many records; rebatch then cuts batch_size batches).
-_READ_BATCH = 1024
+_READ_BATCH = 512
 
 
 class RecordsSkippedWarning(UserWarning):
@@ -147,7 +146,7 @@ def _checked_file_reader(
 
     def read(path: tf.Tensor, compression: tf.Tensor, expected: tf.Tensor) -> tf.data.Dataset:
         records = tf.data.TFRecordDataset(
-            path, compression_type=compression, buffer_size=_READ_BUFFER)
+            path, compression_type=compression)
         if stop_at_expected:
             records = records.take(expected)
 
@@ -289,7 +288,7 @@ def tfrecord_dataset(
         sources = sources.shard(num_shards, shard_index)
     if shuffle_buffer:
         sources = sources.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    read = _checked_file_reader(max(_READ_BATCH, min(batch_size, 4096)), by_record,
+    read = _checked_file_reader(max(_READ_BATCH, min(batch_size, 2048)), by_record,
                                 stop_at_expected=ignore_errors)
     readers = min(len(paths), parallel)
     dataset = sources.interleave(
