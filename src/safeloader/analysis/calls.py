@@ -49,14 +49,17 @@ from typing import Iterator, Sequence
 from safeloader.analysis.config import AnalysisConfig, KerasVersion
 from safeloader.analysis.generators import (
     Classifier,
-    ClassRef,
     ConstantValue,
     GeneratorObject,
     InstanceRef,
-    dotted_name,
     node_span,
 )
 from safeloader.analysis.keras_version import targeted_keras_version
+from safeloader.analysis.main_guard import (
+    is_main_guard,
+    names_called_on_import,
+    starts_processes,
+)
 from safeloader.analysis.project import text_hints
 from safeloader.analysis.scopes import BlockPath, Reference, Scope, child_scope, position
 from safeloader.analysis.signatures import (
@@ -120,19 +123,6 @@ def snippet(lines: Sequence[str], node: ast.AST) -> str:
     chunk[0] = chunk[0][getattr(node, "col_offset", 0):]
     text = " ".join(part.decode("utf-8", "replace").strip() for part in chunk)
     return text if len(text) <= _SNIPPET_LIMIT else text[: _SNIPPET_LIMIT - 3] + "..."
-
-
-def _is_main_guard(stmt: ast.stmt) -> bool:
-    """Whether ``stmt`` is ``if __name__ == "__main__":`` (either operand order)."""
-    if not isinstance(stmt, ast.If) or not isinstance(stmt.test, ast.Compare):
-        return False
-    test = stmt.test
-    if len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
-        return False
-    operands = {type(test.left), type(test.comparators[0])}
-    names = [n.id for n in (test.left, test.comparators[0]) if isinstance(n, ast.Name)]
-    texts = [n.value for n in (test.left, test.comparators[0]) if isinstance(n, ast.Constant)]
-    return operands == {ast.Name, ast.Constant} and names == ["__name__"] and texts == ["__main__"]
 
 
 @dataclass(frozen=True)
@@ -209,7 +199,7 @@ class CallChecker:
             return
         for name, value in ast.iter_fields(stmt):
             if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
-                on_import = place.on_import and not (name == "body" and _is_main_guard(stmt))
+                on_import = place.on_import and not (name == "body" and is_main_guard(stmt))
                 block = _Place(place.scope, (*place.path, (stmt, name)), on_import,
                                place.function)
                 yield from self._statements(value, block)
@@ -262,28 +252,9 @@ class CallChecker:
         return not hasattr(node, "lineno") or self._touches(node)
 
     def called_on_import(self) -> frozenset[str]:
-        """Return the names that module level calls outside the ``__main__`` guard."""
+        """Return the names that module level calls outside the ``__main__`` guard (once)."""
         if self._called_on_import is None:
-            names: set[str] = set()
-            pending: list[ast.stmt] = list(self.tree.body)
-            while pending:
-                stmt = pending.pop()
-                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    continue
-                if isinstance(stmt, ast.If) and _is_main_guard(stmt):
-                    pending.extend(stmt.orelse)
-                    continue
-                for child in ast.iter_child_nodes(stmt):
-                    if isinstance(child, ast.stmt):
-                        pending.append(child)
-                    elif isinstance(child, (ast.excepthandler, ast.match_case)):
-                        pending.extend(child.body)
-                    else:
-                        names.update(
-                            node.func.id for node in ast.walk(child)
-                            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                        )
-            self._called_on_import = frozenset(names)
+            self._called_on_import = names_called_on_import(self.tree)
         return self._called_on_import
 
     # -- one loader call ---------------------------------------------------
@@ -485,7 +456,7 @@ class CallChecker:
             setting = self._setting(arguments.use_multiprocessing, "")
         else:
             for data, value in classified:
-                if isinstance(value, InstanceRef) and self._multiprocessing_dataset(value):
+                if isinstance(value, InstanceRef) and starts_processes(value, self.classifier):
                     setting = f"{value.cls.definition.name}(..., use_multiprocessing=True)"
                     break
         if setting is None:
@@ -493,32 +464,3 @@ class CallChecker:
         line, col = self._method_position(call)
         yield Finding("SLD103", line, col,
                       RULES["SLD103"].format(call=arguments.method, setting=setting))
-
-    def _multiprocessing_dataset(self, instance: InstanceRef) -> bool:
-        """Whether ``instance`` is a ``PyDataset`` built with ``use_multiprocessing=True``."""
-        construction = instance.construction
-        if construction is None or not _derives_from_pydataset(instance.cls, self.classifier):
-            return False
-        keywords = {k.arg: k.value for k in construction.keywords}
-        flag = keywords.get("use_multiprocessing")
-        workers = keywords.get("workers")
-        if not (isinstance(flag, ast.Constant) and flag.value is True):
-            return False
-        return not (isinstance(workers, ast.Constant) and workers.value in (0, False))
-
-
-def _derives_from_pydataset(cls: ClassRef, classifier: Classifier, depth: int = 0) -> bool:
-    """Whether ``cls`` subclasses ``PyDataset``, directly or through project classes."""
-    if depth > 8:
-        return False
-    for base in cls.definition.bases:
-        name = dotted_name(base)
-        if name is not None and name.rsplit(".", 1)[-1] == "PyDataset":
-            return True
-        reference = Reference(cls.scope, position(cls.definition), ())
-        resolved = classifier.classify(base, reference)
-        if isinstance(resolved, ClassRef) and _derives_from_pydataset(
-            resolved, classifier, depth + 1
-        ):
-            return True
-    return False
