@@ -3,7 +3,8 @@
 Each call of a method named ``fit``, ``evaluate``, ``predict`` or their
 ``*_generator`` forms, on any receiver, is read by its Keras signature
 (:mod:`safeloader.analysis.signatures`) and its data arguments are
-classified (:mod:`safeloader.analysis.generators`).
+classified (:mod:`safeloader.analysis.generators`); whether it runs on
+import is :mod:`safeloader.analysis.main_guard`'s question.
 
 Decisions, for precision:
 
