@@ -36,6 +36,8 @@ def test_bench_prints_rates_ratios_memory_and_fit_and_writes_a_plot(tmp_path, ca
     assert re.search(rf"^fit, threadsafe_generator, workers=3\s+{NUMBER}$", out, re.M)
     assert re.search(rf"^fit, safeloader tfrecord_dataset\s+{NUMBER}$", out, re.M)
     assert re.search(rf"target: loader >= 3x the locked generator \({NUMBER}x\)", out)
+    assert re.search(rf"^from_generator, 1 shard\s+{NUMBER}\s+1\.00x$", out, re.M)
+    assert re.search(rf"^from_generator, 3 shards\s+{NUMBER}\s+{NUMBER}x$", out, re.M)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
 
 

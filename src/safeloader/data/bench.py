@@ -11,7 +11,10 @@ On one TFRecord set (synthetic, or ``--data DIR``) and in one run, it measures:
 - peak memory (``VmHWM``) of each reader in a process of its own, and of the
   loader with a shuffle buffer on a tenth of the records and on all of them;
 - tf_keras ``fit`` steps per second of a tiny model fed by the loader and by
-  the locked generator with ``workers=3``.
+  the locked generator with ``workers=3``;
+- the same Python generator through :func:`~safeloader.data.from_generator`
+  with one shard and with three (its decoding holds the GIL: this shows how
+  little threads give such a generator).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import tensorflow as tf
 
 from safeloader import threadsafe_generator
 from safeloader.data.files import check_file, resolve_files
+from safeloader.data.generators import from_generator
 from safeloader.data.index import spec_from_json
 from safeloader.data.reader import tfrecord_dataset
 from safeloader.data.writer import write_tfrecords
@@ -153,6 +157,30 @@ def measure_rates(files: list[str], spec: Mapping[str, Any], records: int) -> di
     return best
 
 
+def measure_from_generator(files: list[str], records: int) -> dict[str, float]:
+    """Records per second of the Python generator through ``from_generator``: 1 vs 3 shards.
+
+    Each shard decodes its own files (``files[i::n]``); best of :data:`ROUNDS`.
+    """
+    signature = (tf.TensorSpec([None, FEATURE_FLOATS], tf.float32),
+                 tf.TensorSpec([None], tf.int64))
+
+    def shard(shard_index: int, num_shards: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for batch in _python_batches(files[shard_index::num_shards]):
+            yield batch["x"].astype(np.float32), batch["y"][:, 0]
+
+    limit = min(records, SLOW_LIMIT)
+    best = {f"from_generator, {n} shard{'s' if n > 1 else ''}": 0.0 for n in (1, THREADS)}
+    for _ in range(ROUNDS):
+        for name, shards in zip(best, (1, THREADS)):
+            dataset = from_generator(shard, signature, num_shards=shards, deterministic=False)
+            start, rows = time.perf_counter(), 0
+            for x, _ in dataset.take(math.ceil(limit / BATCH_SIZE)):
+                rows += int(x.shape[0])
+            best[name] = max(best[name], rows / (time.perf_counter() - start))
+    return best
+
+
 def _vm_kib(field: str) -> int:
     with open("/proc/self/status") as status:
         return int(re.search(rf"{field}:\s+(\d+)", status.read()).group(1))
@@ -235,9 +263,9 @@ def measure_fit(files: list[str], spec: Mapping[str, Any], steps: int) -> dict[s
 
 def format_report(
     records: int, rates: Mapping[str, float], memory: Mapping[str, Mapping[str, float]],
-    fit: Mapping[str, float],
+    fit: Mapping[str, float], generators: Mapping[str, float],
 ) -> str:
-    """The printed tables: rates and ratios, peak memory, fit steps per second."""
+    """The printed tables: rates and ratios, peak memory, fit steps/s, sharded generators."""
     naive, raw, ours = rates[NAIVE], rates[RAW], rates[LOADER]
     width = max(len(name) for name in [*rates, *memory, *fit])
     lines = [f"{records} records, batch {BATCH_SIZE}, best of {ROUNDS} rounds",
@@ -253,6 +281,11 @@ def format_report(
     lines += ["", f"{'tf_keras fit, tiny model':<{width}}  {'steps/s':>10}"]
     lines += [f"{name:<{width}}  {rate:>10.1f}" for name, rate in fit.items()]
     lines.append(f"target: loader >= 3x the locked generator ({loader_rate / generator_rate:.1f}x)")
+    one = next(iter(generators.values()))
+    lines += ["", f"{'Python generator via from_generator':<{width}}  {'records/s':>10}  "
+                  f"{'vs 1':>8}"]
+    lines += [f"{name:<{width}}  {rate:>10,.0f}  {rate / one:>7.2f}x"
+              for name, rate in generators.items()]
     return "\n".join(lines)
 
 
@@ -302,7 +335,8 @@ def run_bench(records: int = 100_000, data_dir: str | None = None, plot: str | N
         rates = measure_rates(files, spec, records)
         memory = measure_memory(files, tenth)
         fit = measure_fit(files, spec, steps=min(FIT_STEPS, max(5, records // BATCH_SIZE)))
-    print(format_report(records, rates, memory, fit), flush=True)
+        generators = measure_from_generator(files, records)
+    print(format_report(records, rates, memory, fit, generators), flush=True)
     if plot:
         try:
             write_plot(plot, rates, fit)
