@@ -153,6 +153,9 @@ def test_default_off_code_needs_extend_select() -> None:
     assert not any(code == "SLD203" for *_, code in default)
     enabled = flake8("--isolated", "--extend-select=SLD203", str(FIXTURES / name), cwd=ROOT)
     assert {(line, code) for _, line, _, code in enabled if code == "SLD203"} == expected
+    # flake8's rule, documented on the rule's page: an explicit family selection wins too
+    family = flake8("--isolated", "--select=SLD", str(FIXTURES / name), cwd=ROOT)
+    assert {(line, code) for _, line, _, code in family if code == "SLD203"} == expected
 
 
 def test_default_ignore_lists_exactly_the_default_off_rules() -> None:

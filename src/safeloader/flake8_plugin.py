@@ -5,7 +5,8 @@ Options (command line, or ``setup.cfg``/``tox.ini``/``.flake8``):
 thread-safe, beyond the built-in ones) and ``--safeloader-keras-version``
 (``2``, ``3`` or ``auto``). Codes whose rule is off by default (SLD203) are
 added to flake8's default ignore list; ``--extend-select SLD203`` turns
-them on. ``# noqa`` is flake8's own business: findings are reported on the
+them on (so does selecting the family explicitly, ``--select SLD``: flake8
+lets an explicit selection beat a default ignore). ``# noqa`` is flake8's own business: findings are reported on the
 line of the node they concern.
 """
 

@@ -786,7 +786,9 @@ RULES: Mapping[str, Rule] = {rule.code: rule for rule in sorted(_RULE_LIST, key=
 def render_markdown(rule: Rule) -> str:
     """Return the documentation page of ``rule`` in Markdown, under ruff's headings."""
     enabled = "" if rule.default_enabled else (
-        "\n\nThis rule is off by default; enable it with `--extend-select " + rule.code + "`."
+        f"\n\nThis rule is off by default; enable it with `--extend-select {rule.code}`. "
+        "Selecting the whole family (`--select SLD` or `--extend-select SLD`) enables it "
+        "too: in flake8 an explicit selection beats a default ignore."
     )
     keras3 = "\n\nThis rule fires only when Keras 3 is targeted." if rule.keras3_only else ""
     fix = (
