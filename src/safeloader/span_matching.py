@@ -16,7 +16,7 @@ A decorated ``def`` or ``class`` starts at its ``def``/``class`` keyword (or
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Mapping
 
 import libcst as cst
 from libcst.metadata import CodeRange
@@ -68,6 +68,7 @@ class NodeIndex:
         self._text = text
         self._by_start: dict[int, list[tuple[cst.CSTNode, int]]] = {}
         self._extents: list[tuple[int, int, cst.CSTNode]] = []
+        self._by_type: dict[object, list[tuple[int, int, cst.CSTNode]]] = {}
         for node, where in positions.items():
             start = text.offset_of_cst(where.start.line, where.start.column)
             end = text.offset_of_cst(where.end.line, where.end.column)
@@ -112,5 +113,10 @@ class NodeIndex:
 
     def _candidates(
         self, node_type: type[cst.CSTNode] | tuple[type[cst.CSTNode], ...]
-    ) -> Iterable[tuple[int, int, cst.CSTNode]]:
-        return (extent for extent in self._extents if isinstance(extent[2], node_type))
+    ) -> list[tuple[int, int, cst.CSTNode]]:
+        """The extents of the nodes of ``node_type`` (gathered once per type)."""
+        if node_type not in self._by_type:
+            self._by_type[node_type] = [
+                extent for extent in self._extents if isinstance(extent[2], node_type)
+            ]
+        return self._by_type[node_type]
