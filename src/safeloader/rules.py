@@ -83,7 +83,11 @@ _RULE_LIST = (
             expression) passed as the data or `validation_data` of `fit`, `evaluate`,
             `predict` or their `*_generator` forms when `workers` (Keras 1:
             `nb_worker`) is greater than 1 or not a literal, and
-            `use_multiprocessing` (Keras 1: `pickle_safe`) is not `True`.
+            `use_multiprocessing` (Keras 1: `pickle_safe`) is not `True`. A name
+            bound several ways, a parameter, an unknown callee or a function with
+            a decorator it does not know is not guessed at. When the module
+            targets Keras 3, whose `fit` takes no `workers` (SLD302), only the
+            `*_generator` forms are checked.
             """
         ),
         why_bad=_text(
@@ -162,7 +166,8 @@ _RULE_LIST = (
             Finds a generator (as SLD101 defines it, guarded by a lock or not) passed
             as the data or `validation_data` of `fit`, `evaluate`, `predict` or their
             `*_generator` forms with `use_multiprocessing=True` (Keras 1:
-            `pickle_safe=True`) and `workers` not a literal 0.
+            `pickle_safe=True`) and `workers` not a literal 0. As for SLD101, a
+            module targeting Keras 3 is checked only at the `*_generator` forms.
             """
         ),
         why_bad=_text(
