@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import string
 from dataclasses import dataclass
@@ -115,6 +116,36 @@ def test_messages_come_from_the_registry_templates(path: Path) -> None:
         code, _, text = finding.message.partition(" ")
         assert code == finding.code
         assert template_pattern(RULES[code].message).fullmatch(text), finding.message
+
+
+LOADER_METHODS = {"fit", "evaluate", "predict", "fit_generator", "evaluate_generator",
+                  "predict_generator"}
+
+
+def loader_positions(tree: ast.Module) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+    """Starts of loader calls' arguments, and of their method names."""
+    arguments, methods = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in LOADER_METHODS:
+            values = [*node.args, *(keyword.value for keyword in node.keywords)]
+            arguments.update((value.lineno, value.col_offset) for value in values)
+            end_line, end_col = node.func.end_lineno, node.func.end_col_offset
+            assert end_line is not None and end_col is not None
+            methods.add((end_line, end_col - len(node.func.attr)))
+    return arguments, methods
+
+
+@pytest.mark.parametrize("path", fixture_files(), ids=_id)
+def test_call_site_findings_point_at_the_argument_or_the_method_name(path: Path) -> None:
+    spec = read_fixture(path)
+    source = path.read_text(encoding="utf-8")
+    arguments, methods = loader_positions(ast.parse(source))
+    for finding in analyze_source(source, path, spec.config):
+        if finding.code in ("SLD101", "SLD102"):
+            assert (finding.line, finding.col) in arguments, finding
+        elif finding.code in ("SLD103", "SLD301", "SLD302"):
+            assert (finding.line, finding.col) in methods, finding
 
 
 def test_every_rule_has_a_fixture_finding() -> None:
