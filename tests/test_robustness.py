@@ -202,3 +202,18 @@ def test_deeply_nested_expressions_do_not_exhaust_the_stack() -> None:
                               AnalysisConfig(keras_version="2"))
     assert [f.code for f in findings] == ["SLD101"]
     assert "..." in findings[0].message
+
+
+def test_deepest_statement_nesting_python_allows() -> None:
+    depth = 98
+    body = "".join("    " * level + "if x:\n" for level in range(depth))
+    inner = "    " * depth
+    source = (
+        "def g():\n    yield 1\n\n\n" + body
+        + f"{inner}gen = g()\n{inner}model.fit(gen, workers=4, use_multiprocessing=flag)\n"
+    )
+    tree = parse(source)
+    assert tree is not None
+    findings = analyze_module(tree, source.splitlines(keepends=True), None,
+                              AnalysisConfig(keras_version="2"))
+    assert [(f.line, f.code) for f in findings] == [(depth + 6, "SLD101")]
