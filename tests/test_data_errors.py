@@ -11,7 +11,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from safeloader.data import (  # noqa: E402
-    RecordsSkippedWarning, tfrecord_dataset, tfrecord_dataset_fn, write_tfrecords)
+    RecordsSkippedWarning, from_generator, tfrecord_dataset, tfrecord_dataset_fn, write_tfrecords)
 
 N = 40
 
@@ -211,3 +211,11 @@ def test_distribute_helper_checks_its_arguments(shards, tmp_path):
         tfrecord_dataset_fn(shards, global_batch_size=4, batch_size=2)
     with pytest.raises(FileNotFoundError, match="absent"):
         tfrecord_dataset_fn(str(tmp_path / "absent*"), global_batch_size=4)
+
+
+def test_from_generator_checks_its_arguments():
+    signature = tf.TensorSpec([], tf.int64)
+    with pytest.raises(ValueError, match="num_shards must be a positive integer, got 0"):
+        from_generator(lambda i, n: iter([i]), signature, num_shards=0)
+    with pytest.raises(TypeError, match="fn must be callable"):
+        from_generator([1, 2], signature)

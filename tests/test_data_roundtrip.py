@@ -9,7 +9,8 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from safeloader.data import from_generator, tfrecord_dataset, write_tfrecords  # noqa: E402
+from safeloader.data import (  # noqa: E402
+    from_generator, tfrecord_dataset, tfrecord_dataset_fn, write_tfrecords)
 
 N = 103  # not a multiple of any batch size or shard count used below
 
@@ -221,3 +222,16 @@ def test_from_generator_runs_every_shard(tmp_path):
     assert sorted(ordered) == list(range(20))
     loose = from_generator(fn, signature, num_shards=3, deterministic=False)
     assert sorted(int(i) for i in loose) == list(range(20))
+
+
+def test_dataset_fn_reads_each_input_pipelines_share(shards):
+    dataset_fn = tfrecord_dataset_fn(shards, global_batch_size=8)
+    parts = []
+    for pipeline in range(2):
+        context = tf.distribute.InputContext(
+            num_input_pipelines=2, input_pipeline_id=pipeline, num_replicas_in_sync=2)
+        batches = list(dataset_fn(context))
+        assert max(len(b["id"]) for b in batches) == 4, "per-replica batch: 8 / 2 replicas"
+        parts.append(sorted(int(i) for b in batches for i in b["id"].numpy()))
+    assert parts[0] == [i for i in range(N) if i % 4 in (0, 2)]
+    assert sorted(parts[0] + parts[1]) == list(range(N))
