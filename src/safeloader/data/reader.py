@@ -211,6 +211,28 @@ def _prefetch_device(prefetch_to_device: str | None) -> str | None:
     return gpus[0].name if gpus else None
 
 
+def _interleaved_reads(
+    checks: list[FileCheck], expected: list[int], *, by_file: tuple[int, int] | None,
+    by_record: tuple[int, int] | None, shuffle: bool, seed: int | None, read_batch: int,
+    ignore_errors: bool, unbatch: bool, parallel: int, deterministic: bool,
+) -> tf.data.Dataset:
+    """Read the files in parallel: checked batches of serialized records (or records)."""
+    sources = tf.data.Dataset.from_tensor_slices(
+        ([c.path for c in checks], [c.compression for c in checks],
+         tf.constant(expected, tf.int64))
+    )
+    if by_file is not None:
+        sources = sources.shard(*by_file)
+    if shuffle:
+        sources = sources.shuffle(len(checks), seed=seed, reshuffle_each_iteration=True)
+    read = _checked_file_reader(read_batch, by_record, stop_at_expected=ignore_errors)
+    readers = min(len(checks), parallel)
+    return sources.interleave(
+        (lambda *source: read(*source).unbatch()) if unbatch else read,
+        cycle_length=readers, num_parallel_calls=readers, deterministic=deterministic,
+    )
+
+
 def tfrecord_dataset(
     files: FilesArg,
     *,
@@ -279,21 +301,12 @@ def tfrecord_dataset(
     by_file = num_shards is not None and len(paths) >= num_shards
     by_record = (num_shards, shard_index) if num_shards is not None and not by_file else None
     per_record = shuffle_buffer > 0 or parse_fn is not None
-
-    sources = tf.data.Dataset.from_tensor_slices(
-        ([c.path for c in checks], [c.compression for c in checks],
-         tf.constant(expected, tf.int64))
-    )
-    if by_file:
-        sources = sources.shard(num_shards, shard_index)
-    if shuffle_buffer:
-        sources = sources.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    read = _checked_file_reader(max(_READ_BATCH, min(batch_size, 2048)), by_record,
-                                stop_at_expected=ignore_errors)
-    readers = min(len(paths), parallel)
-    dataset = sources.interleave(
-        (lambda *source: read(*source).unbatch()) if per_record else read,
-        cycle_length=readers, num_parallel_calls=readers, deterministic=deterministic,
+    cache_file = None if cache is False else "" if cache is True else os.fspath(cache)
+    dataset = _interleaved_reads(
+        checks, expected, by_file=(num_shards, shard_index) if by_file else None,
+        by_record=by_record, shuffle=shuffle_buffer > 0, seed=seed,
+        read_batch=max(_READ_BATCH, min(batch_size, 2048)), ignore_errors=ignore_errors,
+        unbatch=per_record, parallel=parallel, deterministic=deterministic,
     )
 
     def split_label(parsed: dict) -> Any:
@@ -304,8 +317,8 @@ def tfrecord_dataset(
         return parsed, label
 
     if per_record:
-        if cache:
-            dataset = dataset.cache(os.fspath(cache) if cache is not True else "")
+        if cache_file is not None:  # the raw records, before they are shuffled
+            dataset = dataset.cache(cache_file)
         if shuffle_buffer:
             dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         if parse_fn is not None:
@@ -325,8 +338,8 @@ def tfrecord_dataset(
         batches = _batch_count(expected, batch_size, drop_remainder,
                                (num_shards, shard_index) if num_shards else None, by_file)
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
-    if cache and not per_record:
-        dataset = dataset.cache(os.fspath(cache) if cache is not True else "")
+    if cache_file is not None and not per_record:  # the parsed batches
+        dataset = dataset.cache(cache_file)
     if service is not None:
         dataset = dataset.apply(tf.data.experimental.service.distribute(
             processing_mode="distributed_epoch", service=service))
