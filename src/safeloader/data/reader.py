@@ -270,7 +270,7 @@ def tfrecord_dataset(
     spec comes from the index ``write_tfrecords`` wrote. ``parse_fn(record)``
     instead parses one serialized record at a time (custom formats).
 
-    Files are read in parallel (``interleave``), one per core, and parsed in
+    Files are read in parallel (``interleave``), one per core (at least 4), and parsed in
     parallel; ``deterministic`` fixes the order. ``shuffle_buffer`` > 0
     shuffles file order and records (``seed``); ``repeat`` is ``True``
     (forever) or a number of epochs; ``cache`` is ``True`` (memory) or a
