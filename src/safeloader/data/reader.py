@@ -220,9 +220,15 @@ def _prefetch_device(prefetch_to_device: str | None) -> str | None:
 def _interleaved_reads(
     checks: list[FileCheck], expected: list[int], *, by_file: tuple[int, int] | None,
     by_record: tuple[int, int] | None, shuffle: bool, seed: int | None, read_batch: int,
-    ignore_errors: bool, unbatch: bool, parallel: int, deterministic: bool,
+    ignore_errors: bool, unbatch: bool, parse: Callable[[tf.Tensor], Any] | None,
+    parallel: int, deterministic: bool,
 ) -> tf.data.Dataset:
-    """Read the files in parallel: checked batches of serialized records (or records)."""
+    """Read the files in parallel: checked batches of serialized records (or records).
+
+    ``parse``, when given, parses each file's read batches inside the
+    interleave's parallel calls (so ``rebatch`` then cuts dense tensors, not
+    strings).
+    """
     sources = tf.data.Dataset.from_tensor_slices(
         ([c.path for c in checks], [c.compression for c in checks],
          tf.constant(expected, tf.int64))
@@ -232,11 +238,16 @@ def _interleaved_reads(
     if shuffle:
         sources = sources.shuffle(len(checks), seed=seed, reshuffle_each_iteration=True)
     read = _checked_file_reader(read_batch, by_record, stop_at_expected=ignore_errors)
+
+    def read_file(*source: tf.Tensor) -> tf.data.Dataset:
+        batches = read(*source)
+        if unbatch:
+            return batches.unbatch()
+        return batches if parse is None else batches.map(parse)
+
     readers = min(len(checks), parallel)
-    return sources.interleave(
-        (lambda *source: read(*source).unbatch()) if unbatch else read,
-        cycle_length=readers, num_parallel_calls=readers, deterministic=deterministic,
-    )
+    return sources.interleave(read_file, cycle_length=readers, num_parallel_calls=readers,
+                              deterministic=deterministic)
 
 
 def tfrecord_dataset(
@@ -308,11 +319,17 @@ def tfrecord_dataset(
     by_record = (num_shards, shard_index) if num_shards is not None and not by_file else None
     per_record = shuffle_buffer > 0 or parse_fn is not None
     cache_file = None if cache is False else "" if cache is True else os.fspath(cache)
+    # Dense features are parsed per file, in the parallel reads; rebatch then
+    # cuts dense tensors. Ragged/sparse ones are parsed after rebatch.
+    parse_per_file = not per_record and all(
+        isinstance(feature, tf.io.FixedLenFeature) for feature in features.values())
     dataset = _interleaved_reads(
         checks, expected, by_file=(num_shards, shard_index) if by_file else None,
         by_record=by_record, shuffle=shuffle_buffer > 0, seed=seed,
         read_batch=max(_READ_BATCH, min(batch_size, 2048)), ignore_errors=ignore_errors,
-        unbatch=per_record, parallel=parallel, deterministic=deterministic,
+        unbatch=per_record,
+        parse=(lambda batch: tf.io.parse_example(batch, features)) if parse_per_file else None,
+        parallel=parallel, deterministic=deterministic,
     )
 
     def split_label(parsed: dict) -> Any:
@@ -333,7 +350,7 @@ def tfrecord_dataset(
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     else:
         dataset = dataset.rebatch(batch_size, drop_remainder=drop_remainder)
-    if parse_fn is None:
+    if parse_fn is None and not parse_per_file:
         dataset = dataset.map(lambda batch: split_label(tf.io.parse_example(batch, features)),
                               num_parallel_calls=parallel, deterministic=deterministic)
     elif label_key is not None:
