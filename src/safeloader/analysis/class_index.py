@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping
 
+from safeloader.analysis.names import dotted_parts
 from safeloader.findings import Span
 
 #: roots that conventionally name these packages when a snippet uses them unimported
@@ -52,19 +53,6 @@ def iter_statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
             children = getattr(node, name, None)
             if isinstance(children, list):
                 stack.extend(reversed(children))
-
-
-def dotted_parts(expr: ast.expr) -> list[str] | None:
-    """Return ``["a", "b", "c"]`` for the expression ``a.b.c``; ``None`` for anything else."""
-    parts: list[str] = []
-    while isinstance(expr, ast.Attribute):
-        parts.append(expr.attr)
-        expr = expr.value
-    if not isinstance(expr, ast.Name):
-        return None
-    parts.append(expr.id)
-    parts.reverse()
-    return parts
 
 
 def is_keras_name(qualified: str, leaf: str) -> bool:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Union
 
 from safeloader.analysis.guards import BUILTIN_GUARDS
+from safeloader.analysis.names import dotted_parts
 from safeloader.analysis.project import (
     find_module,
     is_file,
@@ -56,16 +57,8 @@ def node_span(node: ast.AST) -> Span:
 
 def dotted_name(node: ast.expr) -> str | None:
     """Return ``"a.b.c"`` for ``a.b.c``, the callee's name for ``a.b.c(...)``, else ``None``."""
-    if isinstance(node, ast.Call):
-        node = node.func
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
+    parts = dotted_parts(node.func if isinstance(node, ast.Call) else node)
+    return None if parts is None else ".".join(parts)
 
 
 def has_own_yield(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> bool:
