@@ -67,6 +67,26 @@ _MP_GUARD = (
 )
 _ITERATOR = "https://docs.python.org/3/library/stdtypes.html#iterator-types"
 
+#: a hand-written iterator wrapper done right: the "use instead" of SLD201 and SLD202
+_LOCKED_ITERATOR = _text(
+    """
+    import threading
+
+
+    class threadsafe_iter:
+        def __init__(self, it):
+            self.it = it
+            self.lock = threading.Lock()
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            with self.lock:
+                return next(self.it)
+    """
+)
+
 _RULE_LIST = (
     Rule(
         code="SLD101",
@@ -505,24 +525,7 @@ _RULE_LIST = (
                     return next(self.it)
             """
         ),
-        use_instead=_text(
-            """
-            import threading
-
-
-            class threadsafe_iter:
-                def __init__(self, it):
-                    self.it = it
-                    self.lock = threading.Lock()
-
-                def __iter__(self):
-                    return self
-
-                def __next__(self):
-                    with self.lock:
-                        return next(self.it)
-            """
-        ),
+        use_instead=_LOCKED_ITERATOR,
         fix_title="Put the `next(...)` call under `with self.<lock>:`",
         fix_safety=FixSafety.SAFE,
         fix_safety_note=_text(
@@ -574,24 +577,7 @@ _RULE_LIST = (
                         return self.it.next()
             """
         ),
-        use_instead=_text(
-            """
-            import threading
-
-
-            class threadsafe_iter:
-                def __init__(self, it):
-                    self.it = it
-                    self.lock = threading.Lock()
-
-                def __iter__(self):
-                    return self
-
-                def __next__(self):
-                    with self.lock:
-                        return next(self.it)
-            """
-        ),
+        use_instead=_LOCKED_ITERATOR,
         fix_title="Add `__next__`",
         fix_safety=FixSafety.SAFE,
         fix_safety_note=_text(
