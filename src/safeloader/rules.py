@@ -67,7 +67,8 @@ _MP_GUARD = (
 )
 _ITERATOR = "https://docs.python.org/3/library/stdtypes.html#iterator-types"
 
-#: a hand-written iterator wrapper done right: the "use instead" of SLD201 and SLD202
+#: a hand-written iterator wrapper done right: the "use instead" of SLD201 and SLD202,
+#: and the example of SLD203 (which safeloader's runtime replaces)
 _LOCKED_ITERATOR = _text(
     """
     import threading
@@ -616,24 +617,7 @@ _RULE_LIST = (
             clear message.
             """
         ),
-        example=_text(
-            """
-            import threading
-
-
-            class threadsafe_iter:
-                def __init__(self, it):
-                    self.it = it
-                    self.lock = threading.Lock()
-
-                def __iter__(self):
-                    return self
-
-                def __next__(self):
-                    with self.lock:
-                        return next(self.it)
-            """
-        ),
+        example=_LOCKED_ITERATOR,
         use_instead=_text(
             """
             from safeloader import threadsafe_iter
