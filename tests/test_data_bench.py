@@ -6,15 +6,18 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 
-pytest.importorskip("tensorflow")
+tf = pytest.importorskip("tensorflow")
 pytest.importorskip("matplotlib")
 
 from safeloader.cli import main  # noqa: E402
 from safeloader.data import write_tfrecords  # noqa: E402
 from safeloader.data.bench import NUM_FILES, synthetic_records  # noqa: E402
+from safeloader.data.bench_input_wait import (  # noqa: E402
+    CEILING, input_bound_share, measure_input_wait)
 
 NUMBER = r"[\d,.]+"
 
@@ -36,9 +39,35 @@ def test_bench_prints_rates_ratios_memory_and_fit_and_writes_a_plot(tmp_path, ca
     assert re.search(rf"^fit, threadsafe_generator, workers=3\s+{NUMBER}$", out, re.M)
     assert re.search(rf"^fit, safeloader tfrecord_dataset\s+{NUMBER}$", out, re.M)
     assert re.search(rf"target: loader >= 3x the locked generator \({NUMBER}x\)", out)
+    assert re.search(r"^Keras 3 fit, MLP 240-1024-1024-10, tensorflow on CPU$", out, re.M)
+    assert re.search(rf"^in-memory arrays \(input costs nothing\)\s+{NUMBER}$", out, re.M)
+    for fed in ("safeloader tfrecord_dataset", r"naive \(map"):
+        assert re.search(rf"^{fed}.*\s{NUMBER}\s+\d+%$", out.split("Keras 3 fit")[1], re.M), out
     assert re.search(rf"^from_generator, 1 shard\s+{NUMBER}\s+1\.00x$", out, re.M)
-    assert re.search(rf"^from_generator, 3 shards\s+{NUMBER}\s+{NUMBER}x$", out, re.M)
+    # 320 records in 3 shards: no shard fills a batch of 256, each yields its shorter last one
+    assert re.search(rf"^from_generator, 3 shards\s+[1-9][\d,]*\s+{NUMBER}x$", out, re.M)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
+
+
+def test_input_wait_is_near_zero_for_a_fast_pipeline_and_large_for_a_slow_one():
+    def batches(delay: float):
+        def build():
+            rows = tf.data.Dataset.from_tensors(
+                (tf.zeros([32, 4]), tf.zeros([32], tf.int64))).repeat()
+            if delay:
+                rows = rows.map(lambda x, y: (tf.numpy_function(
+                    lambda v: time.sleep(delay) or v, [x], tf.float32, stateful=True), y))
+            return rows.map(lambda x, y: (tf.ensure_shape(x, [32, 4]), y))
+        return build
+
+    rates = measure_input_wait({"fast": batches(0), "slow": batches(0.05)}, batch_size=32,
+                               steps=10, inputs=4, classes=2, hidden=8, skip=2)
+    assert list(rates) == [CEILING, "fast", "slow"]
+    assert rates["slow"] < 21  # at most one batch per 50 ms
+    assert input_bound_share(rates["slow"], rates[CEILING]) > 0.5
+    assert input_bound_share(rates["fast"], rates[CEILING]) < input_bound_share(
+        rates["slow"], rates[CEILING])
+    assert input_bound_share(2.0, 1.0) == 0.0
 
 
 def test_bench_refuses_too_few_records(capsys):

@@ -113,6 +113,24 @@ def test_batches_have_batch_size_and_drop_remainder_drops_the_tail(shards):
     assert [len(b["id"]) for b in shuffled] == [10] * 10
 
 
+def test_no_empty_batch_in_any_mode(tmp_path, shards):
+    # Each file's reader ends with an empty marker batch: no mode may pass it on.
+    ragged = write_tfrecords(({"id": i, "v": np.arange(i % 4, dtype=np.int64)} for i in range(N)),
+                             str(tmp_path / "ragged"), num_shards=3)
+    modes = [
+        tfrecord_dataset(shards, batch_size=10, deterministic=True),
+        tfrecord_dataset(shards, batch_size=10, label_key="id"),
+        tfrecord_dataset(ragged, batch_size=10),
+        tfrecord_dataset(shards[:1], batch_size=10, num_shards=2, shard_index=1),
+        tfrecord_dataset(shards, batch_size=10, parse_fn=lambda r: tf.io.parse_single_example(
+            r, {"id": tf.io.FixedLenFeature([], tf.int64)})),
+    ]
+    for dataset in modes:
+        sizes = [len(tf.nest.flatten(batch)[0]) for batch in dataset]
+        assert sizes and all(size > 0 for size in sizes), sizes
+        assert all(size == 10 for size in sizes[:-1]), sizes
+
+
 def test_label_key_gives_feature_label_tuples(shards):
     features, label = next(iter(tfrecord_dataset(shards, batch_size=4, label_key="id")))
     assert "id" not in features and set(features) == {"x", "name", "raw"}

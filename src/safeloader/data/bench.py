@@ -12,6 +12,10 @@ On one TFRecord set (synthetic, or ``--data DIR``) and in one run, it measures:
   loader with a shuffle buffer on a tenth of the records and on all of them;
 - tf_keras ``fit`` steps per second of a tiny model fed by the loader and by
   the locked generator with ``workers=3``;
+- Keras 3 ``fit`` steps per second of a larger model on whatever device its
+  backend trains on (a GPU with ``KERAS_BACKEND=jax`` where there is one), fed
+  by in-memory arrays, the loader and the naive pipeline, and the share of
+  step time each pipeline leaves the model waiting for input;
 - the same Python generator through :func:`~safeloader.data.from_generator`
   with one shard and with three (its decoding holds the GIL: this shows how
   little threads give such a generator).
@@ -34,6 +38,12 @@ import numpy as np
 import tensorflow as tf
 
 from safeloader import threadsafe_generator
+from safeloader.data.bench_input_wait import (
+    CEILING,
+    input_bound_share,
+    keras_device,
+    measure_input_wait,
+)
 from safeloader.data.files import check_file, resolve_files
 from safeloader.data.generators import from_generator
 from safeloader.data.index import spec_from_json
@@ -49,6 +59,8 @@ THREADS = 3
 SHUFFLE_BUFFER = 10_000
 SLOW_LIMIT = 20_000  # records per round for the two slow readers
 FIT_STEPS = 60  # timed fit steps (fewer when the records give fewer batches)
+KERAS3_STEPS = 200  # timed Keras 3 fit steps of the input-wait measure (likewise)
+KERAS3_HIDDEN = 1024  # width of that model's two hidden layers
 
 RAW, NAIVE, LOADER, GENERATOR = (
     "raw read (TFRecordDataset.batch)",
@@ -89,7 +101,10 @@ def _loader(files: list[str], spec: Mapping[str, Any], **options: Any) -> tf.dat
 
 
 def _python_batches(files: list[str], forever: bool = False) -> Iterator[dict[str, np.ndarray]]:
-    """What a generator user writes: read records, decode each in Python, stack a batch."""
+    """What a generator user writes: read records, decode each in Python, stack a batch.
+
+    Every pass over the files ends with its last, shorter batch.
+    """
     while True:
         rows: dict[str, list] = {}
         for record in tf.data.TFRecordDataset(files).as_numpy_iterator():
@@ -100,6 +115,8 @@ def _python_batches(files: list[str], forever: bool = False) -> Iterator[dict[st
             if len(rows[next(iter(rows))]) == BATCH_SIZE:
                 yield {name: np.asarray(values) for name, values in rows.items()}
                 rows = {}
+        if rows:
+            yield {name: np.asarray(values) for name, values in rows.items()}
         if not forever:
             return
 
@@ -261,13 +278,28 @@ def measure_fit(files: list[str], spec: Mapping[str, Any], steps: int) -> dict[s
     }
 
 
+def measure_keras3_fit(files: list[str], spec: Mapping[str, Any], steps: int) -> dict[str, float]:
+    """Keras 3 ``fit`` steps per second: in-memory arrays, the loader, the naive pipeline."""
+    def loader() -> tf.data.Dataset:
+        dataset = _loader(files, spec, label_key="y", repeat=True, shuffle_buffer=SHUFFLE_BUFFER)
+        return dataset.map(lambda features, label: (features["x"], label))
+
+    def naive() -> tf.data.Dataset:
+        return _naive(files, spec).map(lambda features: (features["x"], features["y"])).repeat()
+
+    return measure_input_wait({LOADER: loader, NAIVE: naive}, batch_size=BATCH_SIZE,
+                              steps=steps, inputs=FEATURE_FLOATS, classes=CLASSES,
+                              hidden=KERAS3_HIDDEN, skip=min(20, steps))
+
+
 def format_report(
     records: int, rates: Mapping[str, float], memory: Mapping[str, Mapping[str, float]],
     fit: Mapping[str, float], generators: Mapping[str, float],
+    keras3: Mapping[str, float], device: str,
 ) -> str:
-    """The printed tables: rates and ratios, peak memory, fit steps/s, sharded generators."""
+    """The printed tables: rates and ratios, peak memory, fit steps/s, input wait, generators."""
     naive, raw, ours = rates[NAIVE], rates[RAW], rates[LOADER]
-    width = max(len(name) for name in [*rates, *memory, *fit])
+    width = max(len(name) for name in [*rates, *memory, *fit, *keras3])
     lines = [f"{records} records, batch {BATCH_SIZE}, best of {ROUNDS} rounds",
              f"{'reader':<{width}}  {'records/s':>10}  {'vs naive':>8}  {'vs raw':>7}"]
     lines += [f"{name:<{width}}  {rate:>10,.0f}  {rate / naive:>7.2f}x  {rate / raw:>6.0%}"
@@ -281,6 +313,12 @@ def format_report(
     lines += ["", f"{'tf_keras fit, tiny model':<{width}}  {'steps/s':>10}"]
     lines += [f"{name:<{width}}  {rate:>10.1f}" for name, rate in fit.items()]
     lines.append(f"target: loader >= 3x the locked generator ({loader_rate / generator_rate:.1f}x)")
+    model = f"{FEATURE_FLOATS}-{KERAS3_HIDDEN}-{KERAS3_HIDDEN}-{CLASSES}"
+    lines += ["", f"Keras 3 fit, MLP {model}, {device}",
+              f"{'feeding the model':<{width}}  {'steps/s':>10}  {'waiting for input':>17}"]
+    for name, rate in keras3.items():
+        waiting = "" if name == CEILING else f"{input_bound_share(rate, keras3[CEILING]):.0%}"
+        lines.append(f"{name:<{width}}  {rate:>10.1f}  {waiting:>17}".rstrip())
     one = next(iter(generators.values()))
     lines += ["", f"{'Python generator via from_generator':<{width}}  {'records/s':>10}  "
                   f"{'vs 1':>8}"]
@@ -335,8 +373,11 @@ def run_bench(records: int = 100_000, data_dir: str | None = None, plot: str | N
         rates = measure_rates(files, spec, records)
         memory = measure_memory(files, tenth)
         fit = measure_fit(files, spec, steps=min(FIT_STEPS, max(5, records // BATCH_SIZE)))
+        keras3 = measure_keras3_fit(files, spec,
+                                    steps=min(KERAS3_STEPS, max(5, records // BATCH_SIZE)))
         generators = measure_from_generator(files, records)
-    print(format_report(records, rates, memory, fit, generators), flush=True)
+    print(format_report(records, rates, memory, fit, generators, keras3, keras_device()),
+          flush=True)
     if plot:
         try:
             write_plot(plot, rates, fit)
