@@ -253,3 +253,15 @@ def test_dataset_fn_reads_each_input_pipelines_share(shards):
         parts.append(sorted(int(i) for b in batches for i in b["id"].numpy()))
     assert parts[0] == [i for i in range(N) if i % 4 in (0, 2)]
     assert sorted(parts[0] + parts[1]) == list(range(N))
+
+
+def test_autotune_model_is_off_and_users_can_turn_it_back_on(shards):
+    dataset = tfrecord_dataset(shards, batch_size=8)
+    assert dataset.options().autotune.enabled is False
+    assert dataset.options().deterministic is False
+    options = tf.data.Options()
+    options.autotune.enabled = True
+    tuned = dataset.map(lambda batch: batch, num_parallel_calls=tf.data.AUTOTUNE)
+    tuned = tuned.with_options(options)
+    assert tuned.options().autotune.enabled is True
+    assert sorted(ids_of(tuned)) == list(range(N))

@@ -379,6 +379,13 @@ def tfrecord_dataset(
         dataset = dataset.repeat(None if repeat is True else repeat)
     options = tf.data.Options()
     options.deterministic = deterministic
+    # The pipeline's parallelism is fixed (one read per core, parsing in the
+    # reads), so tf.data's autotuning model has nothing to tune here, yet it
+    # times every record read: measured on 2 cores, turning it off cut the
+    # CPU per record by 13% (6.3 to 5.5 us). prefetch(AUTOTUNE) still sizes
+    # its buffer by itself, and ops appended with AUTOTUNE still run in
+    # parallel; users turn the model back on with their own Options.
+    options.autotune.enabled = False
     if num_shards is not None:
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     dataset = dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
