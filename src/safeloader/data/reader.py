@@ -300,6 +300,9 @@ def tfrecord_dataset(
     pipeline on tf.data service workers (``distributed_epoch``: each record
     once per epoch across them). ``prefetch_to_device`` is a device string or
     ``"auto"`` (the first GPU, nothing on a machine without one).
+    tf.data's autotuning model is off (the parallelism is fixed, and the
+    model would time every record read); turn it back on with your own
+    ``tf.data.Options`` if you append ops for it to tune.
 
     Every file's framing is checked before reading (its index, or a walk over
     the record headers): a truncated file raises ``DataLossError`` naming it,
