@@ -88,6 +88,27 @@ _LOCKED_ITERATOR = _text(
     """
 )
 
+#: a PyDataset that forwards its worker settings to Keras: the "use instead" of SLD105,
+#: and the start of SLD302's (which adds the call that sets them)
+_FORWARDING_PYDATASET = _text(
+    """
+    import keras
+
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self, images, labels, **kwargs):
+            super().__init__(**kwargs)
+            self.images, self.labels = images, labels
+
+        def __len__(self):
+            return len(self.images)
+
+        def __getitem__(self, index):
+            return self.images[index], self.labels[index]
+    """
+)
+
+
 _RULE_LIST = (
     Rule(
         code="SLD101",
@@ -453,23 +474,7 @@ _RULE_LIST = (
                     return self.images[index], self.labels[index]
             """
         ),
-        use_instead=_text(
-            """
-            import keras
-
-
-            class Batches(keras.utils.PyDataset):
-                def __init__(self, images, labels, **kwargs):
-                    super().__init__(**kwargs)
-                    self.images, self.labels = images, labels
-
-                def __len__(self):
-                    return len(self.images)
-
-                def __getitem__(self, index):
-                    return self.images[index], self.labels[index]
-            """
-        ),
+        use_instead=_FORWARDING_PYDATASET,
         fix_title="Accept `**kwargs` in `__init__` and pass them to `super().__init__`",
         fix_safety=FixSafety.SAFE,
         fix_safety_note=_text(
@@ -720,23 +725,8 @@ _RULE_LIST = (
                 model.fit(dataset, epochs=10, workers=4, use_multiprocessing=True)
             """
         ),
-        use_instead=_text(
+        use_instead=_FORWARDING_PYDATASET + "\n\n\n" + _text(
             """
-            import keras
-
-
-            class Batches(keras.utils.PyDataset):
-                def __init__(self, images, labels, **kwargs):
-                    super().__init__(**kwargs)
-                    self.images, self.labels = images, labels
-
-                def __len__(self):
-                    return len(self.images)
-
-                def __getitem__(self, index):
-                    return self.images[index], self.labels[index]
-
-
             def train(model, images, labels):
                 model.fit(Batches(images, labels, workers=4), epochs=10)
             """
