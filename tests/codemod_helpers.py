@@ -7,7 +7,7 @@ import textwrap
 
 from libcst.codemod import CodemodContext, TransformSuccess, transform_module
 
-from safeloader.codemod import SafeloaderFixCommand
+from safeloader.fix.codemod import SafeloaderFixCommand
 from safeloader.findings import Fix, FixKind, Span
 
 

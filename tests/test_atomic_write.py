@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from safeloader.atomic_write import replace_file
+from safeloader.fix.atomic_write import replace_file
 
 
 def test_replaces_content_and_keeps_mode(tmp_path: Path) -> None:

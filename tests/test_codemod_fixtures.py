@@ -23,8 +23,8 @@ from pyflakes.checker import Checker
 from pyflakes.messages import UndefinedName
 
 from safeloader.analysis import AnalysisConfig, analyze_source
-from safeloader.fix_cli import main
-from safeloader.fix_selection import FixSelection
+from safeloader.fix.cli import main
+from safeloader.fix.selection import FixSelection
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 EXPECTED = sorted((FIXTURES / "expected").glob("*.py"))

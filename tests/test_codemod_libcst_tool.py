@@ -33,7 +33,7 @@ def test_external_command_with_its_options(tmp_path: Path) -> None:
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
     result = _libcst_tool(
-        tmp_path, "-x", "safeloader.codemod.SafeloaderFixCommand", "--no-format",
+        tmp_path, "-x", "safeloader.fix.codemod.SafeloaderFixCommand", "--no-format",
         "--unsafe-fixes", "train.py",
     )
     assert result.returncode == 0, result.stderr
@@ -66,7 +66,7 @@ def test_a_fix_in_another_module_is_a_warning(tmp_path: Path) -> None:
     train = tmp_path / "train.py"
     train.write_text("from data import batches\n\nmodel.fit(batches(8), workers=3)\n")
     result = _libcst_tool(
-        tmp_path, "-x", "safeloader.codemod.SafeloaderFixCommand", "--no-format", "train.py"
+        tmp_path, "-x", "safeloader.fix.codemod.SafeloaderFixCommand", "--no-format", "train.py"
     )
     assert result.returncode == 0, result.stderr
     assert (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from safeloader.findings import Finding, Fix, FixKind, Span
-from safeloader.fix_selection import FixSelection, comma_separated
+from safeloader.fix.selection import FixSelection, comma_separated
 
 SPAN = Span(1, 0, 1, 5)
 

@@ -18,7 +18,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from safeloader.findings import Span
 from safeloader.source_text import read_source
-from safeloader.span_matching import ModuleText, NodeIndex
+from safeloader.fix.span_matching import ModuleText, NodeIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = sorted((ROOT / "fixtures").glob("*.py"))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from safeloader.fix_cli import ANALYSIS_POOL_MIN_FILES, FIX_POOL_MIN_FILES, main
+from safeloader.fix.cli import ANALYSIS_POOL_MIN_FILES, FIX_POOL_MIN_FILES, main
 
 BAD = '''\
 """A training script."""
@@ -127,7 +127,7 @@ def test_diff_into_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
         write(tmp_path / f"m{index}.py", BAD)
     # `true` exits without reading: every write to the pipe fails
     pipeline = subprocess.run(
-        ["bash", "-c", f'"{sys.executable}" -m safeloader.fix_cli --diff "{tmp_path}" | true; '
+        ["bash", "-c", f'"{sys.executable}" -m safeloader.fix.cli --diff "{tmp_path}" | true; '
          'echo "status=${PIPESTATUS[0]}" >&2'],
         capture_output=True, text=True, timeout=120,
     )
@@ -260,7 +260,7 @@ def test_a_file_libcst_would_not_write_back_byte_for_byte_is_refused(
 def test_a_failing_analysis_is_reported_for_its_file_and_the_rest_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import safeloader.fix_runner as runner
+    import safeloader.fix.runner as runner
 
     real = runner.analyze_module
 
@@ -320,7 +320,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     for index in range(3):
         write(tmp_path / f"m{index}.py", BAD)
     piped = subprocess.run(
-        [sys.executable, "-m", "safeloader.fix_cli", "--check", str(tmp_path)],
+        [sys.executable, "-m", "safeloader.fix.cli", "--check", str(tmp_path)],
         capture_output=True, text=True, timeout=120,
     )
     assert "\r" not in piped.stderr and "[" not in piped.stderr
@@ -328,7 +328,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     leader, follower = pty.openpty()
     try:
         subprocess.run(
-            [sys.executable, "-m", "safeloader.fix_cli", "--check", str(tmp_path)],
+            [sys.executable, "-m", "safeloader.fix.cli", "--check", str(tmp_path)],
             stderr=follower, stdout=subprocess.DEVNULL, timeout=120,
         )
         os.close(follower)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from safeloader.analysis import analyze_source
-from safeloader.fix_cli import main
-from safeloader.fix_selection import FixSelection
+from safeloader.fix.cli import main
+from safeloader.fix.selection import FixSelection
 from safeloader.source_text import read_source
 
 

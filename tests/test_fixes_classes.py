@@ -14,10 +14,10 @@ from libcst.codemod import CodemodContext, TransformSuccess, transform_module
 
 from safeloader.analysis import analyze_source
 from safeloader.analysis.config import AnalysisConfig
-from safeloader.codemod import SafeloaderFixCommand
+from safeloader.fix.codemod import SafeloaderFixCommand
 from safeloader.findings import Fix, FixKind, Span
-from safeloader.fix_runner import fix_file, plan_file
-from safeloader.fix_selection import FixSelection
+from safeloader.fix.runner import fix_file, plan_file
+from safeloader.fix.selection import FixSelection
 
 from test_analysis_classes import CLASS_FIXTURES, FIXTURES, fixture_options
 

@@ -1,7 +1,7 @@
 """What the analysis reports: findings and the fixes they allow.
 
 The analysis (``safeloader.analysis``) produces :class:`Finding` objects; the
-flake8 plugin only reports them, and the codemod (``safeloader.codemod``)
+flake8 plugin only reports them, and the codemod (``safeloader.fix.codemod``)
 applies their :class:`Fix` objects. Both front ends read these types, so
 they cannot disagree about where a hazard is or what may be done about it.
 

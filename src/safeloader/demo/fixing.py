@@ -17,9 +17,9 @@ from typing import Any, Mapping, TextIO
 
 from safeloader.analysis import analyze_source
 from safeloader.findings import Finding
-from safeloader.fix_runner import fix_text
-from safeloader.fix_selection import FixSelection
-from safeloader.unified_diff import unified_diff
+from safeloader.fix.runner import fix_text
+from safeloader.fix.selection import FixSelection
+from safeloader.fix.unified_diff import unified_diff
 
 TITLE = "safeloader-fix rewrites the classic forum script"
 

@@ -21,11 +21,11 @@ from typing import Callable, Iterable, Sequence, TypeVar
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.findings import Fix
 from safeloader.flake8_config import safeloader_settings
-from safeloader.fix_runner import FileOutcome, FilePlan, fix_file, plan_file
-from safeloader.fix_selection import FixSelection, comma_separated
-from safeloader.progress import ProgressBar
-from safeloader.source_files import python_files
-from safeloader.unified_diff import unified_diff
+from safeloader.fix.runner import FileOutcome, FilePlan, fix_file, plan_file
+from safeloader.fix.selection import FixSelection, comma_separated
+from safeloader.fix.progress import ProgressBar
+from safeloader.fix.source_files import python_files
+from safeloader.fix.unified_diff import unified_diff
 
 #: below this many files a process pool costs more than it saves: analysing a
 #: file takes about a millisecond, rewriting one with LibCST tens of them

@@ -14,7 +14,7 @@ from __future__ import annotations
 import libcst as cst
 
 from safeloader.findings import Fix
-from safeloader.fixes import FixContext
+from safeloader.fix.fixes import FixContext
 
 NODE_TYPE = (cst.ClassDef, cst.FunctionDef)
 

@@ -1,6 +1,6 @@
 """The fix handlers of ``safeloader-fix``: one module per :class:`FixKind`.
 
-The codemod (:mod:`safeloader.codemod`) walks a module once. Before the walk it
+The codemod (:mod:`safeloader.fix.codemod`) walks a module once. Before the walk it
 finds, for every :class:`~safeloader.findings.Fix`, the LibCST node the fix's
 span points at (through ``PositionProvider``, on the original tree, so several
 fixes in one file never shift each other); on leaving that node it calls the
@@ -54,14 +54,14 @@ MATCH_ENCLOSING = "enclosing"
 #: the module implementing each fix kind
 HANDLER_MODULES: Mapping[FixKind, str] = MappingProxyType(
     {
-        FixKind.DECORATE_GENERATOR: "safeloader.fixes.decorate_generator",
-        FixKind.WRAP_EXPRESSION: "safeloader.fixes.wrap_expression",
-        FixKind.DISABLE_MULTIPROCESSING: "safeloader.fixes.disable_multiprocessing",
-        FixKind.FORWARD_KWARGS: "safeloader.fixes.forward_kwargs",
-        FixKind.LOCK_NEXT_CALL: "safeloader.fixes.lock_next_call",
-        FixKind.ADD_DUNDER_NEXT: "safeloader.fixes.add_dunder_next",
-        FixKind.REPLACE_HANDWRITTEN: "safeloader.fixes.replace_handwritten",
-        FixKind.RENAME_GENERATOR_CALL: "safeloader.fixes.rename_generator_call",
+        FixKind.DECORATE_GENERATOR: "safeloader.fix.fixes.decorate_generator",
+        FixKind.WRAP_EXPRESSION: "safeloader.fix.fixes.wrap_expression",
+        FixKind.DISABLE_MULTIPROCESSING: "safeloader.fix.fixes.disable_multiprocessing",
+        FixKind.FORWARD_KWARGS: "safeloader.fix.fixes.forward_kwargs",
+        FixKind.LOCK_NEXT_CALL: "safeloader.fix.fixes.lock_next_call",
+        FixKind.ADD_DUNDER_NEXT: "safeloader.fix.fixes.add_dunder_next",
+        FixKind.REPLACE_HANDWRITTEN: "safeloader.fix.fixes.replace_handwritten",
+        FixKind.RENAME_GENERATOR_CALL: "safeloader.fix.fixes.rename_generator_call",
     }
 )
 

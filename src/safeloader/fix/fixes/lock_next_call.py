@@ -17,7 +17,7 @@ from __future__ import annotations
 import libcst as cst
 
 from safeloader.findings import Fix
-from safeloader.fixes import MATCH_ENCLOSING, FixContext
+from safeloader.fix.fixes import MATCH_ENCLOSING, FixContext
 
 NODE_TYPE = (cst.SimpleStatementLine, cst.SimpleStatementSuite)
 MATCH = MATCH_ENCLOSING

@@ -13,7 +13,7 @@ from __future__ import annotations
 import libcst as cst
 
 from safeloader.findings import Fix
-from safeloader.fixes import MATCH_ENCLOSING, FixContext
+from safeloader.fix.fixes import MATCH_ENCLOSING, FixContext
 
 NODE_TYPE = cst.Arg
 MATCH = MATCH_ENCLOSING

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Sequence
 
 from safeloader.analysis import AnalysisConfig, analyze_module, might_have_findings
-from safeloader.atomic_write import replace_file
+from safeloader.fix.atomic_write import replace_file
 from safeloader.findings import Fix
-from safeloader.fix_selection import FixSelection
+from safeloader.fix.selection import FixSelection
 from safeloader.source_text import SourceError, read_source, split_lines
 
 
@@ -103,7 +103,7 @@ def fix_text(text: str, path: Path, fixes: Sequence[tuple[str, Fix]]) -> TextFix
     import libcst as cst
     from libcst.codemod import CodemodContext
 
-    from safeloader.codemod import SafeloaderFixCommand
+    from safeloader.fix.codemod import SafeloaderFixCommand
 
     try:
         module = cst.parse_module(text)

@@ -18,7 +18,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from safeloader.findings import Fix
-from safeloader.fixes import FixContext
+from safeloader.fix.fixes import FixContext
 
 NODE_TYPE = cst.FunctionDef
 

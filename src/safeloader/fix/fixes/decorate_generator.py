@@ -19,7 +19,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from safeloader.findings import Fix
-from safeloader.fixes import FixContext
+from safeloader.fix.fixes import FixContext
 
 NODE_TYPE = cst.FunctionDef
 

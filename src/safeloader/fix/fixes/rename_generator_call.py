@@ -22,7 +22,7 @@ from typing import Mapping
 import libcst as cst
 
 from safeloader.findings import Fix
-from safeloader.fixes import FixContext
+from safeloader.fix.fixes import FixContext
 
 NODE_TYPE = cst.Call
 
