@@ -26,6 +26,8 @@ from safeloader.analysis import AnalysisConfig, analyze_source
 from safeloader.fix.cli import main
 from safeloader.fix.selection import FixSelection
 
+pytestmark = pytest.mark.usefixtures("outside_the_repository")
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 EXPECTED = sorted((FIXTURES / "expected").glob("*.py"))
 _OPTIONS = re.compile(r"#\s*fixture-options:(.*)$", re.M)

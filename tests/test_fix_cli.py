@@ -46,6 +46,8 @@ model = Sequential()
 model.fit(batches(8), steps_per_epoch=5, workers=3)
 '''
 
+pytestmark = pytest.mark.usefixtures("outside_the_repository")
+
 DEPRECATED = "model.fit_generator(batches(8), 5, workers=0)\n"
 COOKIE = b"# -*- coding: latin-1 -*-\n"
 CLEAN = "import os\n\nprint(os.getcwd())\n"
@@ -171,21 +173,22 @@ def test_a_missing_path_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert f"{tmp_path / 'nope.py'}: no such file or directory" in capsys.readouterr().err
 
 
-def test_walk_skips_vcs_venvs_build_caches_and_excludes(tmp_path: Path) -> None:
+def test_walk_skips_flake8s_default_excludes_exactly_and_the_given_ones(tmp_path: Path) -> None:
     skipped = [
-        ".git/hook.py", ".venv/lib/x.py", "venv/x.py", "env/x.py", "build/x.py",
-        "__pycache__/x.py", ".tox/x.py", ".eggs/x.py", "generated/x.py", "pkg/skip_me.py",
+        ".svn/x.py", "CVS/x.py", ".bzr/x.py", ".hg/x.py", ".git/hook.py", "__pycache__/x.py",
+        ".tox/x.py", ".nox/x.py", ".eggs/x.py", "dist.egg/x.py", "generated/x.py",
+        "pkg/skip_me.py",
     ]
-    write(tmp_path / "env" / "pyvenv.cfg", "home = /usr\n")
-    for name in skipped:
+    entered = ["venv/x.py", "build/x.py", "pkg/train.py"]  # flake8 enters them too
+    for name in skipped + entered:
         write(tmp_path / name, BAD)
-    taken = write(tmp_path / "pkg" / "train.py", BAD)
     not_python = write(tmp_path / "pkg" / "notes.txt", BAD)
     assert main([str(tmp_path), "--exclude", "generated,skip_*.py"]) == 0
-    assert taken.read_text() == GOOD
     assert not_python.read_text() == BAD
     for name in skipped:
         assert (tmp_path / name).read_text() == BAD, name
+    for name in entered:
+        assert (tmp_path / name).read_text() == GOOD, name
 
 
 def test_select_and_ignore_choose_the_rules(tmp_path: Path) -> None:

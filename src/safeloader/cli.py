@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Sequence
 
+from safeloader import __version__
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``safeloader`` command."""
@@ -13,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="safeloader",
         description="Safe and fast feeding of training data to Keras.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser(
         "demo", help="show the thread-safety hazard, its fixes and the faster loaders"

@@ -8,7 +8,9 @@ is never passed through universal-newline translation.
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 import re
 import tokenize
 from dataclasses import dataclass
@@ -52,10 +54,27 @@ def read_source(path: Path) -> SourceText:
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise SourceError(path, f"cannot read: {error.strerror or error}") from error
+        raise SourceError(path, unreadable_reason(path, error)) from error
+    return decode_source(path, raw)
+
+
+def decode_source(path: Path, raw: bytes) -> SourceText:
+    """Decode ``raw``, the bytes of ``path``; raise :class:`SourceError` if that fails."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
         text = raw.decode(encoding)
     except (SyntaxError, LookupError, UnicodeDecodeError) as error:
         raise SourceError(path, f"cannot decode: {error}") from error
     return SourceText(path, raw, text, encoding)
+
+
+def unreadable_reason(path: Path, error: OSError) -> str:
+    """Why ``path`` could not be read, in words (symbolic link trouble named as such)."""
+    if path.is_symlink():
+        if error.errno == errno.ELOOP:
+            return "cannot read: a symbolic link loop"
+        if error.errno == errno.ENOENT:
+            return f"cannot read: a dangling symbolic link (to {os.readlink(path)})"
+    if error.errno == errno.ELOOP:
+        return "cannot read: a symbolic link loop on its path"
+    return f"cannot read: {error.strerror or error}"

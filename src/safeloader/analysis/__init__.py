@@ -17,6 +17,7 @@ from safeloader.analysis.classes import check_classes
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.analysis.prefilter import class_rules_might_fire, might_have_findings
 from safeloader.findings import Finding
+from safeloader.source_text import split_lines
 
 __all__ = ["AnalysisConfig", "analyze_module", "analyze_source", "might_have_findings"]
 
@@ -45,4 +46,4 @@ def analyze_source(
 ) -> list[Finding]:
     """Parse ``source`` and return :func:`analyze_module`'s findings; raises ``SyntaxError``."""
     tree = ast.parse(source, filename=str(path) if path is not None else "<unknown>")
-    return analyze_module(tree, source.splitlines(keepends=True), path, config)
+    return analyze_module(tree, split_lines(source), path, config)

@@ -77,6 +77,8 @@ from safeloader.rules import RULES
 
 #: what may follow a loader method's name before its call's parenthesis
 _CALL_TAIL = re.compile(r"(?:_generator)?[ \t\r\n\f\\]*\(")
+#: a line break as Python's tokenizer counts them (old Mac files end lines with a lone CR)
+_LINE_BREAK = re.compile(r"\r\n?|\n")
 _LOADER_WORDS = ("fit", "evaluate", "predict")
 
 _SNIPPET_LIMIT = 40
@@ -105,7 +107,7 @@ def candidate_lines(text: str) -> list[int]:
     lines: list[int] = []
     line, previous = 1, 0
     for offset in offsets:
-        line += text.count("\n", previous, offset)
+        line += len(_LINE_BREAK.findall(text, previous, offset))
         previous = offset
         if not lines or lines[-1] != line:
             lines.append(line)

@@ -9,31 +9,56 @@ are still processed).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 from collections import Counter
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Iterable, Sequence
 
-from safeloader.analysis.config import AnalysisConfig
+from safeloader import __version__
 from safeloader.findings import Fix
-from safeloader.flake8_config import safeloader_settings
+from safeloader.fix.flake8_reporting import Flake8ConfigurationError, Flake8Reporting
+from safeloader.fix.interruptible import Interruptible
+from safeloader.fix.progress import ProgressBar
 from safeloader.fix.runner import FileOutcome, FilePlan, fix_file, plan_file
 from safeloader.fix.selection import FixSelection, comma_separated
-from safeloader.fix.progress import ProgressBar
-from safeloader.fix.source_files import python_files
 from safeloader.fix.unified_diff import unified_diff
+from safeloader.rules import RULES
 
 #: below this many files a process pool costs more than it saves: analysing a
 #: file takes about a millisecond, rewriting one with LibCST tens of them
 ANALYSIS_POOL_MIN_FILES = 64
 FIX_POOL_MIN_FILES = 8
+#: the exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it)
+EXIT_INTERRUPTED = 130
+#: the prefix every safeloader code starts with
+CODE_FAMILY = "SLD"
 
-_T = TypeVar("_T")
-_R = TypeVar("_R")
+
+def rule_codes(value: str) -> tuple[str, ...]:
+    """``--select``/``--ignore``: comma-separated codes or prefixes, each naming at
+    least one of safeloader's rules (a typo would otherwise select nothing)."""
+    codes = comma_separated(value)
+    for code in codes:
+        if not any(known.startswith(code) for known in RULES):
+            raise argparse.ArgumentTypeError(
+                f"unknown code {code!r}: safeloader's codes are {', '.join(sorted(RULES))} "
+                f"(or a prefix of them, such as {CODE_FAMILY}1)"
+            )
+    return codes
+
+
+def positive_count(value: str) -> int:
+    """``-j``: a whole number of processes, at least 1."""
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 process, got {count}")
+    return count
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,23 +68,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fix thread-unsafe generators fed to Keras and deprecated *_generator "
         "calls, in place, changing nothing else.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("paths", nargs="*", default=["."], metavar="PATH",
                         help="files or directories (default: the current directory)")
     parser.add_argument("--diff", action="store_true",
                         help="print a unified diff of the fixes instead of writing them")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 when a file would change")
-    parser.add_argument("--select", type=comma_separated, default=(), metavar="CODES",
-                        help="comma-separated codes or prefixes to fix (default: the rules "
-                        "on by default)")
-    parser.add_argument("--ignore", type=comma_separated, default=(), metavar="CODES",
+    parser.add_argument("--select", type=rule_codes, default=(), metavar="CODES",
+                        help="comma-separated codes or prefixes to fix (default: what the flake8 "
+                        "configuration selects, else the rules on by default)")
+    parser.add_argument("--ignore", type=rule_codes, default=(), metavar="CODES",
                         help="comma-separated codes or prefixes not to fix")
     parser.add_argument("--unsafe-fixes", action="store_true",
                         help="also apply fixes that may change behaviour (SLD102)")
     parser.add_argument("--exclude", type=comma_separated, default=(), metavar="GLOBS",
-                        help="comma-separated globs of files and directories to skip")
-    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                        help="processes to use for many files (default: one per CPU)")
+                        help="comma-separated globs of files and directories to skip, added to "
+                        "flake8's exclude and extend-exclude")
+    parser.add_argument("-j", "--jobs", type=positive_count, default=os.cpu_count() or 1,
+                        metavar="N", help="processes to use for many files (default: one per CPU)")
     parser.add_argument("--keras-version", choices=("2", "3", "auto"),
                         help="the Keras the code targets (default: safeloader-keras-version of "
                         "the flake8 configuration, else auto)")
@@ -67,35 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated extra names that make a generator thread-safe "
                         "(default: safeloader-guards of the flake8 configuration)")
     return parser
-
-
-def _process_pool(jobs: int) -> ProcessPoolExecutor:
-    """A pool of ``jobs`` processes, started from a clean server process where the
-    platform has one (forking a process that runs threads, such as a test runner
-    that has imported TensorFlow, can deadlock the child)."""
-    methods = multiprocessing.get_all_start_methods()
-    method = "forkserver" if "forkserver" in methods else None
-    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method))
-
-
-def _with_progress(
-    function: Callable[[_T], _R], items: Sequence[_T], pool: Executor | None, jobs: int,
-    label: str,
-) -> list[_R]:
-    """``[function(item) for item in items]``, in ``pool`` (of ``jobs`` processes) when
-    given, with a progress bar."""
-    progress = ProgressBar(sys.stderr, len(items), label)
-    results: Iterable[_R]
-    if pool is None:
-        results = map(function, items)
-    else:
-        results = pool.map(function, items, chunksize=max(1, len(items) // (8 * jobs)))
-    collected = []
-    for result in results:
-        collected.append(result)
-        progress.advance()
-    progress.close()
-    return collected
 
 
 def _fix_job(job: tuple[Path, list[tuple[str, Fix]]], *, write: bool, keep_texts: bool
@@ -127,59 +125,88 @@ def _write_diff(text: str) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _summary(scanned: int, changed: int, by_code: Counter[str], errors: int, check: bool) -> str:
+def _summary(
+    scanned: int, changed: int, by_code: Counter[str], errors: int, check: bool,
+    held_back: int, interrupted: bool,
+) -> str:
     verb = "would change" if check else "changed"
     fixes = ", ".join(f"{code} x{count}" for code, count in sorted(by_code.items())) or "none"
     text = f"safeloader-fix: {scanned} files scanned, {changed} {verb}; fixes: {fixes}"
-    return text + (f"; {errors} could not be processed" if errors else "")
+    if held_back:
+        text += f"; {held_back} more with --unsafe-fixes"
+    if errors:
+        text += f"; {errors} could not be processed"
+    return text + ("; interrupted, the other files left as they were" if interrupted else "")
+
+
+def _flake8_arguments(args: argparse.Namespace) -> list[str]:
+    """flake8's command line for the fixer's own: the same files and choices, so that
+    flake8's configuration is read and applied as ``flake8`` itself would."""
+    argv = [*args.paths]
+    if args.select:
+        argv.append("--select=" + ",".join(args.select))
+    if args.ignore:
+        argv.append("--ignore=" + ",".join(args.ignore))
+    if args.exclude:
+        # added to flake8's exclude (its defaults or the configuration's), not instead
+        argv.append("--extend-exclude=" + ",".join(args.exclude))
+    if args.keras_version is not None:
+        argv.append("--safeloader-keras-version=" + args.keras_version)
+    if args.guards is not None:
+        argv.append("--safeloader-guards=" + ",".join(args.guards))
+    return argv
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``safeloader-fix``; return its exit status."""
     args = build_parser().parse_args(argv)
-    configured = safeloader_settings(Path.cwd())
-    keras_version = args.keras_version or configured.get("keras_version", "auto")
-    if keras_version not in ("2", "3", "auto"):
-        print(f"safeloader-fix: safeloader-keras-version = {keras_version!r} in the flake8 "
-              "configuration; expected 2, 3 or auto", file=sys.stderr)
+    try:
+        reporting = Flake8Reporting.from_arguments(_flake8_arguments(args))
+    except Flake8ConfigurationError as error:
+        print(f"safeloader-fix: {error}", file=sys.stderr)
         return 2
-    guards = args.guards if args.guards is not None else comma_separated(
-        configured.get("guards")
-    )
-    config = AnalysisConfig(keras_version=keras_version, extra_guards=frozenset(guards))
-    selection = FixSelection(args.select, args.ignore, args.unsafe_fixes)
+    # which codes is flake8's decision (``reporting``); the selection adds fix safety
+    selection = FixSelection(select=(CODE_FAMILY,), unsafe_fixes=args.unsafe_fixes)
     write = not (args.check or args.diff)
-    files = list(dict.fromkeys(python_files(args.paths, args.exclude)))
-    missing = [path for path in files if not path.exists()]
+    files = reporting.files()
+    missing = [path for path in files if not os.path.lexists(path)]
     errors = len(missing)
     for path in missing:
         print(f"{path}: no such file or directory", file=sys.stderr)
-    files = [path for path in files if path.exists()]
+    files = [path for path in files if os.path.lexists(path)]
 
-    jobs = max(1, args.jobs)
+    jobs = args.jobs
+    runner = Interruptible()
     pool: ProcessPoolExecutor | None = None
-    try:
-        if jobs > 1 and len(files) >= ANALYSIS_POOL_MIN_FILES:
-            pool = _process_pool(jobs)
-        plans = _with_progress(
-            partial(plan_file, config=config, selection=selection), files, pool, jobs,
-            "files analysed",
-        )
-        for plan in plans:
-            if plan.error is not None:
-                errors += 1
-                print(f"{plan.path}: {plan.error}; left unchanged", file=sys.stderr)
-        targets = list(_group_by_target(plans).items())
-        if pool is None and jobs > 1 and len(targets) >= FIX_POOL_MIN_FILES:
-            pool = _process_pool(jobs)
-        outcomes = _with_progress(
-            partial(_fix_job, write=write, keep_texts=args.diff), targets,
-            pool if len(targets) >= FIX_POOL_MIN_FILES else None, jobs, "files fixed",
-        )
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    outcomes: list[FileOutcome] = []
+    with runner.catching():
+        try:
+            if jobs > 1 and len(files) >= ANALYSIS_POOL_MIN_FILES:
+                pool = runner.pool(jobs)
+            plans = runner.map(
+                partial(plan_file, config=reporting.analysis_config(), selection=selection,
+                        reporting=reporting),
+                files, pool, jobs, ProgressBar(sys.stderr, len(files), "files analysed"),
+            )
+            targets = list(_group_by_target(plans).items())
+            if not runner.interrupted:
+                if pool is None and jobs > 1 and len(targets) >= FIX_POOL_MIN_FILES:
+                    pool = runner.pool(jobs)
+                outcomes = runner.map(
+                    partial(_fix_job, write=write, keep_texts=args.diff), targets,
+                    pool if len(targets) >= FIX_POOL_MIN_FILES else None, jobs,
+                    ProgressBar(sys.stderr, len(targets), "files fixed"),
+                )
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
 
+    held_back = 0
+    for plan in plans:
+        held_back += plan.held_back
+        if plan.error is not None:
+            errors += 1
+            print(f"{plan.path}: {plan.error}; left unchanged", file=sys.stderr)
     by_code: Counter[str] = Counter()
     changed = 0
     for outcome in outcomes:
@@ -193,7 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             by_code.update(outcome.applied)
             if outcome.texts is not None:
                 _write_diff(unified_diff(outcome.path, *outcome.texts))
-    print(_summary(len(files), changed, by_code, errors, not write), file=sys.stderr)
+    print(_summary(len(plans), changed, by_code, errors, not write, held_back,
+                   runner.interrupted), file=sys.stderr)
+    if runner.interrupted:
+        return EXIT_INTERRUPTED
     if errors:
         return 2
     return 1 if args.check and changed else 0

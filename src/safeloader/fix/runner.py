@@ -22,19 +22,28 @@ from pathlib import Path
 from typing import Sequence
 
 from safeloader.analysis import AnalysisConfig, analyze_module, might_have_findings
-from safeloader.fix.atomic_write import replace_file
 from safeloader.findings import Fix
+from safeloader.fix.atomic_write import ChangedOnDiskError, FileSnapshot, replace_file
+from safeloader.fix.flake8_reporting import Flake8Reporting
 from safeloader.fix.selection import FixSelection
-from safeloader.source_text import SourceError, read_source, split_lines
+from safeloader.source_text import (
+    SourceError,
+    decode_source,
+    read_source,
+    split_lines,
+    unreadable_reason,
+)
 
 
 @dataclass(frozen=True)
 class FilePlan:
-    """What the analysis of one file asks for: ``(file to edit, code, fix)`` triples."""
+    """What the analysis of one file asks for: ``(file to edit, code, fix)`` triples,
+    and how many more fixes ``--unsafe-fixes`` would add (``held_back``)."""
 
     path: Path
     fixes: tuple[tuple[Path, str, Fix], ...] = ()
     error: str | None = None
+    held_back: int = 0
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,8 @@ class FileOutcome:
     """What rewriting one file gave.
 
     ``texts`` holds the text before and after only when the file changed and
-    the caller asked to keep them (for ``--diff``).
+    the caller asked to keep them (for ``--diff``). ``skipped``: not started,
+    because the run was interrupted.
     """
 
     path: Path
@@ -51,32 +61,49 @@ class FileOutcome:
     warnings: tuple[str, ...] = ()
     error: str | None = None
     texts: tuple[str, str] | None = field(default=None, repr=False)
+    skipped: bool = False
 
 
-def plan_file(path: Path, config: AnalysisConfig, selection: FixSelection) -> FilePlan:
-    """Run the analysis on ``path`` and keep the fixes ``selection`` allows."""
+#: said of a file whose parse or analysis ran out of stack
+TOO_DEEP = "too deeply nested to analyse (Python's recursion limit)"
+
+
+def plan_file(
+    path: Path, config: AnalysisConfig, selection: FixSelection,
+    reporting: Flake8Reporting | None = None,
+) -> FilePlan:
+    """Run the analysis on ``path`` and keep the fixes ``selection`` allows, among
+    the findings flake8 would report (``reporting``; all of them when ``None``)."""
     try:
         source = read_source(path)
     except SourceError as error:
         return FilePlan(path, error=error.reason)
     if not might_have_findings(source.text):
         return FilePlan(path)
+    if "\0" in source.text:
+        line = len(split_lines(source.text[:source.text.index("\0")] + "x"))
+        return FilePlan(path, error=f"contains a NUL byte (line {line}): not Python source")
     try:
         tree = ast.parse(source.text, filename=str(path))
     except SyntaxError as error:
         return FilePlan(path, error=f"syntax error: {error.msg} (line {error.lineno})")
-    except (ValueError, RecursionError, MemoryError) as error:
+    except RecursionError:
+        return FilePlan(path, error=TOO_DEEP)
+    except (ValueError, MemoryError) as error:
         return FilePlan(path, error=f"cannot parse: {error}")
     try:
         findings = analyze_module(tree, split_lines(source.text), path, config)
+        if reporting is not None:
+            findings = reporting.reported(path, findings)
+    except RecursionError:
+        return FilePlan(path, error=TOO_DEEP)
     except Exception as error:  # a bug in one rule must not stop the other files
         return FilePlan(path, error=f"internal error in the analysis: {error!r}")
+    chosen = selection.fixes_to_apply(findings)
     return FilePlan(
         path,
-        tuple(
-            (path if fix.path is None else Path(fix.path), code, fix)
-            for code, fix in selection.fixes_to_apply(findings)
-        ),
+        tuple((path if fix.path is None else Path(fix.path), code, fix) for code, fix in chosen),
+        held_back=len(selection.held_back(findings)),
     )
 
 
@@ -131,17 +158,31 @@ def fix_text(text: str, path: Path, fixes: Sequence[tuple[str, Fix]]) -> TextFix
 def fix_file(
     path: Path, fixes: Sequence[tuple[str, Fix]], *, write: bool, keep_texts: bool
 ) -> FileOutcome:
-    """Apply ``fixes`` to ``path`` in one pass; write the result when ``write``."""
+    """Apply ``fixes`` to ``path`` in one pass; write the result when ``write``.
+
+    The result is written only if the file is still what was read (size,
+    modification time, content): an edit made meanwhile is never overwritten.
+    """
     try:
-        source = read_source(path)
+        snapshot, raw = FileSnapshot.read(path)
+    except OSError as error:
+        return FileOutcome(path, error=unreadable_reason(path, error))
+    try:
+        source = decode_source(path, raw)
     except SourceError as error:
         return FileOutcome(path, error=error.reason)
-    fixed = fix_text(source.text, path, fixes)
+    try:
+        fixed = fix_text(source.text, path, fixes)
+    except RecursionError:
+        return FileOutcome(path, error=TOO_DEEP)
     if fixed.text is None or fixed.text == source.text:
         return FileOutcome(path, warnings=fixed.warnings, error=fixed.error)
     if write:
         try:
-            replace_file(path, source.encode(fixed.text))
+            replace_file(path, source.encode(fixed.text), expected=snapshot)
+        except ChangedOnDiskError:
+            return FileOutcome(path, warnings=fixed.warnings,
+                               error="changed on disk while being fixed")
         except (OSError, UnicodeEncodeError) as error:
             return FileOutcome(path, warnings=fixed.warnings, error=f"cannot write: {error}")
     texts = (source.text, fixed.text) if keep_texts else None

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+from dataclasses import dataclass, replace
+from typing import Iterable, Sequence
 
 from safeloader.findings import Finding, Fix
 
@@ -66,6 +66,15 @@ class FixSelection:
                     seen.add(key)
                     chosen.append((finding.code, fix))
         return chosen
+
+
+    def held_back(self, findings: Sequence[Finding]) -> list[tuple[str, Fix]]:
+        """The ``(code, fix)`` pairs that only ``unsafe_fixes`` keeps from being applied."""
+        if self.unsafe_fixes:
+            return []
+        applied = {fix_key(fix) for _, fix in self.fixes_to_apply(findings)}
+        unsafe = replace(self, unsafe_fixes=True).fixes_to_apply(findings)
+        return [(code, fix) for code, fix in unsafe if fix_key(fix) not in applied]
 
 
 def _longest_prefix(code: str, prefixes: tuple[str, ...]) -> int:

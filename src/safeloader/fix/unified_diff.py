@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 
 from safeloader.source_text import split_lines
 
 
+def diff_name(path: Path) -> str:
+    """The name ``path`` gets in a diff header: ``a/``-less path relative to the
+    current directory when it lies under it (whether it was named relative,
+    absolute or through the project's imports), else its absolute path."""
+    here = Path.cwd()
+    for candidate, base in ((Path(os.path.abspath(path)), here),
+                            (Path(os.path.realpath(path)), Path(os.path.realpath(here)))):
+        try:
+            return candidate.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return Path(os.path.abspath(path)).as_posix()
+
+
 def unified_diff(path: Path, before: str, after: str) -> str:
-    """A unified diff of one file's change (``a/``, ``b/`` prefixes on relative
-    paths, so that ``git apply`` takes it; a missing final newline is marked)."""
-    name = path.as_posix()
-    old, new = (name, name) if path.is_absolute() else (f"a/{name}", f"b/{name}")
+    """A unified diff of one file's change: ``a/``, ``b/`` prefixes on paths relative
+    to the current directory, so that ``git apply`` and ``patch -p1`` take it (a
+    file outside it keeps its absolute path); a missing final newline is marked."""
+    name = diff_name(path)
+    old, new = (name, name) if Path(name).is_absolute() else (f"a/{name}", f"b/{name}")
     lines = []
     for line in difflib.unified_diff(
         split_lines(before), split_lines(after), fromfile=old, tofile=new

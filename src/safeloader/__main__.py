@@ -1,0 +1,7 @@
+"""``python -m safeloader``: the ``safeloader`` command."""
+
+import sys
+
+from safeloader.cli import main
+
+sys.exit(main())
