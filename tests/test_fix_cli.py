@@ -4,6 +4,7 @@ walking, selection, encodings and line endings, permissions, -j, progress."""
 from __future__ import annotations
 
 import os
+import re
 import pty
 import stat
 import subprocess
@@ -408,3 +409,139 @@ def test_keras_version_comes_from_the_flake8_configuration(
     write(tmp_path / "tox.ini", "[flake8]\nsafeloader-keras-version = 4\n")
     assert main(["--check", "data.py"]) == 2
     assert "safeloader-keras-version = '4'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        (["--select", "SLD999"], "argument --select: unknown code 'SLD999'"),
+        (["--select", "SLD101,E501"], "argument --select: unknown code 'E501'"),
+        (["--ignore", "SLD4"], "argument --ignore: unknown code 'SLD4'"),
+        (["-j", "0"], "argument -j/--jobs: expected at least 1 process, got 0"),
+        (["-j", "-5"], "argument -j/--jobs: expected at least 1 process, got -5"),
+        (["-j", "many"], "argument -j/--jobs: expected a whole number, got 'many'"),
+    ],
+)
+def test_bad_arguments_are_errors_naming_the_argument(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], named: str
+) -> None:
+    script = write(tmp_path / "train.py", BAD)
+    with pytest.raises(SystemExit) as exited:
+        main([*arguments, "--check", str(script)])
+    assert exited.value.code == 2
+    assert named in capsys.readouterr().err
+    assert script.read_text() == BAD
+
+
+def test_prefixes_of_known_codes_are_accepted(tmp_path: Path) -> None:
+    script = write(tmp_path / "train.py", BAD)
+    assert main(["--select", "SLD1", "--ignore", "SLD10", "--check", str(script)]) == 0
+    assert main(["--select", "SLD", "--check", str(script)]) == 1
+
+
+def test_summary_counts_the_fixes_left_for_unsafe_fixes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = BAD.replace("workers=3", "workers=3, use_multiprocessing=True")
+    script = write(tmp_path / "train.py", "def main():\n    pass\n" + source + DEPRECATED)
+    assert main(["--check", str(script)]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "safeloader-fix: 1 files scanned, 1 would change; fixes: SLD301 x1; "
+        "2 more with --unsafe-fixes"
+    )
+    assert main(["--check", "--unsafe-fixes", str(script)]) == 1
+    assert capsys.readouterr().err.splitlines()[-1].endswith("fixes: SLD102 x2, SLD301 x1")
+
+
+@pytest.mark.parametrize("command", [["safeloader-fix"], ["safeloader"]])
+def test_version_flag(command: list[str]) -> None:
+    import safeloader
+
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name(command[0])), "--version"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert (result.returncode, result.stdout) == (0, f"{command[0]} {safeloader.__version__}\n")
+
+
+def test_python_m_safeloader_is_the_safeloader_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "safeloader", "rule", "SLD202"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SLD202" in result.stdout
+    bad = subprocess.run([sys.executable, "-m", "safeloader", "nonsense"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "usage: safeloader" in bad.stderr
+
+
+CROSS_MODULE = {
+    "project/data.py": "def batches(size):\n    yield size\n",
+    "project/train.py": "from data import batches\n\nmodel.fit(batches(8), workers=3)\n",
+    "project/other.py": BAD,
+}
+
+
+@pytest.mark.parametrize("how", ["relative", "absolute"])
+def test_every_diff_header_is_relative_and_git_apply_and_patch_take_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    for name, text in CROSS_MODULE.items():
+        write(tmp_path / name, text)
+    named = ["project/train.py", "project/other.py"]
+    if how == "absolute":
+        named = [str(tmp_path / name) for name in named]
+    assert main(["--diff", *named]) == 0
+    patch_text = capsys.readouterr().out
+    headers = re.findall(r"^(?:---|\+\+\+) (\S+)", patch_text, re.M)
+    assert sorted(headers) == [
+        "a/project/data.py", "a/project/other.py", "b/project/data.py", "b/project/other.py"
+    ]
+    (tmp_path / "fix.patch").write_text(patch_text)
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True, timeout=60)
+    applied = subprocess.run(["git", "apply", "--check", "fix.patch"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+    assert applied.returncode == 0, applied.stderr
+    patched = subprocess.run(["patch", "-p1", "-i", "fix.patch"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+    assert patched.returncode == 0, patched.stdout + patched.stderr
+    assert (tmp_path / "project/other.py").read_text() == GOOD
+    assert "@threadsafe_generator\ndef batches" in (tmp_path / "project/data.py").read_text()
+    assert main(["--check", *named]) == 0
+
+
+def test_a_file_outside_the_current_directory_keeps_its_absolute_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = write(tmp_path / "elsewhere" / "train.py", BAD)
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    assert main(["--diff", str(script)]) == 0
+    assert capsys.readouterr().out.startswith(f"--- {script}\n+++ {script}\n")
+
+
+def test_symlink_trouble_and_nul_bytes_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "dangling.py").symlink_to(tmp_path / "gone.py")
+    (tmp_path / "loop_a.py").symlink_to(tmp_path / "loop_b.py")
+    (tmp_path / "loop_b.py").symlink_to(tmp_path / "loop_a.py")
+    nul = write(tmp_path / "nul.py", BAD.replace("model = ", "model = \0"))
+    assert main(["-j", "1", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert (f"{tmp_path / 'dangling.py'}: cannot read: a dangling symbolic link "
+            f"(to {tmp_path / 'gone.py'}); left unchanged") in err
+    assert f"{tmp_path / 'loop_a.py'}: cannot read: a symbolic link loop; left unchanged" in err
+    assert f"{nul}: contains a NUL byte (line 11): not Python source; left unchanged" in err
+    assert "line None" not in err
+
+
+def test_a_too_deeply_nested_file_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = write(tmp_path / "deep.py", BAD + "x = " + "+".join(["1"] * 30_000) + "\n")
+    assert main([str(deep)]) == 2
+    assert f"{deep}: too deeply nested to analyse" in capsys.readouterr().err
+    assert deep.read_text().startswith(BAD)

@@ -147,9 +147,6 @@ def _flake8_arguments(args: argparse.Namespace) -> list[str]:
         argv.append("--select=" + ",".join(args.select))
     if args.ignore:
         argv.append("--ignore=" + ",".join(args.ignore))
-    if args.exclude:
-        # added to flake8's exclude (its defaults or the configuration's), not instead
-        argv.append("--extend-exclude=" + ",".join(args.exclude))
     if args.keras_version is not None:
         argv.append("--safeloader-keras-version=" + args.keras_version)
     if args.guards is not None:
@@ -161,7 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``safeloader-fix``; return its exit status."""
     args = build_parser().parse_args(argv)
     try:
-        reporting = Flake8Reporting.from_arguments(_flake8_arguments(args))
+        reporting = Flake8Reporting.from_arguments(
+            _flake8_arguments(args), extra_exclude=args.exclude
+        )
     except Flake8ConfigurationError as error:
         print(f"safeloader-fix: {error}", file=sys.stderr)
         return 2

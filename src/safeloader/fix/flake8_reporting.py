@@ -29,6 +29,7 @@ from flake8.formatting.default import Nothing
 from flake8.options.parse_args import parse_args
 from flake8.processor import FileProcessor
 from flake8.style_guide import Decision, StyleGuideManager
+from flake8.utils import normalize_paths
 from flake8.violation import Violation
 
 from safeloader.analysis.config import AnalysisConfig
@@ -53,11 +54,16 @@ class Flake8Reporting:
         self._style_guides: StyleGuideManager | None = None
 
     @classmethod
-    def from_arguments(cls, argv: Sequence[str]) -> Flake8Reporting:
+    def from_arguments(cls, argv: Sequence[str], extra_exclude: Sequence[str] = ()
+                       ) -> Flake8Reporting:
         """Parse ``argv`` (flake8 command-line arguments) with the configuration
-        flake8 would find from the current directory."""
+        flake8 would find from the current directory; ``extra_exclude`` globs are
+        added to its ``extend-exclude`` (flake8's own ``--extend-exclude`` would
+        replace the configuration's)."""
         try:
             _, options = parse_args(list(argv))
+            extra = normalize_paths(list(extra_exclude))
+            options.extend_exclude = [*options.extend_exclude, *extra]
         except (Flake8Exception, ValueError) as error:
             raise Flake8ConfigurationError(f"flake8 configuration: {error}") from error
         if not hasattr(options, "safeloader_keras_version"):

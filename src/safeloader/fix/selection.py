@@ -67,7 +67,6 @@ class FixSelection:
                     chosen.append((finding.code, fix))
         return chosen
 
-
     def held_back(self, findings: Sequence[Finding]) -> list[tuple[str, Fix]]:
         """The ``(code, fix)`` pairs that only ``unsafe_fixes`` keeps from being applied."""
         if self.unsafe_fixes:
