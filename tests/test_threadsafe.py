@@ -108,6 +108,32 @@ def test_second_thread_waits_for_the_first_instead_of_failing():
 # -- error stickiness ------------------------------------------------------------
 
 
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, SystemExit])
+def test_an_interruption_inside_the_source_is_sticky_too(interruption):
+    raised = interruption("stop")
+
+    @threadsafe_generator
+    def interrupted():
+        yield from range(3)
+        raise raised  # as Ctrl-C does while the main thread runs the source
+
+    shared = interrupted()
+    with pytest.raises(interruption):
+        for _ in shared:
+            pass
+    outcomes: list[BaseException | None] = [None] * 4
+
+    def call_again(index):
+        try:
+            next(shared)
+        except BaseException as error:  # noqa: BLE001 - recorded for the assertion
+            outcomes[index] = error
+
+    _run_threads(call_again, 4)
+    # Not StopIteration: no worker takes the interrupted source for the end of the data.
+    assert all(outcome is raised for outcome in outcomes)
+
+
 def test_an_error_reaches_every_thread_and_every_later_call():
     failure = ValueError("bad record 500")
 

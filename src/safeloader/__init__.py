@@ -11,12 +11,13 @@ runtime names:
 The TFRecord loader lives in :mod:`safeloader.data` and needs TensorFlow.
 """
 
-from safeloader.sharded import ShardError, sharded_generator
+from safeloader.sharded import ShardAbandonedWarning, ShardError, sharded_generator
 from safeloader.threadsafe import ThreadSafeIterator, threadsafe_generator, threadsafe_iter
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ShardAbandonedWarning",
     "ShardError",
     "ThreadSafeIterator",
     "__version__",

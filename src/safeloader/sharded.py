@@ -13,11 +13,26 @@ merges their items into one iterator:
 
 Each shard buffers at most ``max_queue_size`` items ahead of the consumers and
 then waits (backpressure). An exception in a shard is raised in the consumer as
-:class:`ShardError` naming the shard, chained to the original; after that,
-every call raises the same ``ShardError``. The threads end on exhaustion, on an
-error, on ``close()`` (or leaving a ``with`` block), and when the consumer drops
-the iterator (a ``weakref.finalize`` callback; the producer threads hold only
-the shared state, never the iterator itself, so it can be collected).
+:class:`ShardError` naming the shard, chained to the original, as soon as the
+consumer next asks for an item (even while another shard is stuck in a long
+call; the items delivered before it are a prefix of the round-robin order);
+after that, every call raises the same ``ShardError``. A shard thread that
+cannot be started (``RuntimeError: can't start new thread``) stops the threads
+already started, and every ``next()`` raises that error.
+
+The threads end on exhaustion, on an error, on ``close()`` (or leaving a
+``with`` block), and when the consumer drops the iterator (a
+``weakref.finalize`` callback; the producer threads hold only the shared
+state, never the iterator itself, so it can be collected). Stopping drops the
+buffered items at once; the consumer that stops the shards waits up to
+:data:`ABANDON_AFTER_SECONDS` for each thread to finish the call it is in, and
+abandons a thread still inside ``fn``'s code after that (it is a daemon) with a
+:class:`ShardAbandonedWarning` pointing at the caller's line.
+
+Keras keeps the object given to ``fit`` after ``fit`` returns (Keras 3's
+generator adapter sits in TensorFlow's ``from_generator`` state, which lives as
+long as the program), so nothing but ``close()`` can tell the shards that a
+``fit`` is over: use ``with sharded_generator(...) as batches: model.fit(batches)``.
 
 Like :class:`~safeloader.ThreadSafeIterator`, the iterator is safe for several
 consumer threads (Keras 2 workers) and reports ``generator`` as its
@@ -27,8 +42,11 @@ consumer threads (Keras 2 workers) and reports ``generator`` as its
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 import types
+import warnings
 import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -36,7 +54,14 @@ from typing import Any, Callable, Generic, NoReturn, TypeVar
 
 from safeloader.threadsafe import PICKLE_MESSAGE
 
-__all__ = ["DEFAULT_MAX_QUEUE_SIZE", "ShardError", "ShardedGenerator", "sharded_generator"]
+__all__ = [
+    "ABANDON_AFTER_SECONDS",
+    "DEFAULT_MAX_QUEUE_SIZE",
+    "ShardAbandonedWarning",
+    "ShardError",
+    "ShardedGenerator",
+    "sharded_generator",
+]
 
 T = TypeVar("T")
 
@@ -60,17 +85,22 @@ class ShardError(RuntimeError):
         return (ShardError, (self.shard_index, self.num_shards, self.error))
 
 
-class _Failure:
-    """Queued by a shard in place of an item: the shard raised ``error``."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
 #: Queued by a shard after its last item.
 _END = object()
+
+#: How long ``close()`` (and the consumer that meets an error or the end) waits
+#: for the shard threads to finish the call they are in; a thread still inside
+#: ``fn``'s code after that is abandoned (it is a daemon) with a
+#: :class:`ShardAbandonedWarning`.
+ABANDON_AFTER_SECONDS = 2.0
+
+
+class ShardAbandonedWarning(RuntimeWarning):
+    """A shard thread was still inside ``fn``'s code when its iterator stopped.
+
+    The daemon thread is left to finish that call on its own; it then closes its
+    generator and ends without queueing anything.
+    """
 
 
 class _Shards:
@@ -102,34 +132,53 @@ class _Shards:
         self.arrivals: deque[int] = deque()  # first-come order of buffered entries
         self.rotation = list(range(num_shards))  # round-robin over shards not ended
         self.position = 0
-        self.threads: list[threading.Thread] = []
+        self.threads: list[threading.Thread] = []  # started, not yet reaped
+        # Shard i's thread is inside fn's code (fn() or next()), or has ended;
+        # ``changed`` tells the thread that stops them of either, once stopping.
+        self.in_fn = [True] * num_shards
+        self.done = [False] * num_shards
+        self.changed = threading.Condition(self.lock)
         self.started = False
         self.stopping = False  # producers leave at their next item
-        self.outcome: BaseException | None = None  # StopIteration or ShardError, sticky
+        self.failure: tuple[int, BaseException] | None = None  # the first shard to raise
+        # StopIteration, ShardError or a failed thread start: sticky, with the
+        # traceback it had when recorded (re-raising must not pile frames on it).
+        self.outcome: BaseException | None = None
+        self.outcome_traceback: types.TracebackType | None = None
 
     # -- producers ---------------------------------------------------------
 
     def start(self) -> None:
-        """Start one daemon thread per shard (lock held)."""
+        """Start one daemon thread per shard (lock held).
+
+        If a thread cannot be started, the failure becomes the outcome: the
+        threads already started stop, and every ``next()`` raises that error.
+        """
         self.started = True
         for index in range(self.num_shards):
             thread = threading.Thread(
                 target=self.produce, args=(index,), name=f"safeloader-shard-{index}", daemon=True
             )
+            try:
+                thread.start()
+            except BaseException as error:  # noqa: BLE001 - the outcome of every next()
+                self._stop(error)
+                return
             self.threads.append(thread)
-            thread.start()
 
     def produce(self, index: int) -> None:
         """Body of shard ``index``'s thread: prepare items, queue them, then a marker."""
         iterator: Iterator[Any] | None = None
         buffer = self.buffers[index]
         has_space = self.has_space[index]
+        in_fn = self.in_fn
         try:
             try:
                 iterator = self._open(index)
                 while True:
                     item = next(iterator)  # the expensive part, outside the lock
                     with self.lock:
+                        in_fn[index] = False
                         while len(buffer) >= self.max_queue_size and not self.stopping:
                             has_space.wait()
                         if self.stopping:
@@ -138,20 +187,31 @@ class _Shards:
                         if not self.deterministic:
                             self.arrivals.append(index)
                         self.has_item.notify()
+                        in_fn[index] = True
             except StopIteration:
-                marker: Any = _END
+                with self.lock:
+                    in_fn[index] = False
+                    if not self.stopping:
+                        buffer.append(_END)
+                        if not self.deterministic:
+                            self.arrivals.append(index)
+                        self.has_item.notify_all()
             except BaseException as error:  # noqa: BLE001 - handed to the consumer
-                marker = _Failure(error)
-            with self.lock:
-                if not self.stopping:
-                    buffer.append(marker)
-                    if not self.deterministic:
-                        self.arrivals.append(index)
-                    self.has_item.notify_all()
+                with self.lock:
+                    in_fn[index] = False
+                    if self.failure is None and not self.stopping:
+                        self.failure = (index, error)
+                        self.has_item.notify_all()
         finally:
+            with self.lock:
+                in_fn[index] = False  # closing the generator is waited for, not abandoned
+                self.changed.notify_all()
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()  # a generator's cleanup runs here, in its own thread
+            with self.lock:
+                self.done[index] = True
+                self.changed.notify_all()
 
     def _open(self, index: int) -> Iterator[Any]:
         result = self.fn(index, self.num_shards)
@@ -166,12 +226,22 @@ class _Shards:
     # -- consumers ---------------------------------------------------------
 
     def next_item(self) -> Any:
-        """Return the next merged item, or raise ``StopIteration``/``ShardError``."""
-        threads: list[threading.Thread] = []
+        """Return the next merged item, or raise ``StopIteration``/``ShardError``.
+
+        A shard's error is raised as soon as it is known, even while the shard
+        whose turn it is has not produced its item: the items delivered before
+        it are still a prefix of the round-robin order.
+        """
         with self.lock:
             if not self.started:
                 self.start()
             while self.outcome is None:
+                if self.failure is not None:
+                    index, cause = self.failure
+                    error = ShardError(index, self.num_shards, cause)
+                    error.__cause__ = cause
+                    self._stop(error)
+                    break
                 if not self.rotation:  # every shard has ended
                     self._stop(StopIteration())
                     break
@@ -189,12 +259,6 @@ class _Shards:
                 if item is _END:
                     self._drop(index)
                     continue
-                if type(item) is _Failure:
-                    error = ShardError(index, self.num_shards, item.error)
-                    error.__cause__ = item.error
-                    self._stop(error)
-                    threads = list(self.threads)
-                    break
                 self.has_space[index].notify()
                 if self.deterministic:
                     self.position = (self.position + 1) % len(self.rotation)
@@ -204,29 +268,37 @@ class _Shards:
                 if ready:
                     self.has_item.notify()  # hand on to another waiting consumer
                 return item
-            outcome = self.outcome
-        _join(threads)  # outside the lock: stopping producers may need it
-        raise outcome.with_traceback(None)
+            outcome, traceback = self.outcome, self.outcome_traceback
+            threads = self._take_threads()
+        _reap(self, threads)  # outside the lock: stopping producers need it
+        raise outcome.with_traceback(traceback)
 
     def _drop(self, index: int) -> None:
-        """Shard ``index`` has ended: leave the rotation, reap its thread (lock held)."""
+        """Shard ``index`` has ended: leave the rotation (lock held)."""
         if self.deterministic:
             del self.rotation[self.position]  # ``index`` sits at the current position
             if self.rotation:
                 self.position %= len(self.rotation)
         else:
             self.rotation.remove(index)
-        # The thread has queued its last entry; it only closes its iterator now.
-        self.threads[index].join()
 
     def _stop(self, outcome: BaseException) -> None:
-        """Record the final outcome and wake every thread (lock held)."""
+        """Record the final outcome, drop what is buffered, wake every thread (lock held)."""
         if self.outcome is None:
             self.outcome = outcome
+            self.outcome_traceback = outcome.__traceback__
         self.stopping = True
+        for buffer in self.buffers:
+            buffer.clear()
+        self.arrivals.clear()
         self.has_item.notify_all()
         for has_space in self.has_space:
             has_space.notify_all()
+
+    def _take_threads(self) -> list[threading.Thread]:
+        """The threads to reap, handed to one caller only (lock held)."""
+        threads, self.threads = self.threads, []
+        return threads
 
     def shutdown(self) -> None:
         """Tell the producers to stop; does not wait (the finalizer's callback)."""
@@ -234,18 +306,61 @@ class _Shards:
             self._stop(StopIteration())
 
     def close(self) -> None:
-        """Stop the producers and wait for each to finish the item in hand."""
+        """Stop the producers; wait a while for each to finish the call it is in."""
         with self.lock:
             self._stop(StopIteration())
-            threads = list(self.threads)
-        _join(threads)
+            threads = self._take_threads()
+        _reap(self, threads)
 
 
-def _join(threads: list[threading.Thread]) -> None:
+def _reap(shards: _Shards, threads: list[threading.Thread]) -> None:
+    """Wait for the stopped ``threads``; abandon, with a warning, those stuck in ``fn``'s code.
+
+    A thread in safeloader's code (waiting for space, closing its generator)
+    is waited for. Once every thread left is inside ``fn``'s code, they get
+    :data:`ABANDON_AFTER_SECONDS` in all to come out of it.
+    """
     current = threading.current_thread()
-    for thread in threads:
-        if thread is not current:
-            thread.join()
+    indices = [i for i, thread in enumerate(threads) if thread is not current]
+    deadline: float | None = None
+    with shards.lock:
+        while True:
+            live = [i for i in indices if not shards.done[i]]
+            if not live or not all(shards.in_fn[i] for i in live):
+                if not live:
+                    break
+                shards.changed.wait()
+                continue
+            if deadline is None:
+                deadline = time.monotonic() + ABANDON_AFTER_SECONDS
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            shards.changed.wait(remaining)
+    for i in indices:
+        if i not in live:
+            threads[i].join()  # it has only to return
+    if live:
+        warnings.warn(
+            f"sharded_generator: shard {', '.join(map(str, live))} of {shards.num_shards} is "
+            f"still inside fn's code after {ABANDON_AFTER_SECONDS:g} s; its daemon thread is "
+            f"abandoned and ends when that call returns (nothing more is queued)",
+            ShardAbandonedWarning,
+            stacklevel=_caller_stacklevel(),
+        )
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that points ``warnings.warn`` at the first frame outside this module.
+
+    Written by hand: ``warnings.warn(skip_file_prefixes=...)`` needs Python 3.12.
+    """
+    frame = sys._getframe(1)  # _reap, which calls warnings.warn
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _name(fn: Callable[..., Any]) -> str:
@@ -285,9 +400,11 @@ class ShardedGenerator(Generic[T]):
         return self._shards.next_item()  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        """Stop the shards' threads and wait for them; later ``next()`` raises ``StopIteration``.
+        """Stop the shards and drop their buffered items; later ``next()`` raises ``StopIteration``.
 
-        Each thread first finishes the item it is preparing. A shard's
+        Each thread may first finish the call it is in, for up to
+        :data:`ABANDON_AFTER_SECONDS` in all; a shard still inside ``fn``'s code
+        then is abandoned with a :class:`ShardAbandonedWarning`. A shard's
         generator is closed in its own thread, so its ``finally`` blocks run.
         """
         self._shards.close()

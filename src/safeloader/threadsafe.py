@@ -76,8 +76,9 @@ class ThreadSafeIterator(Generic[T]):
     the result between all threads that use the wrapper. Each item is handed to
     exactly one caller.
 
-    Once the source raises (an error, or ``StopIteration`` at its end), every
-    later ``next()``/``send()``/``throw()``, from any thread, raises that same
+    Once the source raises (an error, ``StopIteration`` at its end, or a
+    ``KeyboardInterrupt``/``SystemExit`` that went through it), every later
+    ``next()``/``send()``/``throw()``, from any thread, raises that same
     exception object again: a worker thread cannot mistake another thread's
     error for a normal end of data. ``send`` and ``throw`` need a source that
     has them (a generator); ``close`` closes the source when it can and
@@ -119,7 +120,7 @@ class ThreadSafeIterator(Generic[T]):
         lock.acquire()
         try:
             return next(self._iterator)
-        except Exception as error:
+        except BaseException as error:  # KeyboardInterrupt too: the source has ended
             self._record(error)
             raise
         finally:
@@ -157,7 +158,7 @@ class ThreadSafeIterator(Generic[T]):
                 )
             try:
                 return method(*args)
-            except Exception as error:
+            except BaseException as error:
                 # Only an error that ended the source is sticky: a generator still
                 # suspended afterwards (send(1) to a just-started one) lives on.
                 if getattr(self._source, "gi_frame", None) is None:
