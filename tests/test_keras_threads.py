@@ -9,9 +9,11 @@ the ones the generator yielded.
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -182,3 +184,34 @@ def test_keras3_fit_accepts_a_sharded_generator():
             merged, steps_per_epoch=BATCHES, epochs=1, shuffle=False, verbose=0
         )
     assert math.isfinite(history.history["loss"][0])
+
+
+def test_keras3_fit_inside_with_leaks_no_thread_and_no_batch_over_five_fits():
+    # Keras 3 keeps the generator it was given after fit returns (its adapter
+    # stays in TensorFlow's from_generator state), so only close() can end the
+    # shards: the documented pattern is ``with sharded_generator(...) as batches``.
+    alive = set()  # ids of the x arrays the shards made that are still alive
+    lock = threading.Lock()
+
+    def forget(batch_id):
+        with lock:
+            alive.discard(batch_id)
+
+    def endless(shard_index, num_shards):
+        batch_id = shard_index
+        while True:
+            x, y = make_batch(batch_id)
+            with lock:
+                alive.add(batch_id)
+            weakref.finalize(x, forget, batch_id)
+            yield x, y
+            batch_id += num_shards
+
+    model = keras3_model()
+    for fit in range(1, 6):
+        with sharded_generator(endless, 4) as batches:
+            model.fit(batches, steps_per_epoch=5, epochs=1, shuffle=False, verbose=0)
+        gc.collect()
+        assert [t for t in threading.enumerate() if t.name.startswith("safeloader-shard-")] == []
+        # What Keras itself keeps of each fit: the first 2 batches it peeked at.
+        assert len(alive) <= 2 * fit, f"fit {fit}: {len(alive)} batches still alive"
