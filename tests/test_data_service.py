@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 tf = pytest.importorskip("tensorflow")
@@ -57,3 +59,23 @@ def test_service_pipeline_fails_with_the_file_name_of_a_corrupt_record(cluster, 
     open(paths[0], "wb").write(bytes(data))
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"bad-00000-of-00001\.tfrecord"):
         list(tfrecord_dataset(paths, batch_size=4, service=target))
+
+
+def test_the_service_watchdog_runs_inside_a_tf_function(cluster, shards):
+    target, _ = cluster
+    dataset = tfrecord_dataset(shards, batch_size=8, service=target)
+
+    @tf.function
+    def total(data):
+        return data.reduce(tf.constant(0, tf.int64),
+                           lambda sum_, batch: sum_ + tf.reduce_sum(batch["id"]))
+
+    assert int(total(dataset)) == N * (N - 1) // 2
+
+
+def test_stopping_early_does_not_wait_for_the_service_timeout(cluster, shards):
+    target, _ = cluster
+    dataset = tfrecord_dataset(shards, batch_size=8, service=target, service_timeout=120)
+    start = time.monotonic()
+    assert len(list(dataset.take(2))) == 2
+    assert time.monotonic() - start < 60  # the watchdog's wait is cut in half-second slices

@@ -1,8 +1,9 @@
-"""The ``safeloader`` command: ``demo``, ``rule CODE`` and ``bench``."""
+"""The ``safeloader`` command: ``demo``, ``rule CODE``, ``bench`` and ``service``."""
 
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from typing import Sequence
 
@@ -26,7 +27,29 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--records", type=int, default=100_000, help="records to write")
     bench.add_argument("--data", help="read TFRecords from DIR instead of writing a synthetic set")
     bench.add_argument("--plot", help="write a bar chart to FILE.png")
+    _add_service_parser(commands)
     return parser
+
+
+def _add_service_parser(commands: argparse._SubParsersAction) -> None:
+    service = commands.add_parser(
+        "service", help="run a tf.data service dispatcher or worker (prints its address, "
+                        "stops on SIGTERM)")
+    servers = service.add_subparsers(dest="server", required=True)
+    dispatcher = servers.add_parser("dispatcher", help="start a tf.data service dispatcher")
+    dispatcher.add_argument("--port", type=int, required=True, help="port to serve on (0: any)")
+    dispatcher.add_argument("--work-dir", help="journal the state here: a restarted dispatcher "
+                                               "resumes it (fault-tolerant mode)")
+    dispatcher.add_argument("--worker-timeout", type=float, default=10.0, metavar="SECONDS",
+                            help="a worker silent this long counts as lost (default 10)")
+    worker = servers.add_parser("worker", help="start a tf.data service worker")
+    worker.add_argument("--dispatcher", required=True, metavar="HOST:PORT",
+                        help="the dispatcher's address")
+    worker.add_argument("--port", type=int, default=0, help="port to serve on (default 0: any)")
+    for parser in (dispatcher, worker):
+        parser.add_argument("--host", default=socket.gethostname(),
+                            help="the name clients reach this server by (default: this "
+                                 "machine's host name)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,6 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from safeloader.rules import print_rule_docs
 
         return print_rule_docs(args.code)
+    if args.command == "service":
+        from safeloader.data import service_servers
+
+        if args.server == "dispatcher":
+            return service_servers.run_dispatcher(args.port, args.work_dir, args.host,
+                                                  args.worker_timeout)
+        return service_servers.run_worker(args.dispatcher, args.port, args.host)
     from safeloader.data.bench import run_bench
 
     return run_bench(records=args.records, data_dir=args.data, plot=args.plot)

@@ -18,6 +18,11 @@ from safeloader.data.files import (
 )
 from safeloader.data.framing import FRAME_BYTES
 from safeloader.data.index import spec_from_json
+from safeloader.data.service import (
+    DEFAULT_SERVICE_TIMEOUT,
+    check_service_timeout,
+    distribute_bounded,
+)
 
 # Records per read batch of one file (per-batch ops are cheap once amortised
 # over this many records; rebatch then cuts batch_size batches).
@@ -273,6 +278,7 @@ def tfrecord_dataset(
     shard_index: int | None = None,
     ignore_errors: bool = False,
     service: str | None = None,
+    service_timeout: float = DEFAULT_SERVICE_TIMEOUT,
     prefetch_to_device: str | None = None,
     drop_remainder: bool = False,
 ) -> tf.data.Dataset:
@@ -298,7 +304,10 @@ def tfrecord_dataset(
     when there are at least ``num_shards`` files, every ``num_shards``-th
     record of each file otherwise. ``service="grpc://host:port"`` runs the
     pipeline on tf.data service workers (``distributed_epoch``: each record
-    once per epoch across them). ``prefetch_to_device`` is a device string or
+    once per epoch across them); it fails with ``ServiceTimeoutError`` naming
+    the service when the dispatcher does not answer or has no worker within
+    ``service_timeout`` seconds (here), or when an epoch gets no batch for that
+    long (while iterating: a dead worker). ``prefetch_to_device`` is a device string or
     ``"auto"`` (the first GPU, nothing on a machine without one).
     tf.data's autotuning model is off (the parallelism is fixed, and the
     model would time every record read); turn it back on with your own
@@ -315,6 +324,7 @@ def tfrecord_dataset(
     """
     _validate(batch_size, shuffle_buffer, repeat, num_shards, shard_index,
               features, parse_fn, service, cache)
+    service_timeout = check_service_timeout(service_timeout)
     codec = normalise_compression(compression)
     paths = resolve_files(files)
     checks = [check_file(path, codec) for path in paths]
@@ -376,8 +386,7 @@ def tfrecord_dataset(
     if cache_file is not None and not per_record:  # the parsed batches
         dataset = dataset.cache(cache_file)
     if service is not None:
-        dataset = dataset.apply(tf.data.experimental.service.distribute(
-            processing_mode="distributed_epoch", service=service))
+        dataset = distribute_bounded(dataset, service, service_timeout)
     if repeat is not False:
         dataset = dataset.repeat(None if repeat is True else repeat)
     options = tf.data.Options()
