@@ -66,12 +66,13 @@ def load(path: Path) -> ModuleType:
     return module
 
 
-def test_fixed_forum_iterator_serialises_the_generator() -> None:
-    fixed = load(EXPECTED / "sld201_threadsafe_iter.py")
+def serialised(wrapper: type, threads: int = 4, items: int = 400) -> tuple[list[int], int]:
+    """Drain ``wrapper(generator)`` from ``threads`` threads at once: the items got
+    and the most threads ever inside the generator at the same time."""
     inside, most_inside, guard = [0], [0], threading.Lock()
 
     def numbers():
-        for n in range(400):
+        for n in range(items):
             with guard:
                 inside[0] += 1
                 most_inside[0] = max(most_inside[0], inside[0])
@@ -79,27 +80,64 @@ def test_fixed_forum_iterator_serialises_the_generator() -> None:
             with guard:
                 inside[0] -= 1
 
+    shared, got = wrapper(numbers()), []
+
+    def drain() -> None:
+        for item in shared:
+            got.append(item)
+
+    workers = [threading.Thread(target=drain) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return got, most_inside[0]
+
+
+def test_fixed_forum_iterator_serialises_the_generator() -> None:
+    fixed = load(EXPECTED / "sld201_threadsafe_iter.py")
     for wrapper in (fixed.threadsafe_iter, fixed.ThreadSafeIter):
-        shared, got = wrapper(numbers()), []
-        most_inside[0] = inside[0] = 0
-
-        def drain(shared=shared, got=got) -> None:
-            for item in shared:
-                got.append(item)
-
-        threads = [threading.Thread(target=drain) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        got, most_inside = serialised(wrapper)
         assert sorted(got) == list(range(400))
-        assert most_inside[0] == 1
+        assert most_inside == 1
 
 
 def test_fixed_python2_iterator_works_on_python_3() -> None:
     fixed = load(EXPECTED / "sld202_py2_iterator.py")
     assert [list(b) for b in fixed.BatchReader(list(range(5)), 2)] == [[0, 1], [2, 3], [4]]
     assert next(fixed.threadsafe_iter(iter("ab"))) == "a"
+
+
+def test_fixed_python2_lock_wrapper_iterates_under_its_lock() -> None:
+    original = load(FIXTURES / "sld202_py2_iterator.py")
+    with pytest.raises(TypeError, match="not an iterator"):
+        next(original.LockedIterator(iter(range(3))))
+    fixed = load(EXPECTED / "sld202_py2_iterator.py")
+    assert list(fixed.LockedIterator(x for x in range(3))) == [0, 1, 2]
+    got, most_inside = serialised(fixed.LockedIterator)
+    assert sorted(got) == list(range(400))
+    assert most_inside == 1
+
+
+def test_python2_next_calls_are_rewritten_only_in_the_method_body() -> None:
+    source = textwrap.dedent("""\
+        class Wrapper:
+            def __iter__(self):
+                return self
+
+            def next(self):
+                def helper(it):
+                    return it.next()
+                first = self.source.next()
+                return self.next_of(first), self.cursor.next(1), self.it.next ()
+    """)
+    fix = Fix(FixKind.ADD_DUNDER_NEXT, span(source, ast.ClassDef), params={"class_name": "W"})
+    code, warnings = rewrite(source, fix, "SLD202")
+    assert warnings == []
+    assert "return it.next()" in code  # a nested function: not the iterator's own
+    assert "first = next(self.source)" in code
+    assert "self.next_of(first), self.cursor.next(1), next(self.it)" in code
+    assert code.endswith("    def __next__(self):\n        return self.next()\n")
 
 
 def test_fixed_pydatasets_honour_workers() -> None:

@@ -589,7 +589,10 @@ _RULE_LIST = (
         fix_safety_note=_text(
             """
             The fix adds a `__next__` that does what `next` does; `next` stays for
-            callers that use it by name.
+            callers that use it by name. Inside `next`, Python 2's
+            `self.it.next()` on the wrapped iterator becomes `next(self.it)`
+            where it stands (under the lock, if it was), since a Python 3
+            generator has no `.next` method.
             """
         ),
         references=(_ITERATOR,),

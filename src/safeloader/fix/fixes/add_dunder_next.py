@@ -8,11 +8,19 @@ Right after the class's ``def next(self)`` comes::
 Calling ``self.next()`` (rather than ``__next__ = next``) keeps a subclass's
 override of ``next`` in effect. A class that already has ``__next__`` is
 returned unchanged.
+
+Python 2's own spelling inside that ``next`` is rewritten too: the classic
+lock wrapper's ``return self.it.next()`` would raise ``AttributeError`` on a
+Python 3 generator, so every ``<expression>.next()`` call without arguments
+in the method's body (not in functions or classes nested in it, and not
+``self.next()``) becomes ``next(<expression>)``, in place, so a call under
+the wrapper's lock stays under it.
 """
 
 from __future__ import annotations
 
 import libcst as cst
+import libcst.matchers as m
 
 from safeloader.findings import Fix
 from safeloader.fix.fixes import FixContext
@@ -23,6 +31,37 @@ NODE_TYPE = cst.ClassDef
 def _blank_lines(statement: cst.BaseStatement) -> list[cst.EmptyLine]:
     lines = getattr(statement, "leading_lines", ())
     return [line for line in lines if line.comment is None]
+
+
+class _Python2NextCalls(cst.CSTTransformer):
+    """Rewrites ``<expression>.next()`` as ``next(<expression>)``, except on ``owner``."""
+
+    def __init__(self, owner: str) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        func = updated_node.func
+        if (
+            updated_node.args
+            or not m.matches(func, m.Attribute(attr=m.Name("next")))
+            or m.matches(func, m.Attribute(value=m.Name(self._owner)))
+        ):
+            return updated_node
+        assert isinstance(func, cst.Attribute)
+        return updated_node.with_changes(
+            func=cst.Name("next"), args=[cst.Arg(func.value)],
+            whitespace_after_func=cst.SimpleWhitespace(""),
+        )
 
 
 def apply(
@@ -49,6 +88,7 @@ def apply(
         context.warn(f"{updated.name.value}.next takes no self; add __next__ by hand")
         return updated
     owner = positional[0].name.value
+    method = method.with_changes(body=method.body.visit(_Python2NextCalls(owner)))
     spacing = _blank_lines(method) if at > 0 or at + 1 == len(statements) else _blank_lines(
         statements[at + 1])
     dunder = cst.FunctionDef(
@@ -59,4 +99,4 @@ def apply(
         leading_lines=spacing,
     )
     return updated.with_changes(
-        body=body.with_changes(body=[*statements[:at + 1], dunder, *statements[at + 1:]]))
+        body=body.with_changes(body=[*statements[:at], method, dunder, *statements[at + 1:]]))
