@@ -53,10 +53,12 @@ from safeloader.analysis.generators import (
     ConstantValue,
     GeneratorObject,
     InstanceRef,
+    Value,
     node_span,
 )
 from safeloader.analysis.keras_version import targeted_keras_version
 from safeloader.analysis.main_guard import (
+    derives_from_pydataset,
     is_main_guard,
     names_called_on_import,
     starts_processes,
@@ -84,6 +86,8 @@ _LOADER_WORDS = ("fit", "evaluate", "predict")
 _SNIPPET_LIMIT = 40
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _KERAS3_MODERN = frozenset({"fit", "evaluate", "predict"})
+#: the Keras base classes whose objects are safe to load from under processes
+_KERAS_DATASETS = frozenset({"Sequence", "PyDataset"})
 
 
 def candidate_lines(text: str) -> list[int]:
@@ -289,7 +293,9 @@ class CallChecker:
         if generator_rules:
             for data, value in classified:
                 if isinstance(value, GeneratorObject):
-                    yield from self._generator_rules(arguments, data, value, workers, processes)
+                    yield from self._generator_rules(
+                        arguments, data, value, workers, processes, classified
+                    )
         if on_import:
             yield from self._main_guard_rule(
                 call, arguments, classified, processes is True and loader_settings_apply
@@ -355,8 +361,10 @@ class CallChecker:
         value: GeneratorObject,
         workers: int | Given | None,
         processes: bool | None,
+        classified: Sequence[tuple[ast.expr, Value | None]] = (),
     ) -> Iterator[Finding]:
-        """SLD101 and SLD102 for one generator passed to ``call``."""
+        """SLD101 and SLD102 for one generator passed to ``call`` (``classified``: all
+        its data arguments, for SLD102's word on the ones safe under processes)."""
         label = value.label
         if value.function is None and isinstance(data, ast.Name):
             label = f"'{data.id}'"
@@ -370,19 +378,25 @@ class CallChecker:
                     self._setting(multiprocessing, ""),
                 ) if part
             )
+            keyword = (multiprocessing.spelling if isinstance(multiprocessing, Argument)
+                       else "use_multiprocessing")
+            note = self._sequences_note(keyword, data, classified)
             fixes: list[Fix] = []
             if isinstance(multiprocessing, Argument) and isinstance(
                 multiprocessing.value, ast.Constant
             ):
+                params = {"keyword": multiprocessing.spelling}
+                if note:
+                    params["note"] = note
                 fixes.append(Fix(FixKind.DISABLE_MULTIPROCESSING, node_span(multiprocessing.value),
-                                 None, {"keyword": multiprocessing.spelling}))
-            keyword = (multiprocessing.spelling if isinstance(multiprocessing, Argument)
-                       else "use_multiprocessing")
+                                 None, params))
             if value.guarded:
                 advice = f"set {keyword}=False: its lock already makes it thread-safe"
             else:
                 advice = f"set {keyword}=False and {remedy}"
                 fixes.extend([decorate] if decorate is not None else [])
+            if note:
+                advice += f"; {note}"
             message = RULES["SLD102"].format(
                 generator=label, call=arguments.method, setting=setting, remedy=advice
             )
@@ -399,16 +413,39 @@ class CallChecker:
         fixes = [decorate] if decorate is not None else []
         yield Finding("SLD101", data.lineno, data.col_offset, message, tuple(fixes))
 
+    def _sequences_note(
+        self, keyword: str, data: ast.expr, classified: Sequence[tuple[ast.expr, Value | None]]
+    ) -> str:
+        """What turning processes off costs the call's other data arguments that are
+        ``Sequence``/``PyDataset`` objects (safe under processes); ``""`` when none."""
+        sequences = [
+            f"'{snippet(self.lines, other)}'" for other, value in classified
+            if other is not data and isinstance(value, InstanceRef)
+            and derives_from_pydataset(value.cls, self.classifier, bases=_KERAS_DATASETS)
+        ]
+        if not sequences:
+            return ""
+        names = " and ".join(sequences)
+        return (f"{keyword}=False also loads {names} in threads, though a Sequence is "
+                "safe under processes")
+
     def _thread_safety_fix(self, data: ast.expr, value: GeneratorObject) -> Fix | None:
-        if value.function is not None:
-            return self.classifier.fix_for(value.function)
         if value.guarded:
             return None
+        if value.function is not None and not self._wraps_call_site(value):
+            return self.classifier.fix_for(value.function)
         return Fix(FixKind.WRAP_EXPRESSION, node_span(data))
+
+    def _wraps_call_site(self, value: GeneratorObject) -> bool:
+        """Whether the fix wraps the data argument rather than decorating the ``def``:
+        a function also handed to a guard elsewhere (``gen = threadsafe_generator(make)``)
+        would otherwise be wrapped twice there."""
+        function = value.function
+        return function is not None and self.classifier.wrapped_elsewhere(function, self.tree)
 
     def _thread_safety_remedy(self, value: GeneratorObject, label: str) -> str:
         function = value.function
-        if function is None:
+        if function is None or self._wraps_call_site(value):
             return f"wrap {'it' if label == 'expression' else label} in " \
                    "safeloader.ThreadSafeIterator(...)"
         where = ""

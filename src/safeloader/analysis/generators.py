@@ -147,8 +147,11 @@ class Classifier:
 
     def __init__(self, guards: frozenset[str], path: Path | None, project_root: Path | None):
         self.guards = BUILTIN_GUARDS | guards
+        # a configured ``utils.locked`` also guards as ``locked`` (``from utils import locked``)
+        self._guard_tails = frozenset(guard.rsplit(".", 1)[-1] for guard in self.guards)
         self._given_path = path
         self._project_root = project_root
+        self._wrapped: dict[int, bool] = {}
 
     @functools.cached_property
     def path(self) -> Path | None:
@@ -165,7 +168,54 @@ class Classifier:
         name = dotted_name(node)
         if name is None:
             return False
-        return name in self.guards or name.rsplit(".", 1)[-1] in self.guards
+        return name in self.guards or name.rsplit(".", 1)[-1] in self._guard_tails
+
+    def _is_imported_guard(self, node: ast.expr, reference: Reference) -> bool:
+        """Whether ``node`` is a name imported under another name from a guard
+        (``from safeloader import threadsafe_generator as locked``)."""
+        if not isinstance(node, ast.Name):
+            return False
+        found = reference.scope.resolve(node.id, reference)
+        if found is None:
+            return False
+        binding, _ = found
+        return (
+            binding.kind is BindingKind.IMPORT and isinstance(binding.node, ast.alias)
+            and binding.node.name.rsplit(".", 1)[-1] in self._guard_tails
+        )
+
+    def wrapped_elsewhere(self, function: GeneratorFunction, analysed: ast.Module) -> bool:
+        """Whether the module defining ``function`` (``analysed``, or its own file) also
+        hands it to a guard (``gen = threadsafe_generator(make)``): decorating its
+        ``def`` would then wrap that name's iterators twice."""
+        key = id(function.definition)
+        if key not in self._wrapped:
+            tree: ast.Module | None = analysed
+            if self.is_other_module(function.path):
+                assert function.path is not None
+                loaded = load_module(resolved(function.path))
+                tree = loaded.tree if loaded is not None else None
+            self._wrapped[key] = tree is not None and self._hands_to_guard(
+                tree, function.definition.name
+            )
+        return self._wrapped[key]
+
+    def _hands_to_guard(self, tree: ast.Module, name: str) -> bool:
+        """Whether ``tree`` calls a guard (or a guard imported under another name)
+        with the name ``name`` as an argument."""
+        nodes = list(ast.walk(tree))
+        renamed_guards = {
+            node.asname for node in nodes
+            if isinstance(node, ast.alias) and node.asname is not None
+            and node.name.rsplit(".", 1)[-1] in self._guard_tails
+        }
+        return any(
+            isinstance(node, ast.Call)
+            and (self.is_guard(node.func)
+                 or isinstance(node.func, ast.Name) and node.func.id in renamed_guards)
+            and any(isinstance(arg, ast.Name) and arg.id == name for arg in node.args)
+            for node in nodes
+        )
 
     def is_other_module(self, path: Path | None) -> bool:
         """Whether ``path`` is a project module other than the analysed one."""
@@ -199,7 +249,7 @@ class Classifier:
         return None
 
     def _classify_call(self, call: ast.Call, reference: Reference, depth: int) -> Value | None:
-        if self.is_guard(call.func):
+        if self.is_guard(call.func) or self._is_imported_guard(call.func, reference):
             inner = (
                 self.classify(call.args[0], reference, depth + 1)
                 if len(call.args) == 1 and not call.keywords

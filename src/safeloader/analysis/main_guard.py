@@ -76,18 +76,22 @@ def starts_processes(instance: InstanceRef, classifier: Classifier) -> bool:
     return not (isinstance(workers, ast.Constant) and workers.value in (0, False))
 
 
-def derives_from_pydataset(cls: ClassRef, classifier: Classifier, depth: int = 0) -> bool:
-    """Whether ``cls`` subclasses ``PyDataset``, directly or through project classes."""
+def derives_from_pydataset(
+    cls: ClassRef, classifier: Classifier, depth: int = 0,
+    bases: frozenset[str] = frozenset({"PyDataset"}),
+) -> bool:
+    """Whether ``cls`` subclasses ``PyDataset`` (or a class named in ``bases``),
+    directly or through project classes."""
     if depth > _MAX_BASE_DEPTH:
         return False
     for base in cls.definition.bases:
         name = dotted_name(base)
-        if name is not None and name.rsplit(".", 1)[-1] == "PyDataset":
+        if name is not None and name.rsplit(".", 1)[-1] in bases:
             return True
         reference = Reference(cls.scope, position(cls.definition), ())
         resolved = classifier.classify(base, reference)
         if isinstance(resolved, ClassRef) and derives_from_pydataset(
-            resolved, classifier, depth + 1
+            resolved, classifier, depth + 1, bases
         ):
             return True
     return False

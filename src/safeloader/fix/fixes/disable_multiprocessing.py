@@ -6,6 +6,9 @@ The span is the argument's value; the handler rewrites the enclosing argument
 ``pickle_safe`` likewise), keeping its spacing and comma. An argument named
 otherwise than the fix's ``keyword`` is left alone with a warning. The other
 half of SLD102's fix (making the generator thread-safe) is a separate fix.
+When the call also loads a ``Sequence`` (safe under processes), the fix's
+``note`` param says what the change costs it, and the note is printed with
+the fix's position.
 """
 
 from __future__ import annotations
@@ -28,4 +31,6 @@ def apply(
     if updated.star or (updated.keyword is not None and updated.keyword.value != expected):
         context.warn(f"expected the argument '{expected}' here; left unchanged")
         return updated
+    if "note" in fix.params:
+        context.warn(fix.params["note"])
     return updated.with_changes(value=cst.Name("False"))
