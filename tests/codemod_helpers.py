@@ -1,4 +1,5 @@
-"""Helpers for the codemod tests: spans found with ``ast``, one codemod run."""
+"""Helpers for the codemod tests: spans found with ``ast``, one codemod run (checked
+against ``safeloader-fix``'s engine, which must give the same code and warnings)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import textwrap
 from libcst.codemod import CodemodContext, TransformSuccess, transform_module
 
 from safeloader.fix.codemod import SafeloaderFixCommand
+from safeloader.fix.engine import rewrite
 from safeloader.findings import Fix, FixKind, Span
 
 
@@ -47,10 +49,14 @@ def fix(kind: FixKind, span: Span, code: str = "SLD101", **params: str) -> tuple
 
 
 def run_fixes(source: str, fixes: list[tuple[str, Fix]]) -> tuple[str, list[str]]:
-    """Apply ``fixes`` to ``source``; return the new code and the warnings."""
+    """Apply ``fixes`` to ``source`` with the codemod; return the new code and the
+    warnings, after checking that the engine gives the same."""
     command = SafeloaderFixCommand(CodemodContext(filename="example.py"), fixes=fixes)
     result = transform_module(command, source)
     assert isinstance(result, TransformSuccess), getattr(result, "traceback_str", result)
+    engine = rewrite(source, "example.py", fixes)
+    assert (engine.text, list(engine.warnings)) == (result.code, list(result.warning_messages))
+    assert engine.applied == tuple(code for code, _ in command.applied)
     return result.code, list(result.warning_messages)
 
 

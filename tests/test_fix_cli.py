@@ -248,17 +248,27 @@ def test_encodings_line_endings_tabs_and_comments_survive(
     assert script.read_bytes() == after
 
 
-def test_a_file_libcst_would_not_write_back_byte_for_byte_is_refused(
+def test_a_file_libcst_would_not_write_back_byte_for_byte_is_fixed_around_those_bytes(
+    tmp_path: Path,
+) -> None:
+    # LibCST drops a form feed that starts a statement's line; the fix is elsewhere
+    source = BAD.replace("\nmodel =", "\n\x0cmodel =")
+    script = write(tmp_path / "train.py", source)
+    assert main([str(script)]) == 0
+    assert script.read_text() == GOOD.replace("\nmodel =", "\n\x0cmodel =")
+
+
+def test_a_fix_to_a_line_libcst_would_not_write_back_byte_for_byte_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # LibCST drops a form feed that starts a statement's line
-    source = BAD.replace("\nmodel =", "\n\x0cmodel =")
+    source = BAD + "\x0c" + DEPRECATED
     script = write(tmp_path / "train.py", source)
     assert main([str(script)]) == 2
     assert script.read_text() == source
-    assert f"{script}: LibCST would not write it back byte for byte; left unchanged" in (
-        capsys.readouterr().err
-    )
+    assert (
+        f"{script}: a fix would change line 13, which LibCST would not write back byte for "
+        "byte; left unchanged"
+    ) in capsys.readouterr().err
 
 
 def test_a_failing_analysis_is_reported_for_its_file_and_the_rest_goes_on(

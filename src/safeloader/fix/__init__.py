@@ -9,8 +9,14 @@
   ``--unsafe-fixes`` allow;
 - :mod:`~safeloader.fix.interruptible`: the process pool, stopped between files
   by Ctrl-C;
-- :mod:`~safeloader.fix.codemod`: the LibCST codemod that applies them in one pass;
-- :mod:`~safeloader.fix.fixes`: one handler module per fix kind;
+- :mod:`~safeloader.fix.engine`: applies them to a file's text, giving LibCST only
+  the statements they need (:mod:`~safeloader.fix.module_layout`,
+  :mod:`~safeloader.fix.partial_module`, :mod:`~safeloader.fix.reprint`,
+  :mod:`~safeloader.fix.imports`);
+- :mod:`~safeloader.fix.codemod`: the same fixes as a LibCST codemod, for LibCST's
+  own runner;
+- :mod:`~safeloader.fix.applier`: the one walk both use; :mod:`~safeloader.fix.fixes`:
+  one handler module per fix kind;
 - :mod:`~safeloader.fix.span_matching`, :mod:`~safeloader.fix.unified_diff`,
   :mod:`~safeloader.fix.atomic_write`, :mod:`~safeloader.fix.progress`: the helpers those need.
 """

@@ -1,20 +1,23 @@
 """The LibCST codemod that applies safeloader's fixes to one module.
 
-``SafeloaderFixCommand`` is a ``VisitorBasedCodemodCommand``: ``safeloader-fix``
-drives it file by file with the fixes the analysis planned for that file, and
-LibCST's own runner can drive it too::
+``SafeloaderFixCommand`` is a LibCST ``CodemodCommand`` for LibCST's own
+runner, which parses each file whole and hands the module to it::
 
     python -m libcst.tool codemod -x codemod.SafeloaderFixCommand train.py
 
 (run from a directory whose ``.libcst.codemod.yaml`` lists ``safeloader`` in
-``modules``); the command then runs the analysis on each file itself.
+``modules``); the command then runs the analysis on each file itself, or
+applies the fixes it was given. Every fix's span is matched to a node through
+``PositionProvider`` (see :mod:`safeloader.fix.span_matching`) and rewritten
+in one walk by :class:`~safeloader.fix.applier.FixApplier`; imports are added
+and removed afterwards by LibCST's ``AddImportsVisitor`` and
+``RemoveImportsVisitor``, which LibCST's ``CodemodCommand`` runs. A fix whose
+span matches nothing, or whose shape its handler cannot rewrite safely,
+leaves the code unchanged with a warning.
 
-The module is walked once. Before the walk every fix's span is matched to a
-node of the original tree through ``PositionProvider`` (see
-:mod:`safeloader.fix.span_matching`); on leaving that node the fix's handler (see
-:mod:`safeloader.fix.fixes`) rewrites it. Imports are added afterwards by LibCST's
-``AddImportsVisitor``. A fix whose span matches nothing, or whose shape its
-handler cannot rewrite safely, leaves the code unchanged with a warning.
+``safeloader-fix`` itself runs the same applier and handlers through
+:mod:`safeloader.fix.engine`, which gives LibCST only the statements the
+fixes need.
 """
 
 from __future__ import annotations
@@ -24,24 +27,17 @@ from pathlib import Path
 from typing import Sequence
 
 import libcst as cst
-from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
-from libcst.metadata import CodeRange, PositionProvider
+from libcst.codemod import CodemodCommand, CodemodContext
+from libcst.metadata import PositionProvider
 
 from safeloader.analysis import AnalysisConfig, analyze_source, might_have_findings
 from safeloader.findings import Fix
-from safeloader.fix.selection import FixSelection, fix_key, comma_separated
-from safeloader.fix.fixes import MATCH_ENCLOSING, FixContext, FixHandler, handler_for, match_mode
+from safeloader.fix.applier import FixApplier, find_targets
+from safeloader.fix.selection import FixSelection, comma_separated
 from safeloader.fix.span_matching import ModuleText, NodeIndex
 
 
-def _contains(outer: CodeRange, inner: CodeRange) -> bool:
-    """Whether ``inner`` lies within ``outer``."""
-    return (outer.start.line, outer.start.column) <= (inner.start.line, inner.start.column) and (
-        inner.end.line, inner.end.column
-    ) <= (outer.end.line, outer.end.column)
-
-
-class SafeloaderFixCommand(VisitorBasedCodemodCommand):
+class SafeloaderFixCommand(CodemodCommand):
     """Rewrite the hazards safeloader's analysis finds, where a fix is safe."""
 
     DESCRIPTION: str = (
@@ -87,8 +83,6 @@ class SafeloaderFixCommand(VisitorBasedCodemodCommand):
             extra_guards=frozenset(comma_separated(guards)),
         )
         self._planned = None if fixes is None else list(fixes)
-        self._targets: dict[cst.CSTNode, list[tuple[str, Fix, FixHandler]]] = {}
-        self._target_ranges: list[CodeRange] = []
         #: the ``(code, fix)`` pairs that changed the last module, in order
         self.applied: list[tuple[str, Fix]] = []
 
@@ -114,58 +108,19 @@ class SafeloaderFixCommand(VisitorBasedCodemodCommand):
                 chosen.append((code, fix))
         return chosen
 
-    def visit_Module(self, node: cst.Module) -> bool:
-        """Match every fix to its node before any node is rewritten."""
+    def transform_module_impl(self, tree: cst.Module) -> cst.Module:
+        """Apply the fixes to ``tree`` in one walk."""
         self.applied = []
-        self._targets = {}
-        self._target_ranges = []
-        fixes = self._fixes_for(node)
+        fixes = self._fixes_for(tree)
         if not fixes:
-            return False
-        index = NodeIndex(ModuleText(node.code), self.metadata[PositionProvider])
-        seen: set[tuple[object, ...]] = set()
-        for code, fix in fixes:
-            if fix_key(fix) in seen:
-                continue
-            seen.add(fix_key(fix))
-            handler = handler_for(fix.kind)
-            if match_mode(handler) == MATCH_ENCLOSING:
-                target = index.enclosing(fix.span, handler.NODE_TYPE)
-            else:
-                target = index.exact(fix.span, handler.NODE_TYPE)
-            if target is None:
-                self._warn_at(fix, f"{code}: no code to rewrite there for {fix.kind.value}")
-            else:
-                self._targets.setdefault(target, []).append((code, fix, handler))
+            return tree
         positions = self.metadata[PositionProvider]
-        self._target_ranges = [positions[target] for target in self._targets]
-        return bool(self._targets)
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        """Enter only the nodes that hold a fix's target: the rest stays as parsed."""
-        where = self.metadata[PositionProvider].get(node)
-        if where is not None and not isinstance(node, cst.Module) and not any(
-            _contains(where, target) for target in self._target_ranges
-        ):
-            return False
-        return super().on_visit(node)
-
-    def on_leave(  # type: ignore[override]
-        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
-    ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel:
-        """Apply the fixes aimed at ``original_node`` to ``updated_node``."""
-        result = super().on_leave(original_node, updated_node)
-        for code, fix, handler in self._targets.get(original_node, ()):
-            if not isinstance(result, cst.CSTNode):
-                self._warn_at(fix, f"{code}: the code was removed by another fix")
-                continue
-            warnings_before = len(self.context.warnings)
-            context = FixContext(self.context, lambda message, fix=fix: self._warn_at(fix, message))
-            previous, result = result, handler.apply(original_node, result, fix, context)
-            if result is not previous and len(self.context.warnings) == warnings_before:
-                self.applied.append((code, fix))
-        return result
-
-    def _warn_at(self, fix: Fix, message: str) -> None:
-        """Warn with the fix's ``line:column`` (flake8's 1-based column) in front."""
-        self.warn(f"{fix.span.line}:{fix.span.col + 1}: {message}")
+        text = ModuleText(tree.code)
+        index = NodeIndex(text, positions)  # type: ignore[arg-type]
+        targets = find_targets(fixes, index, text.char_span, self.warn)
+        if not targets:
+            return tree
+        applier = FixApplier(targets, positions, self.context, self.warn)  # type: ignore[arg-type]
+        fixed = tree.visit(applier)
+        self.applied = applier.applied
+        return fixed

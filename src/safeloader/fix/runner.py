@@ -6,8 +6,9 @@ Two phases, each one function per file so that a process pool can run them:
    says it has nothing to do, and otherwise parses it with ``ast`` and runs the
    analysis. It returns the selected fixes with the file each one edits (a
    generator imported from another module of the project is fixed there).
-2. :func:`fix_file` applies all fixes aimed at one file in one LibCST pass
-   (:func:`fix_text`, which works on text alone) and, unless told not to,
+2. :func:`fix_file` applies all fixes aimed at one file in one pass
+   (:func:`fix_text`, which works on text alone, through
+   :mod:`safeloader.fix.engine`) and, unless told not to,
    writes the result atomically. A file is rewritten only when its text
    changes, and only when the new text still parses.
 
@@ -122,37 +123,21 @@ class TextFix:
 def fix_text(text: str, path: Path, fixes: Sequence[tuple[str, Fix]]) -> TextFix:
     """Apply ``fixes`` (all aimed at ``path``, whose text is ``text``) in one pass.
 
-    Refused, with the reason in ``error``: a text LibCST cannot parse, or one it
-    would not write back byte for byte (LibCST drops a form feed that starts a
-    statement's line, for one): there no fix could keep every other byte.
+    Refused, with the reason in ``error``: a text LibCST cannot parse, a change
+    to a line LibCST would not write back byte for byte (see
+    :mod:`safeloader.fix.engine`), and a result that would not parse.
     """
-    # LibCST's codemod machinery takes a second to import: only files with fixes need it
-    import libcst as cst
-    from libcst.codemod import CodemodContext
+    # LibCST takes a second to import: only files with fixes need it
+    from safeloader.fix.engine import rewrite
 
-    from safeloader.fix.codemod import SafeloaderFixCommand
-
-    try:
-        module = cst.parse_module(text)
-    except cst.ParserSyntaxError as error:
-        reason = f"LibCST cannot parse it: {error.message} (line {error.raw_line})"
-        return TextFix(None, error=reason)
-    if module.code != text:
-        return TextFix(None, error="LibCST would not write it back byte for byte")
-    command = SafeloaderFixCommand(CodemodContext(filename=str(path)), fixes=fixes)
-    try:
-        fixed = command.transform_module(module).code
-    except Exception as error:  # a bug in one handler must not stop the other files
-        warnings = tuple(command.context.warnings)
-        return TextFix(None, warnings=warnings, error=f"cannot rewrite: {error!r}")
-    warnings = tuple(command.context.warnings)
-    if fixed != text:
+    fixed = rewrite(text, str(path), fixes)
+    if fixed.text is not None and fixed.text != text:
         try:
-            ast.parse(fixed, filename=str(path))
+            ast.parse(fixed.text, filename=str(path))
         except SyntaxError as error:
             reason = f"the fixed code would not parse ({error.msg})"
-            return TextFix(None, warnings=warnings, error=reason)
-    return TextFix(fixed, tuple(code for code, _ in command.applied), warnings)
+            return TextFix(None, warnings=fixed.warnings, error=reason)
+    return fixed
 
 
 def fix_file(

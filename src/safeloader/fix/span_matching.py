@@ -88,7 +88,13 @@ class NodeIndex:
         self, span: Span, node_type: type[cst.CSTNode] | tuple[type[cst.CSTNode], ...]
     ) -> cst.CSTNode | None:
         """The node of ``node_type`` whose extent is ``span``, give or take parentheses."""
-        start, end = self._text.char_span(span)
+        return self.exact_at(*self._text.char_span(span), node_type)
+
+    def exact_at(
+        self, start: int, end: int,
+        node_type: type[cst.CSTNode] | tuple[type[cst.CSTNode], ...],
+    ) -> cst.CSTNode | None:
+        """:meth:`exact` for the character offsets ``[start, end)`` of the text."""
         inner_start, inner_end = self._trimmed(start, end)
         best: tuple[int, cst.CSTNode] | None = None
         for offset in range(start, inner_start + 1):
@@ -103,7 +109,14 @@ class NodeIndex:
         self, span: Span, node_type: type[cst.CSTNode] | tuple[type[cst.CSTNode], ...]
     ) -> cst.CSTNode | None:
         """The innermost node of ``node_type`` that contains ``span``."""
-        start, end = self._trimmed(*self._text.char_span(span))
+        return self.enclosing_at(*self._text.char_span(span), node_type)
+
+    def enclosing_at(
+        self, start: int, end: int,
+        node_type: type[cst.CSTNode] | tuple[type[cst.CSTNode], ...],
+    ) -> cst.CSTNode | None:
+        """:meth:`enclosing` for the character offsets ``[start, end)`` of the text."""
+        start, end = self._trimmed(start, end)
         best: tuple[int, int, cst.CSTNode] | None = None
         for node_start, node_end, node in self._candidates(node_type):
             if node_start <= start and end <= node_end:

@@ -1,0 +1,217 @@
+"""Adding the imports fixes ask for, as LibCST's ``AddImportsVisitor`` adds them.
+
+Handlers ask for imports through LibCST's own channel
+(``AddImportsVisitor.add_needed_import``, see
+:class:`~safeloader.fix.fixes.FixContext`); LibCST's ``CodemodCommand`` then
+runs ``AddImportsVisitor`` over the module, as the codemod does. That
+visitor only reads and edits the module's head: the first statement (a
+docstring is skipped), the ``import`` lines after it and the leading lines
+of the statement after those. But it is a matcher-decorated transformer,
+whose construction inspects every method of its class (about 5 ms, twice
+per file with the import gatherer it starts), and it walks every node of
+the module: two thirds of ``safeloader-fix``'s time on a typical script.
+:func:`add_imports` does the same edit on the module's head directly, with
+the same rules, in the same order and with the same nodes, so that the
+engine's output equals the codemod's (the tests compare the two on every
+case they have).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable, Sequence
+
+import libcst as cst
+from libcst.codemod.visitors import ImportItem
+from libcst.helpers import get_absolute_module_from_package_for_import
+
+
+def _is_import_line(statement: cst.BaseStatement) -> bool:
+    """One ``import``/``from ... import`` alone on its line."""
+    return (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+            and isinstance(statement.body[0], (cst.Import, cst.ImportFrom)))
+
+
+def _skips_first(body: Sequence[cst.BaseStatement]) -> bool:
+    """Whether the first statement is a docstring or a ``__strict__ = ...`` flag,
+    which stay above added imports."""
+    if not body or not isinstance(body[0], cst.SimpleStatementLine):
+        return False
+    small = body[0].body
+    if len(small) != 1:
+        return False
+    if isinstance(small[0], cst.Expr):
+        return isinstance(small[0].value, cst.SimpleString)
+    return (isinstance(small[0], cst.Assign) and len(small[0].targets) == 1
+            and isinstance(small[0].targets[0].target, cst.Name)
+            and small[0].targets[0].target.value == "__strict__")
+
+
+def head_length(body: Sequence[cst.BaseStatement]) -> int:
+    """How many statements at the top of ``body`` :func:`add_imports` reads: the
+    skipped first one, the import lines, and the statement after them."""
+    start = 1 if _skips_first(body) else 0
+    end = start
+    while end < len(body) and _is_import_line(body[end]):
+        end += 1
+    return min(end + 1, len(body))
+
+
+class _Wanted:
+    """The imports still to add, in ``AddImportsVisitor``'s four groups."""
+
+    def __init__(self, items: Iterable[ImportItem], package: str | None) -> None:
+        resolved = [item.resolve_relative(package) for item in items]
+        self.modules = {item.module for item in resolved
+                        if item.obj_name is None and item.alias is None}
+        self.objects: dict[str, set[str]] = {
+            module: {item.obj_name for item in resolved if item.module == module
+                     and item.obj_name is not None and item.alias is None}
+            for module in sorted({item.module for item in resolved
+                                  if item.obj_name is not None and item.alias is None})
+        }
+        self.module_aliases = {item.module: item.alias for item in resolved
+                               if item.obj_name is None and item.alias is not None}
+        self.object_aliases: dict[str, list[tuple[str, str]]] = {
+            module: [(item.obj_name, item.alias) for item in resolved
+                     if item.module == module and item.obj_name is not None
+                     and item.alias is not None]
+            for module in sorted({item.module for item in resolved
+                                  if item.obj_name is not None and item.alias is not None})
+        }
+
+    def __bool__(self) -> bool:
+        return bool(self.modules or self.objects or self.module_aliases or self.object_aliases)
+
+    def drop_present(self, imports: Sequence[cst.Import | cst.ImportFrom],
+                     package: str | None) -> None:
+        """Forget what ``imports`` (the module's head imports) already import:
+        gathered, then taken away, as ``AddImportsVisitor`` does (a module
+        imported under two aliases counts with its last one)."""
+        modules: set[str] = set()
+        objects: dict[str, set[str]] = {}
+        module_aliases: dict[str, str] = {}
+        object_aliases: dict[str, list[tuple[str, str]]] = {}
+        for node in imports:
+            if isinstance(node, cst.Import):
+                for alias in node.names:
+                    if alias.evaluated_alias is None:
+                        modules.add(alias.evaluated_name)
+                    else:
+                        module_aliases[alias.evaluated_name] = alias.evaluated_alias
+                continue
+            module = get_absolute_module_from_package_for_import(package, node)
+            if module is None:
+                continue
+            if isinstance(node.names, cst.ImportStar):
+                objects[module] = {"*"}
+                continue
+            pairs = [(alias.evaluated_name, alias.evaluated_alias) for alias in node.names
+                     if alias.evaluated_alias is not None]
+            if pairs:
+                object_aliases.setdefault(module, []).extend(pairs)  # type: ignore[arg-type]
+            names = {alias.evaluated_name for alias in node.names if alias.asname is None}
+            if names:
+                known = objects.setdefault(module, set())
+                objects[module] = {"*"} if "*" in known else known | names
+        self.modules -= modules
+        for module, asname in module_aliases.items():
+            if self.module_aliases.get(module) == asname:
+                del self.module_aliases[module]
+        for module, pairs in object_aliases.items():
+            for pair in pairs:
+                wanted = self.object_aliases.get(module)
+                if wanted is not None and pair in wanted:
+                    wanted.remove(pair)
+                    if not wanted:
+                        del self.object_aliases[module]
+        for module, names in objects.items():
+            if module not in self.objects:
+                continue
+            if "*" in names:
+                del self.objects[module]
+            else:
+                self.objects[module] -= names
+                if not self.objects[module]:
+                    del self.objects[module]
+
+    def merge_into(self, node: cst.ImportFrom, package: str | None) -> cst.ImportFrom:
+        """``node`` with the wanted names of its module in front of its own."""
+        if isinstance(node.names, cst.ImportStar):
+            return node
+        module = get_absolute_module_from_package_for_import(package, node)
+        if module is None or module not in self.objects and module not in self.object_aliases:
+            return node
+        names = sorted(self.objects.pop(module, ()))
+        pairs = sorted(self.object_aliases.pop(module, ()))
+        return node.with_changes(names=[
+            *(cst.ImportAlias(name=cst.Name(name)) for name in names),
+            *(cst.ImportAlias(name=cst.Name(name), asname=cst.AsName(name=cst.Name(asname)))
+              for name, asname in pairs),
+            *node.names,
+        ])
+
+    def new_statements(self, config: cst.PartialParserConfig
+                       ) -> tuple[list[cst.BaseStatement], list[cst.BaseStatement]]:
+        """The ``from __future__`` lines, and the other new import lines."""
+        by_module: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+        for module, pairs in self.object_aliases.items():
+            by_module[module].extend(pairs)
+        for module, names in self.objects.items():
+            by_module[module].extend((name, None) for name in names)
+
+        def from_line(module: str, pairs: list[tuple[str, str | None]]) -> cst.BaseStatement:
+            listed = ", ".join(name if asname is None else f"{name} as {asname}"
+                               for name, asname in sorted(pairs))  # type: ignore[type-var]
+            return cst.parse_statement(f"from {module} import {listed}", config=config)
+
+        future = [from_line(module, pairs) for module, pairs in by_module.items()
+                  if module == "__future__"]
+        others = [
+            *(cst.parse_statement(f"import {module}", config=config)
+              for module in sorted(self.modules)),
+            *(cst.parse_statement(f"import {module} as {asname}", config=config)
+              for module, asname in self.module_aliases.items()),
+            *(from_line(module, pairs) for module, pairs in by_module.items()
+              if module != "__future__"),
+        ]
+        return future, others
+
+
+def _with_blank_line_above(statement: cst.BaseStatement) -> cst.BaseStatement:
+    """``statement`` with a blank line above it, unless one is there already."""
+    lines = statement.leading_lines
+    if lines and lines[0].comment is None:
+        return statement
+    return statement.with_changes(leading_lines=(cst.EmptyLine(), *lines))
+
+
+def add_imports(module: cst.Module, items: Sequence[ImportItem],
+                package: str | None = None) -> cst.Module:
+    """``module`` with ``items`` imported, as ``AddImportsVisitor`` would leave it:
+    names merged into an existing head ``from <module> import ...`` (new names
+    first, sorted), otherwise new lines after the head's imports (``__future__``
+    ones right after the docstring), and a blank line before the code after them.
+    ``package`` is the module's package, for relative imports."""
+    wanted = _Wanted(items, package)
+    body = list(module.body)
+    first = 1 if _skips_first(body) else 0
+    end = first
+    while end < len(body) and _is_import_line(body[end]):
+        end += 1
+    lines = [statement for statement in body[first:end]
+             if isinstance(statement, cst.SimpleStatementLine)]
+    wanted.drop_present([line.body[0] for line in lines], package)  # type: ignore[misc]
+    for index, statement in zip(range(first, end), lines):
+        node = statement.body[0]
+        if isinstance(node, cst.ImportFrom):
+            merged = wanted.merge_into(node, package)
+            if merged is not node:
+                body[index] = statement.with_changes(body=[merged])
+    if not wanted:
+        return module.with_changes(body=body)
+    future, others = wanted.new_statements(module.config_for_parsing)
+    after = body[end:]
+    if after:
+        after[0] = _with_blank_line_above(after[0])
+    return module.with_changes(body=[*body[:first], *future, *body[first:end], *others, *after])
