@@ -117,7 +117,7 @@ def rewrite(text: str, filename: str, fixes: Sequence[tuple[str, Fix]]) -> TextF
         tree = ast.parse(text, filename=filename)
     except SyntaxError as error:
         return TextFix(None, error=f"syntax error: {error.msg} (line {error.lineno})")
-    except (ValueError, RecursionError, MemoryError) as error:
+    except (ValueError, MemoryError) as error:
         return TextFix(None, error=f"cannot parse: {error}")
     layout = ModuleLayout(text, tree)
     if not layout.chunks:
@@ -216,7 +216,7 @@ def _rewrite_partially(
         reason = (f"a fix would change line {change.line}, which LibCST would not write "
                   "back byte for byte")
         return TextFix(None, warnings=tuple(warnings), error=reason)
-    except MissingStatements:
+    except (MissingStatements, RecursionError):
         raise
     except PlaceholderLost as error:
         return TextFix(None, warnings=tuple(warnings), error=f"cannot rewrite: {error}")
