@@ -46,6 +46,8 @@ def test_bench_prints_rates_ratios_memory_and_fit_and_writes_a_plot(tmp_path, ca
     assert re.search(rf"^from_generator, 1 shard\s+{NUMBER}\s+1\.00x$", out, re.M)
     # 320 records in 3 shards: no shard fills a batch of 256, each yields its shorter last one
     assert re.search(rf"^from_generator, 3 shards\s+[1-9][\d,]*\s+{NUMBER}x$", out, re.M)
+    assert re.search(rf"^from_generator, 1 shard, 20 ms waits\s+{NUMBER}\s+1\.00x$", out, re.M)
+    assert re.search(rf"^from_generator, 4 shards, 20 ms waits\s+{NUMBER}\s+{NUMBER}x$", out, re.M)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
 
 
