@@ -15,7 +15,9 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
+import safeloader.sharded  # noqa: E402
 from safeloader.data import from_generator  # noqa: E402
+from safeloader.sharded import ShardAbandonedWarning  # noqa: E402
 
 WAIT = 30.0  # a guard against a hang, never reached when the code is right
 PREFIX = "safeloader-shard-"
@@ -95,6 +97,26 @@ def test_a_shard_error_names_the_shard():
     with pytest.raises(tf.errors.OpError, match=r"shard 1 of 2 failed: ValueError: bad file"):
         for _ in from_generator(failing, SCALAR, num_shards=2):
             pass
+    wait_for_no_shard_threads()
+
+
+def test_a_shard_error_reaches_the_iterator_while_another_shard_is_stuck(monkeypatch):
+    monkeypatch.setattr(safeloader.sharded, "ABANDON_AFTER_SECONDS", 0.0)
+    release = threading.Event()
+
+    def stuck_and_failing(shard_index, num_shards):
+        if shard_index == 0:
+            release.wait(WAIT)  # stuck in a long call: its turn never comes
+            yield 0
+        else:
+            raise OSError("cannot open shard 1")
+
+    try:
+        with pytest.warns(ShardAbandonedWarning, match="shard 0 of 2"):
+            with pytest.raises(tf.errors.OpError, match=r"shard 1 of 2 failed: OSError"):
+                next(iter(from_generator(stuck_and_failing, SCALAR, num_shards=2)))
+    finally:
+        release.set()
     wait_for_no_shard_threads()
 
 

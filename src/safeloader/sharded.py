@@ -405,7 +405,9 @@ class ShardedGenerator(Generic[T]):
         Each thread may first finish the call it is in, for up to
         :data:`ABANDON_AFTER_SECONDS` in all; a shard still inside ``fn``'s code
         then is abandoned with a :class:`ShardAbandonedWarning`. A shard's
-        generator is closed in its own thread, so its ``finally`` blocks run.
+        generator is closed in its own thread, so its ``finally`` blocks run;
+        ``close()`` waits for that cleanup (it is not a call in ``fn``'s
+        data path, and a shard that ends mid-cleanup would leak its files).
         """
         self._shards.close()
 
