@@ -50,9 +50,13 @@ import warnings
 import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import Any, Callable, Generic, NoReturn, TypeVar
+from multiprocessing.context import BaseContext
+from typing import TYPE_CHECKING, Any, Callable, Generic, NoReturn, TypeVar
 
 from safeloader.threadsafe import PICKLE_MESSAGE
+
+if TYPE_CHECKING:
+    from safeloader.process_shards import ProcessShardedGenerator
 
 __all__ = [
     "ABANDON_AFTER_SECONDS",
@@ -438,7 +442,9 @@ def sharded_generator(
     *,
     max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
     deterministic: bool = True,
-) -> ShardedGenerator[T]:
+    processes: bool = False,
+    mp_context: BaseContext | str | None = None,
+) -> ShardedGenerator[T] | ProcessShardedGenerator[T]:
     """Run ``fn(shard_index, num_shards)`` in ``num_shards`` threads and merge the items.
 
     ``fn`` is called once per shard, in that shard's thread, and must return
@@ -453,11 +459,19 @@ def sharded_generator(
             (an ``int`` >= 1).
         deterministic: round-robin over the shards (a reproducible order) when
             true; first finished, first served when false.
+        processes: run each shard in its own process instead of a thread, for
+            work that holds the GIL; see :mod:`safeloader.process_shards`.
+            ``fn`` must then be importable by the children (``def`` at the top
+            level of a module): a lambda or local function is a ``TypeError``,
+            and whatever else cannot be pickled a ``SpawnSafetyError``.
+        mp_context: with ``processes``, the multiprocessing context (or start
+            method name) to start them with; ``spawn`` when ``None``.
 
     Returns:
-        A :class:`ShardedGenerator`: an iterator, safe for several consumer
-        threads, usable as a context manager, accepted by Keras 2 and Keras 3
-        ``fit``. Errors in a shard are raised as :class:`ShardError`.
+        A :class:`ShardedGenerator` (a ``ProcessShardedGenerator`` with
+        ``processes``): an iterator, safe for several consumer threads, usable
+        as a context manager, accepted by Keras 2 and Keras 3 ``fit``. Errors
+        in a shard are raised as :class:`ShardError`.
     """
     if not callable(fn):
         raise TypeError(
@@ -466,6 +480,13 @@ def sharded_generator(
         )
     _check_count("num_shards", num_shards)
     _check_count("max_queue_size", max_queue_size)
+    if processes:
+        from safeloader.process_shards import process_sharded_generator  # imports this module
+
+        return process_sharded_generator(
+            fn, num_shards, max_queue_size=max_queue_size, deterministic=deterministic,
+            mp_context=mp_context,
+        )
     return ShardedGenerator(fn, num_shards, max_queue_size, deterministic)
 
 

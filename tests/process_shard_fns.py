@@ -1,0 +1,129 @@
+"""Shard functions for the process-shard tests.
+
+Spawned shard processes import ``fn`` by module and name, so these live in an
+importable module (the tests directory is on ``sys.path`` under pytest, and
+spawned children receive the parent's ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any, Iterator
+
+import numpy as np
+
+MIB = 1 << 20
+
+
+def numbered(shard_index: int, num_shards: int, count: int = 12) -> Iterator[int]:
+    """Items ``shard_index, shard_index + num_shards, ...`` below ``count``."""
+    yield from range(shard_index, count, num_shards)
+
+
+def uneven(shard_index: int, num_shards: int) -> Iterator[tuple[int, int]]:
+    """Shard i yields (i, 0), (i, 1), ...: 3, 1 and 5 items for shards 0, 1, 2."""
+    for k in range((3, 1, 5)[shard_index]):
+        yield shard_index, k
+
+
+def arrays(shard_index: int, num_shards: int, count: int = 3) -> Iterator[Any]:
+    """1 MiB arrays whose bytes encode shard and item, nested in tuples, dicts and lists."""
+    for k in range(count):
+        seed = shard_index * 100 + k
+        big = np.random.default_rng(seed).integers(0, 255, MIB, dtype=np.uint8)
+        yield {
+            "x": big,
+            "pair": (np.full((4, 5), seed, dtype=np.float32), np.arange(3, dtype=np.int64)[::-1]),
+            "meta": [seed, "text", np.zeros(0)],
+        }
+
+
+def expected_arrays(shard_index: int, k: int) -> np.ndarray:
+    """The 1 MiB array :func:`arrays` yields as item ``k`` of shard ``shard_index``."""
+    return np.random.default_rng(shard_index * 100 + k).integers(0, 255, MIB, dtype=np.uint8)
+
+
+class NeedsTwoArguments(Exception):
+    """An exception pickle cannot rebuild (its __init__ takes two arguments)."""
+
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(f"code {code}: {detail}")
+
+
+def failing(shard_index: int, num_shards: int) -> Iterator[int]:
+    """Shard 1 raises ValueError after one item; the others yield forever."""
+    yield shard_index
+    if shard_index == 1:
+        raise ValueError(f"bad record in shard {shard_index}")
+    while True:
+        yield shard_index
+
+
+def failing_unpicklable(shard_index: int, num_shards: int) -> Iterator[int]:
+    """Raises an exception that cannot be rebuilt from pickle."""
+    raise NeedsTwoArguments(7, "disk on fire")
+    yield 0  # pragma: no cover - makes this a generator
+
+
+def forever(shard_index: int, num_shards: int) -> Iterator[int]:
+    """Yields its shard index without end."""
+    while True:
+        yield shard_index
+
+
+def counting_forever(counter: Any, shard_index: int, num_shards: int) -> Iterator[int]:
+    """Counts each item it has prepared in ``counter`` (a shared Value), without end."""
+    while True:
+        with counter.get_lock():
+            counter.value += 1
+        yield shard_index
+
+
+def pid_then_forever(shard_index: int, num_shards: int) -> Iterator[int]:
+    """Yields its process id, then its shard index without end."""
+    yield os.getpid()
+    while True:
+        yield shard_index
+
+
+def marks_finally(directory: str, shard_index: int, num_shards: int) -> Iterator[int]:
+    """Writes ``<directory>/closed-<shard>`` when its generator is closed."""
+    try:
+        while True:
+            yield shard_index
+    finally:
+        with open(os.path.join(directory, f"closed-{shard_index}"), "w", encoding="utf-8"):
+            pass
+
+
+def stuck(shard_index: int, num_shards: int) -> Iterator[int]:
+    """Shard 0 yields forever; shard 1 blocks in one long call that ignores SIGTERM."""
+    if shard_index == 1:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        time.sleep(3600)
+    while True:
+        yield shard_index
+
+
+def dies(shard_index: int, num_shards: int) -> Iterator[int]:
+    """Shard 1 kills its own process after one item."""
+    yield shard_index
+    if shard_index == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    while True:
+        yield shard_index
+
+
+def not_iterable(shard_index: int, num_shards: int) -> int:
+    """Returns a number instead of an iterable."""
+    return shard_index
+
+
+def xy_batches(shard_index: int, num_shards: int, batches: int = 6) -> Iterator[Any]:
+    """Batches of 8 (x: float32 [8, 4], y: float32 [8, 1]) for fit, forever."""
+    rng = np.random.default_rng(shard_index)
+    while True:
+        x = rng.normal(size=(8, 4)).astype(np.float32)
+        yield x, x.sum(axis=1, keepdims=True)
