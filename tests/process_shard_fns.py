@@ -121,9 +121,10 @@ def not_iterable(shard_index: int, num_shards: int) -> int:
     return shard_index
 
 
-def xy_batches(shard_index: int, num_shards: int, batches: int = 6) -> Iterator[Any]:
-    """Batches of 8 (x: float32 [8, 4], y: float32 [8, 1]) for fit, forever."""
-    rng = np.random.default_rng(shard_index)
-    while True:
-        x = rng.normal(size=(8, 4)).astype(np.float32)
-        yield x, x.sum(axis=1, keepdims=True)
+def id_batches(shard_index: int, num_shards: int, batches: int = 12) -> Iterator[Any]:
+    """Batches ``shard_index::num_shards`` of 4 rows: x [4, 2] (column 0: the id), y [4, 1]."""
+    for batch_id in range(shard_index, batches, num_shards):
+        x = np.zeros((4, 2), dtype=np.float32)
+        x[:, 0] = batch_id
+        x[:, 1] = np.linspace(-1.0, 1.0, 4, dtype=np.float32)
+        yield x, 0.5 * x[:, 1:] + 0.1

@@ -123,11 +123,11 @@ def _find(obj: object, path: str, seen: set[int], depth: int) -> SpawnSafetyErro
 
 
 def _parts(obj: object, path: str) -> Iterator[tuple[str, object]] | None:
-    """What pickling ``obj`` pickles next, each with its path; ``None`` when ``obj`` cannot be reduced."""
+    """What pickling ``obj`` pickles next, with paths; ``None`` if ``obj`` cannot be reduced."""
     if type(obj) in (list, tuple):
-        return ((f"{path}[{index}]", item) for index, item in enumerate(obj))  # type: ignore[arg-type]
+        return ((f"{path}[{index}]", item) for index, item in enumerate(obj))  # type: ignore
     if type(obj) in (set, frozenset):
-        return ((f"{path}{{item {index}}}", item) for index, item in enumerate(obj))  # type: ignore[arg-type]
+        return ((f"{path}{{item {index}}}", item) for index, item in enumerate(obj))  # type: ignore
     if type(obj) is dict:
         return _dict_parts(obj, path, "[{key!r}]")  # type: ignore[arg-type]
     if isinstance(obj, functools.partial):
@@ -151,7 +151,8 @@ def _reduced_parts(reduced: tuple[Any, ...], path: str) -> Iterator[tuple[str, o
     state, list_items, dict_items = rest[0], rest[1], rest[2]
     yield f"{path} (its class)", constructor
     for index, argument in enumerate(arguments or ()):
-        yield (f"{path} (its class)" if isinstance(argument, type) else f"{path}.<arg {index}>"), argument
+        label = f"{path} (its class)" if isinstance(argument, type) else f"{path}.<arg {index}>"
+        yield label, argument
     if isinstance(state, tuple) and len(state) == 2:  # (__dict__, __slots__ values)
         for part in state:
             if isinstance(part, dict):
@@ -209,13 +210,16 @@ def _check_whole(obj: object, path: str) -> SpawnSafetyError | None:
 
 def _main_is_importable() -> bool:
     main = sys.modules.get("__main__")
-    return bool(getattr(main, "__file__", None) or getattr(getattr(main, "__spec__", None), "name", None))
+    spec = getattr(main, "__spec__", None)
+    return bool(getattr(main, "__file__", None) or getattr(spec, "name", None))
 
 
 def _root_name(obj: object) -> str:
-    if isinstance(obj, (types.FunctionType, types.MethodType, type)):
+    if isinstance(obj, (types.FunctionType, types.MethodType)):
         return obj.__qualname__
-    return type(obj).__qualname__
+    if isinstance(obj, type):
+        return obj.__name__
+    return type(obj).__name__
 
 
 def _type_name(obj: object) -> str:

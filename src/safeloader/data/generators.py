@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from multiprocessing.context import BaseContext
 from typing import Any, Callable, Iterator
 
 import tensorflow as tf
 
+from safeloader.process_shards import ProcessShardedGenerator, check_shard_function, resolve_context
 from safeloader.sharded import ShardedGenerator, sharded_generator
 
 
@@ -15,6 +17,8 @@ def from_generator(
     *,
     num_shards: int = 1,
     deterministic: bool = True,
+    processes: bool = False,
+    mp_context: BaseContext | str | None = None,
 ) -> tf.data.Dataset:
     """Run ``fn(shard_index, num_shards)`` for every shard, in parallel, as a ``tf.data.Dataset``.
 
@@ -34,6 +38,12 @@ def from_generator(
     threads stop. A shard's error is raised by the iterator as TensorFlow's
     error around a :class:`~safeloader.ShardError` naming the shard.
 
+    ``processes=True`` runs each shard in its own spawned process instead
+    (``sharded_generator(..., processes=True)``, for work that holds the GIL;
+    ``mp_context`` picks another start method), started afresh for each pass
+    over the dataset; ``fn`` is checked at once (a lambda or local function is
+    a ``TypeError``).
+
     ``output_signature`` is what ``tf.data.Dataset.from_generator`` takes (a
     nest of ``tf.TensorSpec``). Raises ``ValueError`` for ``num_shards`` < 1
     and ``TypeError`` for a ``fn`` that is not callable.
@@ -43,11 +53,16 @@ def from_generator(
     if isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 1:
         raise ValueError(f"num_shards must be a positive integer, got {num_shards!r}")
 
+    context = resolve_context(mp_context) if processes else None
+    if context is not None:
+        check_shard_function(fn, context)
+
     # One tf.data source over all the shards, not one per shard under
     # interleave: 4 shards of GIL-free work gave 4.2x-4.5x one shard this way,
     # 2.0x that way (benchmarks/bench_sharded.py), where each source is a
     # Python call from a tf.data thread of its own.
-    def merged() -> ShardedGenerator[Any]:
-        return sharded_generator(fn, num_shards, deterministic=deterministic)
+    def merged() -> ShardedGenerator[Any] | ProcessShardedGenerator[Any]:
+        return sharded_generator(fn, num_shards, deterministic=deterministic,
+                                 processes=processes, mp_context=context)
 
     return tf.data.Dataset.from_generator(merged, output_signature=output_signature)

@@ -1,0 +1,86 @@
+"""Process shards feeding real Keras: Keras 3 ``fit``, tf_keras ``fit(..., workers=2)``, tf.data.
+
+Each batch carries its id in column 0 of ``x``; where the model can record
+the ids it trains on (tf_keras, run eagerly), they must be exactly the ids the
+shards yielded, each once.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import sys
+from pathlib import Path
+
+import pytest
+
+np = pytest.importorskip("numpy")
+tf = pytest.importorskip("tensorflow")
+tf_keras = pytest.importorskip("tf_keras")
+keras = pytest.importorskip("keras")
+
+import process_shard_fns as fns  # noqa: E402
+from safeloader import sharded_generator  # noqa: E402
+from safeloader.data import from_generator  # noqa: E402
+
+BATCHES = 12  # what fns.id_batches yields over all shards
+
+
+def _ended(pids: list[int]) -> bool:
+    return all(not Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+class RecordingModel(tf_keras.Model):
+    """Learns y from column 1 and records the batch id in column 0 of each step."""
+
+    def __init__(self, record):
+        super().__init__()
+        self.dense = tf_keras.layers.Dense(1)
+        self.record = record  # a bound method, not a list: Keras would wrap a list
+
+    def call(self, inputs):
+        return self.dense(inputs[:, 1:])
+
+    def train_step(self, data):
+        x, _ = data
+        self.record(int(x[0, 0]))  # run_eagerly=True: a real number here
+        return super().train_step(data)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_tf_keras_fit_with_two_workers_trains_on_each_batch_once():
+    seen: list[int] = []
+    model = RecordingModel(seen.append)
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    with sharded_generator(fns.id_batches, 2, processes=True) as batches:
+        history = model.fit(batches, steps_per_epoch=BATCHES, epochs=1, workers=2,
+                            use_multiprocessing=False, verbose=0)
+        pids = batches.pids
+    assert math.isfinite(history.history["loss"][0])
+    assert sorted(seen) == list(range(BATCHES))
+    assert _ended(pids)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_keras_3_fit_on_a_process_sharded_generator():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with sharded_generator(fns.id_batches, 2, processes=True) as batches:
+        history = model.fit(batches, steps_per_epoch=BATCHES, epochs=1, shuffle=False, verbose=0)
+        pids = batches.pids
+    assert math.isfinite(history.history["loss"][0])
+    assert len(pids) == 2 and _ended(pids)
+
+
+def test_from_generator_with_processes_yields_each_batch_once():
+    signature = (tf.TensorSpec((4, 2), tf.float32), tf.TensorSpec((4, 1), tf.float32))
+    dataset = from_generator(fns.id_batches, signature, num_shards=2, processes=True)
+    ids = [int(x[0, 0]) for x, _ in dataset.as_numpy_iterator()]
+    assert ids == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]  # round-robin over shards 0::2, 1::2
+
+
+def test_from_generator_refuses_a_lambda_with_processes_at_once():
+    signature = tf.TensorSpec((), tf.int64)
+    with pytest.raises(TypeError, match="is a lambda"):
+        from_generator(lambda i, n: iter([i]), signature, num_shards=2, processes=True)
+    assert multiprocessing.active_children() == []  # nothing started
