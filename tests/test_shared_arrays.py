@@ -1,4 +1,4 @@
-"""shared_arrays: arrays go through shared memory, the rest as it is, and nothing is left behind."""
+"""shared_arrays: arrays go through a ring of reused segments, the rest as it is, nothing left."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from safeloader.shared_arrays import SentSegments, SharedArray, decode, discard, encode
+from safeloader.shared_arrays import SharedArray, SlotReader, SlotWriter
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="lists /dev/shm")
 
@@ -18,58 +18,72 @@ PREFIX = f"sl{os.getpid()}_99_"
 
 
 def _segments() -> list[str]:
-    return glob.glob(f"/dev/shm/{PREFIX}*")
+    return sorted(glob.glob(f"/dev/shm/{PREFIX}*"))
 
 
-def test_arrays_travel_as_small_records_and_come_back_equal():
+@pytest.fixture
+def ring():
+    writer, reader = SlotWriter(PREFIX, 2), SlotReader(2)
+    yield writer, reader
+    writer.close(unlink=False)
+    reader.close()
+    assert _segments() == []
+
+
+def test_arrays_travel_as_small_records_and_come_back_equal(ring):
+    writer, reader = ring
     big = np.arange(1 << 18, dtype=np.float32)  # 1 MiB
     strided = np.arange(20, dtype=np.int16).reshape(4, 5)[:, ::2]
     rows = [np.zeros(0), np.array(["a"], dtype=object)]
     item = {"x": big, "pair": (strided, "label"), "rows": rows}
-    payload, segments = encode(item, PREFIX)
+    payload, name = writer.write(item)
     assert type(payload["x"]) is SharedArray and type(payload["pair"][0]) is SharedArray
+    assert payload["pair"][0].offset % 64 == 0 and payload["pair"][0].offset >= big.nbytes
     assert payload["pair"][1] == "label"
-    assert payload["rows"][0] is item["rows"][0]  # empty: nothing to share
-    assert payload["rows"][1] is item["rows"][1]  # object dtype holds references: pickled
+    assert payload["rows"][0] is rows[0]  # empty: nothing to share
+    assert payload["rows"][1] is rows[1]  # object dtype holds references: pickled
     assert len(pickle.dumps(payload)) < 1024  # the megabyte is not in the message
-    assert len(_segments()) == 2
-    for segment in segments:
-        segment.close()  # the producer's handles; the consumer still finds the segments
-    back = decode(payload)
-    assert _segments() == []  # decoding unlinks
+    back = reader.read(pickle.loads(pickle.dumps(payload)), name)
     np.testing.assert_array_equal(back["x"], big)
     np.testing.assert_array_equal(back["pair"][0], strided)
     assert back["pair"][0].dtype == np.int16 and type(back["pair"]) is tuple
+    assert back["x"].flags.owndata  # a copy: the slot will be reused
 
 
-def test_discard_unlinks_what_will_never_be_decoded():
-    payload, segments = encode((np.ones(10), [np.ones(3)]), PREFIX)
-    for segment in segments:
-        segment.close()
-    assert len(_segments()) == 2
-    discard(payload)
-    assert _segments() == []
-    discard(payload)  # already gone: nothing to do
+def test_slots_are_reused_in_turn_and_replaced_only_to_grow(ring):
+    writer, reader = ring
+    names = []
+    for size in (100, 100, 50, 100, 1000):  # slots 0, 1, 0, 1, 0
+        payload, name = writer.write(np.full(size, size, dtype=np.int32))
+        names.append(name)
+        assert reader.read(payload, name).tolist() == [size] * size
+    assert names[0] == names[2] and names[1] == names[3]  # reused: no new segment
+    assert names[4] != names[0]  # too small for 1000 bytes: replaced
+    assert _segments() == sorted(f"/dev/shm/{name}" for name in {names[1], names[4]})
 
 
-def test_items_without_arrays_pass_unchanged():
+def test_items_without_arrays_take_a_turn_but_no_segment(ring):
+    writer, reader = ring
     item = {"a": [1, 2], "b": ("x", None)}
-    payload, segments = encode(item, PREFIX)
-    assert payload == item and segments == []
-    assert decode(payload) == item
+    assert writer.write(item) == (item, None)
+    assert reader.read(item, None) == item
+    assert _segments() == []
 
 
-def test_the_producer_keeps_handles_only_on_items_possibly_in_flight():
-    sent = SentSegments(max_queue_size=2)
-    batches = []
-    for _ in range(3):
-        payload, segments = encode(np.ones(4), PREFIX)
-        batches.append((payload, segments))
-        sent.release_taken()
-        sent.add(segments)
-    # With 2 items in flight at most, taking the slot for the third means the first was taken.
-    assert [segments[0].buf is None for _, segments in batches] == [True, False, False]
-    sent.close()
-    assert all(segments[0].buf is None for _, segments in batches)
-    for payload, _ in batches:
-        discard(payload)
+def test_the_consumer_unlinks_segments_of_messages_it_will_not_read():
+    writer, reader = SlotWriter(PREFIX, 2), SlotReader(2)
+    _, name = writer.write(np.ones(8))
+    writer.close(unlink=False)  # a producer that sent its last message
+    reader.note(name)
+    assert len(_segments()) == 1
+    reader.close()
+    assert _segments() == []
+
+
+def test_a_stopped_producer_unlinks_its_segments():
+    writer = SlotWriter(PREFIX, 2)
+    writer.write(np.ones(8))
+    writer.write(np.ones(8))
+    assert len(_segments()) == 2
+    writer.close(unlink=True)
+    assert _segments() == []

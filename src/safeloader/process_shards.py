@@ -14,7 +14,8 @@ workers:
   else that cannot be pickled a :class:`~safeloader.SpawnSafetyError` naming
   the part (e.g. a ``functools.partial`` argument holding a generator).
 - Items: NumPy arrays, also inside tuples, lists and dicts, cross through
-  shared memory (:mod:`safeloader.shared_arrays`); anything else is pickled.
+  shared memory (:mod:`safeloader.shared_arrays`: a ring of segments per
+  shard, reused, copied out by the consumer); anything else is pickled.
 - Bounded buffers: a shard has at most ``max_queue_size`` items sent and not
   yet taken (a semaphore it takes before each send), plus the one in hand.
 - Order and delivery: each item exactly once; round-robin over the shards
@@ -32,13 +33,13 @@ workers:
   garbage collection of the iterator and interpreter exit, every process is
   asked to stop (``SIGTERM``: its generator is closed, so ``finally`` blocks
   run), killed if it has not ended within :data:`STOP_GRACE_SECONDS`, and
-  reaped; items sent and never taken have their shared memory unlinked.
+  reaped; its shared memory segments are unlinked.
 - No orphans: each shard process watches its parent (multiprocessing's
   parent sentinel, in a thread) and stops when the consumer's process dies,
   however it dies; the processes ignore ``SIGINT``, so Ctrl-C reaches the
-  consumer alone, which then stops them. Shared memory a dead consumer never
-  took is unlinked by multiprocessing's resource tracker once the last shard
-  process is gone.
+  consumer alone, which then stops them (and a stopped shard process unlinks
+  its segments; multiprocessing's resource tracker unlinks any left once the
+  last of these processes is gone).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from multiprocessing.context import BaseContext
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable, Generic, NoReturn, TypeVar
 
-from safeloader.shared_arrays import SentSegments, decode, discard, encode, segment_prefix
+from safeloader.shared_arrays import SlotReader, SlotWriter, segment_prefix
 from safeloader.sharded import ShardError
 from safeloader.spawn_safety import check_spawn_safe
 from safeloader.threadsafe import PICKLE_MESSAGE
@@ -148,24 +149,17 @@ def run_shard(
     if hasattr(signal, "SIGTERM") and os.name == "posix":
         signal.signal(signal.SIGTERM, _raise_stop)
     _watch_parent()
-    sent = SentSegments(max_queue_size)
+    ring = SlotWriter(prefix, max_queue_size)
     iterator: Iterator[Any] | None = None
+    finished = False  # the last message is sent: the consumer unlinks the segments
     try:
         try:
             iterator = _open(fn, index, num_shards)
             for item in iterator:
-                payload, segments = encode(item, prefix)
-                try:
-                    slots.acquire()  # at most max_queue_size items in flight
-                    sent.release_taken()
-                    with _stop_deferred():
-                        writer.send(("item", payload))
-                except BaseException:
-                    for segment in segments:
-                        segment.close()
-                        segment.unlink()
-                    raise
-                sent.add(segments)
+                slots.acquire()  # at most max_queue_size items in flight
+                payload, segment_name = ring.write(item)
+                with _stop_deferred():
+                    writer.send(("item", payload, segment_name))
             message: _Message = ("end",)
         except _Stop:
             return
@@ -173,6 +167,7 @@ def run_shard(
             message = _error_message(error)
         with _stop_deferred():
             writer.send(message)
+            finished = True
     except (_Stop, BrokenPipeError):
         return  # asked to stop, or the consumer is gone
     finally:
@@ -180,7 +175,7 @@ def run_shard(
         with contextlib.suppress(_Stop):
             if close is not None:
                 close()  # the generator's finally blocks run here
-            sent.close()
+            ring.close(unlink=not finished)
             writer.close()
 
 
@@ -233,6 +228,7 @@ class _ProcessShards:
         self.processes: list[Any] = []
         self.readers: list[connection.Connection] = []
         self.slots: list[Any] = []
+        self.rings: list[SlotReader] = []
         self.rotation = list(range(num_shards))
         self.position = 0
         self.started = False
@@ -262,6 +258,7 @@ class _ProcessShards:
                     writer.close()  # the child holds the write end: EOF once it is gone
                 self.readers.append(reader)
                 self.slots.append(slots)
+                self.rings.append(SlotReader(self.max_queue_size))
                 self.processes.append(process)
         except BaseException:
             self.outcome = StopIteration()
@@ -281,7 +278,7 @@ class _ProcessShards:
                 message = self._receive(index)
                 if message[0] == "item":
                     try:
-                        item = decode(message[1])
+                        item = self.rings[index].read(message[1], message[2])
                     except Exception as error:  # noqa: BLE001 - e.g. the segment vanished
                         self._finish(self._shard_error(index, error))
                         break
@@ -387,15 +384,16 @@ class _ProcessShards:
         for index in indices:
             self._drain(index)
             self.readers[index].close()
+            self.rings[index].close()
 
     def _drain(self, index: int) -> None:
-        """Unlink the shared memory of items shard ``index`` sent that nobody will take."""
+        """Read and drop what shard ``index`` sent and nobody will take (frees a blocked sender)."""
         reader = self.readers[index]
         try:
             while not reader.closed and reader.poll():
                 message = reader.recv()
                 if message[0] == "item":
-                    discard(message[1])
+                    self.rings[index].note(message[2])
         except (EOFError, OSError, pickle.UnpicklingError):
             return
 
@@ -450,7 +448,7 @@ class ProcessShardedGenerator(Generic[T]):
         return self._shards.next_item()  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        """End the shard processes and free the shared memory of items not taken.
+        """End the shard processes and unlink their shared memory.
 
         Each process is asked to stop (its generator is closed, so its
         ``finally`` blocks run) and killed after :data:`STOP_GRACE_SECONDS`.

@@ -1,29 +1,35 @@
 """NumPy arrays from a shard process to the consumer through shared memory.
 
-A shard process turns each item into a *payload* with :func:`encode`: every
-NumPy array in the item (the item itself, or inside tuples, lists and dicts,
-at any depth) is copied into a new :class:`multiprocessing.shared_memory.SharedMemory`
-segment and replaced by a small :class:`SharedArray` record (segment name,
-dtype, shape); everything else stays as it is and is pickled with the payload.
-So an array's bytes are never pickled or pushed through a pipe: the producer
-copies them once into the segment, the consumer once out of it
-(:func:`decode`), and unlinks the segment at once.
+Each shard process owns a ring of ``max_queue_size`` shared memory segments
+(:class:`SlotWriter`), one per item it may have in flight. Item ``k`` goes
+into slot ``k % max_queue_size``: a shard takes a slot of its semaphore
+before it writes an item, so with at most ``max_queue_size`` items sent and
+not taken, the item that used the same slot before has been taken. Every
+NumPy array of the item (the item itself, or inside tuples, lists and dicts,
+at any depth) is copied into the slot at an aligned offset and replaced by a
+small :class:`SharedArray` record (offset, dtype, shape); everything else
+stays as it is and is pickled with that payload. So an array's bytes are
+never pickled or pushed through a pipe, and a steady stream of items costs no
+system call and no page fault for its arrays: the segments are reused and
+grow (doubling) only for a bigger item.
 
-Why the consumer copies out instead of handing over a view of the segment:
-the segment could then live only as long as the user's array, which needs an
-``ndarray`` subclass holding the segment (Keras and tf.data would see that
-subclass), and a consumer that keeps arrays would keep ``/dev/shm`` entries.
-With a copy, every segment is unlinked when its item is taken, and what the
-consumer gets is a plain ``ndarray``.
+The consumer maps each segment once (:class:`SlotReader`) and copies an
+item's arrays out before it gives the slot back. Why a copy rather than a
+view: the slot is reused for a later item, so a view would change under the
+user's feet; and what the consumer gets is a plain ``ndarray``, which Keras
+and tf.data take as it is.
 
-Lifetimes: the consumer owns a segment from the moment it receives the
-payload (:func:`decode` or, for an item never taken, :func:`discard` unlink
-it). The producer keeps its own handle open until the consumer has taken the
-item (:class:`SentSegments`): on Windows a named segment disappears when its
-last handle closes. Each segment is registered with multiprocessing's
-resource tracker (``SharedMemory`` does that), which the spawned processes
-share with their parent: if every process dies before a segment is unlinked,
-the tracker unlinks it when the last of them is gone.
+Lifetimes: the producer creates its segments and unlinks those it replaces
+(the consumer has read the item that used it) and, when it is stopped, all
+of them. After a last message (its end, or an error) it leaves them to the
+consumer, which may still be reading its items: the consumer unlinks every
+segment it has seen when it has done with the shard
+(:meth:`SlotReader.close`), which also covers a producer that was killed.
+Segments nobody has seen are registered with
+multiprocessing's resource tracker (``SharedMemory`` does that), which the
+spawned processes share with their parent and which unlinks them when the
+last of those processes is gone. On Windows a segment lives while a handle
+is open: the producer keeps its handles until it replaces or ends them.
 
 NumPy is imported only where arrays are: a process that never imported NumPy
 cannot have produced one.
@@ -33,25 +39,27 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections import deque
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
-__all__ = ["SentSegments", "SharedArray", "decode", "discard", "encode", "segment_prefix"]
+__all__ = ["SharedArray", "SlotReader", "SlotWriter", "segment_prefix"]
+
+#: Arrays start at multiples of this many bytes in a slot (a cache line).
+ALIGNMENT = 64
 
 
 class SharedArray:
-    """Stands in a payload for one array: the segment that holds its bytes, dtype and shape."""
+    """Stands in a payload for one array: where its bytes are in the slot, its dtype and shape."""
 
-    __slots__ = ("name", "dtype", "shape")
+    __slots__ = ("offset", "dtype", "shape")
 
-    def __init__(self, name: str, dtype: Any, shape: tuple[int, ...]) -> None:
-        self.name = name
+    def __init__(self, offset: int, dtype: Any, shape: tuple[int, ...]) -> None:
+        self.offset = offset
         self.dtype = dtype
         self.shape = shape
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (SharedArray, (self.name, self.dtype, self.shape))
+        return (SharedArray, (self.offset, self.dtype, self.shape))
 
 
 def segment_prefix(consumer_pid: int, shard_index: int) -> str:
@@ -62,113 +70,165 @@ def segment_prefix(consumer_pid: int, shard_index: int) -> str:
     return f"sl{consumer_pid}_{shard_index}_"
 
 
-def encode(item: Any, prefix: str) -> tuple[Any, list[SharedMemory]]:
-    """The payload for ``item`` and the segments created for its arrays (producer side)."""
-    segments: list[SharedMemory] = []
-    numpy = sys.modules.get("numpy")
-    if numpy is None:
-        return item, segments
-    try:
-        payload = _encode(item, prefix, numpy.ndarray, segments)
-    except BaseException:
-        for segment in segments:
-            segment.close()
-            segment.unlink()
-        raise
-    return payload, segments
+class SlotWriter:
+    """The producer's ring of segments: :meth:`write` puts an item's arrays into the next slot."""
+
+    def __init__(self, prefix: str, slots: int) -> None:
+        self._prefix = prefix
+        self._segments: list[SharedMemory | None] = [None] * slots
+        self._count = 0
+
+    def write(self, item: Any) -> tuple[Any, str | None]:
+        """The payload for ``item`` and the name of the segment holding its arrays (if any).
+
+        Call once per item sent, after taking a slot of the shard's semaphore.
+        """
+        slot = self._count % len(self._segments)
+        self._count += 1
+        numpy = sys.modules.get("numpy")
+        if numpy is None:
+            return item, None
+        arrays: list[Any] = []
+        layout = _Layout()
+        payload = _plan(item, numpy.ndarray, arrays, layout)
+        if not arrays:
+            return item, None
+        segment = self._segment(slot, layout.size)
+        for array, record in arrays:
+            view = numpy.ndarray(
+                record.shape, record.dtype, buffer=segment.buf, offset=record.offset
+            )
+            view[...] = array
+            del view  # no view may outlive the segment's buffer
+        return payload, segment.name
+
+    def _segment(self, slot: int, size: int) -> SharedMemory:
+        segment = self._segments[slot]
+        if segment is not None and segment.size >= size:
+            return segment
+        if segment is not None:
+            size = max(size, 2 * segment.size)  # untouched pages cost nothing
+            _release(segment)
+        while True:
+            try:
+                segment = SharedMemory(self._prefix + secrets.token_hex(5), create=True, size=size)
+                break
+            except FileExistsError:
+                continue
+        self._segments[slot] = segment
+        return segment
+
+    def close(self, unlink: bool) -> None:
+        """Close every segment; unlink them too when the consumer will not read them.
+
+        After its last message a producer leaves its segments to the consumer,
+        which may still be reading items from them (:meth:`SlotReader.close`).
+        """
+        for slot, segment in enumerate(self._segments):
+            if segment is not None:
+                self._segments[slot] = None
+                if unlink:
+                    _release(segment)
+                else:
+                    segment.close()
 
 
-def _encode(item: Any, prefix: str, ndarray: type, segments: list[SharedMemory]) -> Any:
+class _Layout:
+    """Running size of a slot's contents while an item's arrays are placed."""
+
+    __slots__ = ("size",)
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def place(self, nbytes: int) -> int:
+        offset = -(-self.size // ALIGNMENT) * ALIGNMENT
+        self.size = offset + nbytes
+        return offset
+
+
+def _plan(item: Any, ndarray: type, arrays: list[Any], layout: _Layout) -> Any:
+    """The payload for ``item``; each array to copy, with its record, is added to ``arrays``."""
     kind = type(item)
     if kind is ndarray:
         if item.dtype.hasobject or item.nbytes == 0:
             return item  # object arrays hold references, not bytes: pickled
-        segment = _create(prefix, item.nbytes)
-        segments.append(segment)
-        view = ndarray(item.shape, item.dtype, buffer=segment.buf)
-        view[...] = item
-        del view  # the segment's buffer must have no views left when it closes
-        return SharedArray(segment.name, item.dtype, item.shape)
+        record = SharedArray(layout.place(item.nbytes), item.dtype, item.shape)
+        arrays.append((item, record))
+        return record
     if kind is tuple or kind is list:
-        return kind(_encode(part, prefix, ndarray, segments) for part in item)
+        return kind(_plan(part, ndarray, arrays, layout) for part in item)
     if kind is dict:
-        return {key: _encode(value, prefix, ndarray, segments) for key, value in item.items()}
+        return {key: _plan(value, ndarray, arrays, layout) for key, value in item.items()}
     return item
 
 
-def _create(prefix: str, size: int) -> SharedMemory:
-    while True:
-        try:
-            return SharedMemory(name=prefix + secrets.token_hex(5), create=True, size=size)
-        except FileExistsError:
-            continue
+def _release(segment: SharedMemory) -> None:
+    segment.close()
+    try:
+        segment.unlink()
+    except FileNotFoundError:
+        pass  # the consumer unlinked it already
 
 
-def decode(payload: Any) -> Any:
-    """The item a payload stands for; its segments are copied out and unlinked (consumer side)."""
-    if type(payload) is SharedArray:
+class SlotReader:
+    """The consumer's side of one shard's ring: maps each segment once, copies arrays out."""
+
+    def __init__(self, slots: int) -> None:
+        self._names: list[str | None] = [None] * slots
+        self._mapped: dict[str, SharedMemory] = {}
+        self._seen: set[str] = set()
+        self._count = 0
+
+    def read(self, payload: Any, name: str | None) -> Any:
+        """The item ``payload`` stands for, its arrays copied out of segment ``name``.
+
+        Call once per item received from the shard, in order.
+        """
+        slot = self._count % len(self._names)
+        self._count += 1
+        if name is None:
+            return payload
+        if self._names[slot] != name:  # the producer replaced this slot's segment
+            replaced = self._names[slot]
+            if replaced is not None:
+                self._mapped.pop(replaced).close()  # and the producer unlinked it
+                self._seen.discard(replaced)
+            self._mapped[name] = SharedMemory(name)
+            self._names[slot] = name
+            self._seen.add(name)
         import numpy  # the producer had it, so it is installed
 
-        segment = SharedMemory(name=payload.name)
-        try:
-            view = numpy.ndarray(payload.shape, payload.dtype, buffer=segment.buf)
-            array = view.copy()
-            del view
-        finally:
-            segment.close()
-            segment.unlink()
-        return array
-    kind = type(payload)
-    if kind is tuple or kind is list:
-        return kind(decode(part) for part in payload)
-    if kind is dict:
-        return {key: decode(value) for key, value in payload.items()}
-    return payload
+        return _copy_out(payload, self._mapped[name], numpy.ndarray)
 
-
-def discard(payload: Any) -> None:
-    """Unlink the segments of a payload that will never be decoded (consumer side)."""
-    if type(payload) is SharedArray:
-        try:
-            segment = SharedMemory(name=payload.name)
-        except FileNotFoundError:
-            return
-        segment.close()
-        segment.unlink()
-        return
-    if type(payload) in (tuple, list):
-        for part in payload:
-            discard(part)
-    elif type(payload) is dict:
-        for value in payload.values():
-            discard(value)
-
-
-class SentSegments:
-    """The producer's handles on segments it sent and the consumer may not have taken yet.
-
-    A shard may have at most ``max_queue_size`` items in flight (it takes a
-    slot before each send). So after it got the slot for its next item, all
-    but the last ``max_queue_size - 1`` items it sent have been taken, and
-    their handles can close.
-    """
-
-    def __init__(self, max_queue_size: int) -> None:
-        self._keep = max_queue_size - 1
-        self._sent: deque[list[SharedMemory]] = deque()
-
-    def add(self, segments: list[SharedMemory]) -> None:
-        """Remember the segments of an item just sent (an empty list for an item without arrays)."""
-        self._sent.append(segments)
-
-    def release_taken(self) -> None:
-        """Close the handles of items the consumer has surely taken (call after taking a slot)."""
-        while len(self._sent) > self._keep:
-            for segment in self._sent.popleft():
-                segment.close()
+    def note(self, name: str | None) -> None:
+        """Remember a segment named by a message that will not be read, to unlink it on close."""
+        if name is not None:
+            self._seen.add(name)
 
     def close(self) -> None:
-        """Close every handle (the consumer, or the resource tracker, unlinks)."""
-        while self._sent:
-            for segment in self._sent.popleft():
-                segment.close()
+        """Unmap every segment and unlink those still there (call once the producer has ended)."""
+        for segment in self._mapped.values():
+            segment.close()
+        for name in self._seen:
+            try:
+                SharedMemory(name).unlink()
+            except FileNotFoundError:
+                pass  # the producer unlinked it
+        self._mapped.clear()
+        self._seen.clear()
+        self._names = [None] * len(self._names)
+
+
+def _copy_out(payload: Any, segment: SharedMemory, ndarray: type) -> Any:
+    kind = type(payload)
+    if kind is SharedArray:
+        view = ndarray(payload.shape, payload.dtype, buffer=segment.buf, offset=payload.offset)
+        array = view.copy()
+        del view  # no view may outlive the mapping
+        return array
+    if kind is tuple or kind is list:
+        return kind(_copy_out(part, segment, ndarray) for part in payload)
+    if kind is dict:
+        return {key: _copy_out(value, segment, ndarray) for key, value in payload.items()}
+    return payload
