@@ -102,22 +102,45 @@ class _Stop(BaseException):
     """Raised in a shard process by ``SIGTERM``: the consumer asked it to stop."""
 
 
-def _raise_stop(signum: int, frame: Any) -> NoReturn:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second request waits for the kill
-    raise _Stop
+class _StopSignal:
+    """``SIGTERM`` raises :class:`_Stop` in the main thread, except inside :meth:`deferred`.
 
+    A flag, not a signal mask: the parent watcher's thread may be the one the
+    signal is delivered to, while Python runs the handler in the main thread.
+    """
 
-@contextlib.contextmanager
-def _stop_deferred() -> Iterator[None]:
-    """Hold ``SIGTERM`` back while a message is written, so that no message is cut in half."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: terminate() cannot be caught anyway
-        yield
-        return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    def __init__(self) -> None:
+        self.deferring = False
+        self.requested = False
+        if hasattr(signal, "SIGTERM") and os.name == "posix":  # elsewhere terminate() is final
+            signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        if not self.deferring:
+            self.ignore()
+            raise _Stop
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Hold a stop request back while an item is written and sent, then honour it.
+
+        So no segment is made without being kept, and no message is cut in half.
+        """
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+        if self.requested:
+            self.ignore()
+            raise _Stop
+
+    def ignore(self) -> None:
+        """From now on a stop request changes nothing (the clean-up is running)."""
+        self.deferring = True
+        if hasattr(signal, "SIGTERM") and os.name == "posix":
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _watch_parent() -> None:
@@ -146,37 +169,36 @@ def run_shard(
 ) -> None:
     """Body of shard ``index``'s process: send its items, then an end or error message."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "SIGTERM") and os.name == "posix":
-        signal.signal(signal.SIGTERM, _raise_stop)
-    _watch_parent()
+    stop = _StopSignal()
     ring = SlotWriter(prefix, max_queue_size)
     iterator: Iterator[Any] | None = None
     finished = False  # the last message is sent: the consumer unlinks the segments
     try:
+        _watch_parent()
         try:
             iterator = _open(fn, index, num_shards)
             for item in iterator:
                 slots.acquire()  # at most max_queue_size items in flight
-                payload, segment_name = ring.write(item)
-                with _stop_deferred():
+                with stop.deferred():
+                    payload, segment_name = ring.write(item)
                     writer.send(("item", payload, segment_name))
             message: _Message = ("end",)
         except _Stop:
             return
         except BaseException as error:  # noqa: BLE001 - handed to the consumer
             message = _error_message(error)
-        with _stop_deferred():
+        with stop.deferred():
             writer.send(message)
             finished = True
     except (_Stop, BrokenPipeError):
         return  # asked to stop, or the consumer is gone
     finally:
+        stop.ignore()
         close = getattr(iterator, "close", None)
-        with contextlib.suppress(_Stop):
-            if close is not None:
-                close()  # the generator's finally blocks run here
-            ring.close(unlink=not finished)
-            writer.close()
+        if close is not None:
+            close()  # the generator's finally blocks run here
+        ring.close(unlink=not finished)
+        writer.close()
 
 
 def _open(fn: Callable[[int, int], Iterable[Any]], index: int, num_shards: int) -> Iterator[Any]:
