@@ -555,3 +555,52 @@ def test_a_too_deeply_nested_file_says_so(
     assert main([str(deep)]) == 2
     assert f"{deep}: too deeply nested to analyse" in capsys.readouterr().err
     assert deep.read_text().startswith(BAD)
+
+
+@pytest.mark.parametrize(
+    ("project_file", "content", "named"),
+    [
+        ("pyproject.toml", '[project]\nname = "p"\ndependencies = ["numpy"]\n', "pyproject.toml"),
+        ("requirements.txt", "numpy\ntf-keras\n", "requirements.txt"),
+        ("setup.py", "from setuptools import setup\nsetup(name='p')\n", "setup.py"),
+    ],
+)
+def test_a_project_that_does_not_declare_safeloader_is_told_where_to(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], project_file: str, content: str,
+    named: str,
+) -> None:
+    write(tmp_path / "proj" / project_file, content)
+    first = write(tmp_path / "proj" / "src" / "train.py", BAD)
+    second = write(tmp_path / "proj" / "src" / "more.py", BAD)
+    assert main(["--check", str(first)]) == 1
+    assert capsys.readouterr().err.splitlines()[-2] == (
+        f"safeloader-fix: {first} imports safeloader now, which the project's declared "
+        f"dependencies do not list: add safeloader to {tmp_path / 'proj' / named}"
+    )
+    assert main([str(first), str(second)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[-2].startswith("safeloader-fix: 2 fixed files import safeloader now")
+    assert len(err) == 2
+
+
+@pytest.mark.parametrize(
+    ("project_file", "content"),
+    [
+        ("pyproject.toml", '[project]\nname = "p"\ndependencies = ["numpy", "SafeLoader>=0.1"]\n'),
+        ("requirements.txt", "numpy\nsafeloader\n"),
+    ],
+)
+def test_a_project_that_declares_safeloader_or_already_imports_it_is_not_told(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], project_file: str, content: str
+) -> None:
+    write(tmp_path / "proj" / project_file, content)
+    script = write(tmp_path / "proj" / "train.py", BAD)
+    assert main([str(script)]) == 0
+    assert len(capsys.readouterr().err.splitlines()) == 1  # the summary only
+    undeclared = write(tmp_path / "other" / "requirements.txt", "numpy\n")
+    imported = write(undeclared.parent / "train.py", "import safeloader\n" + BAD)
+    assert main([str(imported)]) == 0
+    assert len(capsys.readouterr().err.splitlines()) == 1
+    alone = write(tmp_path / "loose" / "train.py", BAD)  # no project file: nothing to name
+    assert main([str(alone)]) == 0
+    assert len(capsys.readouterr().err.splitlines()) == 1

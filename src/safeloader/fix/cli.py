@@ -19,6 +19,7 @@ from typing import Iterable, Sequence
 
 from safeloader import __version__
 from safeloader.findings import Fix
+from safeloader.fix.dependency_note import missing_dependency_notes
 from safeloader.fix.flake8_reporting import Flake8ConfigurationError, Flake8Reporting
 from safeloader.fix.interruptible import Interruptible
 from safeloader.fix.progress import ProgressBar
@@ -219,6 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             by_code.update(outcome.applied)
             if outcome.texts is not None:
                 _write_diff(unified_diff(outcome.path, *outcome.texts))
+    for note in missing_dependency_notes(
+        outcome.path for outcome in outcomes if outcome.changed and outcome.adds_safeloader_import
+    ):
+        print(note, file=sys.stderr)
     print(_summary(len(plans), changed, by_code, errors, not write, held_back,
                    runner.interrupted), file=sys.stderr)
     if runner.interrupted:

@@ -24,6 +24,7 @@ from typing import Sequence
 
 from safeloader.analysis import AnalysisConfig, analyze_module, might_have_findings
 from safeloader.findings import Fix
+from safeloader.fix.dependency_note import adds_safeloader_import
 from safeloader.fix.atomic_write import ChangedOnDiskError, FileSnapshot, replace_file
 from safeloader.fix.flake8_reporting import Flake8Reporting
 from safeloader.fix.selection import FixSelection
@@ -52,8 +53,8 @@ class FileOutcome:
     """What rewriting one file gave.
 
     ``texts`` holds the text before and after only when the file changed and
-    the caller asked to keep them (for ``--diff``). ``skipped``: not started,
-    because the run was interrupted.
+    the caller asked to keep them (for ``--diff``). ``adds_safeloader_import``:
+    the fixes made the file import safeloader.
     """
 
     path: Path
@@ -62,7 +63,7 @@ class FileOutcome:
     warnings: tuple[str, ...] = ()
     error: str | None = None
     texts: tuple[str, str] | None = field(default=None, repr=False)
-    skipped: bool = False
+    adds_safeloader_import: bool = False
 
 
 #: said of a file whose parse or analysis ran out of stack
@@ -172,5 +173,6 @@ def fix_file(
             return FileOutcome(path, warnings=fixed.warnings, error=f"cannot write: {error}")
     texts = (source.text, fixed.text) if keep_texts else None
     return FileOutcome(
-        path, changed=True, applied=fixed.applied, warnings=fixed.warnings, texts=texts
+        path, changed=True, applied=fixed.applied, warnings=fixed.warnings, texts=texts,
+        adds_safeloader_import=adds_safeloader_import(source.text, fixed.text),
     )
