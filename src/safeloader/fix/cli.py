@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -126,18 +127,31 @@ def _write_diff(text: str) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _summary(
-    scanned: int, changed: int, by_code: Counter[str], errors: int, check: bool,
-    held_back: int, interrupted: bool,
-) -> str:
-    verb = "would change" if check else "changed"
-    fixes = ", ".join(f"{code} x{count}" for code, count in sorted(by_code.items())) or "none"
-    text = f"safeloader-fix: {scanned} files scanned, {changed} {verb}; fixes: {fixes}"
-    if held_back:
-        text += f"; {held_back} more with --unsafe-fixes"
-    if errors:
-        text += f"; {errors} could not be processed"
-    return text + ("; interrupted, the other files left as they were" if interrupted else "")
+@dataclass
+class RunSummary:
+    """The counts the last line of a run reports."""
+
+    scanned: int
+    errors: int = 0
+    changed: int = 0
+    held_back: int = 0
+    by_code: Counter[str] = field(default_factory=Counter)
+
+    def line(self, *, check: bool, interrupted: bool) -> str:
+        """``safeloader-fix: N files scanned, M changed; fixes: SLD101 x2; ...``."""
+        verb = "would change" if check else "changed"
+        fixes = ", ".join(
+            f"{code} x{count}" for code, count in sorted(self.by_code.items())
+        ) or "none"
+        text = f"safeloader-fix: {self.scanned} files scanned, {self.changed} {verb}; " \
+               f"fixes: {fixes}"
+        if self.held_back:
+            text += f"; {self.held_back} more with --unsafe-fixes"
+        if self.errors:
+            text += f"; {self.errors} could not be processed"
+        if interrupted:
+            text += "; interrupted, the other files left as they were"
+        return text
 
 
 def _flake8_arguments(args: argparse.Namespace) -> list[str]:
@@ -155,6 +169,39 @@ def _flake8_arguments(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def _plan_and_fix(
+    files: Sequence[Path], reporting: Flake8Reporting, selection: FixSelection,
+    args: argparse.Namespace, runner: Interruptible,
+) -> tuple[list[FilePlan], list[FileOutcome]]:
+    """Analyse ``files``, then rewrite the files the plans target (in a process pool
+    when there are enough of either), unless Ctrl-C stopped the analysis."""
+    write = not (args.check or args.diff)
+    jobs = args.jobs
+    pool: ProcessPoolExecutor | None = None
+    outcomes: list[FileOutcome] = []
+    try:
+        if jobs > 1 and len(files) >= ANALYSIS_POOL_MIN_FILES:
+            pool = runner.pool(jobs)
+        plans = runner.map(
+            partial(plan_file, config=reporting.analysis_config(), selection=selection,
+                    reporting=reporting),
+            files, pool, jobs, ProgressBar(sys.stderr, len(files), "files analysed"),
+        )
+        targets = list(_group_by_target(plans).items())
+        if not runner.interrupted:
+            if pool is None and jobs > 1 and len(targets) >= FIX_POOL_MIN_FILES:
+                pool = runner.pool(jobs)
+            outcomes = runner.map(
+                partial(_fix_job, write=write, keep_texts=args.diff), targets,
+                pool if len(targets) >= FIX_POOL_MIN_FILES else None, jobs,
+                ProgressBar(sys.stderr, len(targets), "files fixed"),
+            )
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return plans, outcomes
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``safeloader-fix``; return its exit status."""
     args = build_parser().parse_args(argv)
@@ -167,70 +214,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # which codes is flake8's decision (``reporting``); the selection adds fix safety
     selection = FixSelection(select=(CODE_FAMILY,), unsafe_fixes=args.unsafe_fixes)
-    write = not (args.check or args.diff)
     files = reporting.files()
     missing = [path for path in files if not os.path.lexists(path)]
-    errors = len(missing)
     for path in missing:
         print(f"{path}: no such file or directory", file=sys.stderr)
     files = [path for path in files if os.path.lexists(path)]
 
-    jobs = args.jobs
     runner = Interruptible()
-    pool: ProcessPoolExecutor | None = None
-    outcomes: list[FileOutcome] = []
     with runner.catching():
-        try:
-            if jobs > 1 and len(files) >= ANALYSIS_POOL_MIN_FILES:
-                pool = runner.pool(jobs)
-            plans = runner.map(
-                partial(plan_file, config=reporting.analysis_config(), selection=selection,
-                        reporting=reporting),
-                files, pool, jobs, ProgressBar(sys.stderr, len(files), "files analysed"),
-            )
-            targets = list(_group_by_target(plans).items())
-            if not runner.interrupted:
-                if pool is None and jobs > 1 and len(targets) >= FIX_POOL_MIN_FILES:
-                    pool = runner.pool(jobs)
-                outcomes = runner.map(
-                    partial(_fix_job, write=write, keep_texts=args.diff), targets,
-                    pool if len(targets) >= FIX_POOL_MIN_FILES else None, jobs,
-                    ProgressBar(sys.stderr, len(targets), "files fixed"),
-                )
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+        plans, outcomes = _plan_and_fix(files, reporting, selection, args, runner)
 
-    held_back = 0
+    summary = RunSummary(scanned=len(plans), errors=len(missing))
     for plan in plans:
-        held_back += plan.held_back
+        summary.held_back += plan.held_back
         if plan.error is not None:
-            errors += 1
+            summary.errors += 1
             print(f"{plan.path}: {plan.error}; left unchanged", file=sys.stderr)
-    by_code: Counter[str] = Counter()
-    changed = 0
     for outcome in outcomes:
         for warning in outcome.warnings:
             print(f"{outcome.path}:{warning}", file=sys.stderr)
         if outcome.error is not None:
-            errors += 1
+            summary.errors += 1
             print(f"{outcome.path}: {outcome.error}; left unchanged", file=sys.stderr)
         if outcome.changed:
-            changed += 1
-            by_code.update(outcome.applied)
+            summary.changed += 1
+            summary.by_code.update(outcome.applied)
             if outcome.texts is not None:
                 _write_diff(unified_diff(outcome.path, *outcome.texts))
     for note in missing_dependency_notes(
         outcome.path for outcome in outcomes if outcome.changed and outcome.adds_safeloader_import
     ):
         print(note, file=sys.stderr)
-    print(_summary(len(plans), changed, by_code, errors, not write, held_back,
-                   runner.interrupted), file=sys.stderr)
+    print(summary.line(check=args.check or args.diff, interrupted=runner.interrupted),
+          file=sys.stderr)
     if runner.interrupted:
         return EXIT_INTERRUPTED
-    if errors:
+    if summary.errors:
         return 2
-    return 1 if args.check and changed else 0
+    return 1 if args.check and summary.changed else 0
 
 
 if __name__ == "__main__":
