@@ -90,3 +90,35 @@ def test_import_safeloader_does_not_import_tensorflow():
     code = ("import sys, safeloader, safeloader.cli; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bench_graph_drains_inside_a_tf_function_and_pins_cores(capsys):
+    assert main(["bench", "--graph", "--records", "320", "--cores", "1,4096"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^320 records drained inside a tf\.function, best of 5 rounds", out, re.M)
+    for batch in (256, 1024):
+        for reader in ("raw read, tf.data defaults", "safeloader tfrecord_dataset"):
+            assert re.search(rf"^{reader}, batch {batch}\s+{NUMBER}\s+{NUMBER}x\s+\d+%$",
+                             out, re.M), out
+        assert re.search(rf"^raw read, autotuning off, batch {batch}\s+{NUMBER}\s+{NUMBER}x"
+                         rf"\s+100%$", out, re.M), out
+        assert re.search(rf"^naive \(map\(parse_single_example\)\.batch\), batch {batch}"
+                         rf"\s+{NUMBER}\s+1\.00x\s+\d+%$", out, re.M), out
+    assert re.search(rf"^\s+1\s+{NUMBER}\s+{NUMBER}\s+\d+%$", out, re.M), out
+    assert "not measured (this machine has fewer cores): [4096]" in out
+
+
+def test_the_in_graph_drain_counts_every_record_of_dict_and_tuple_batches():
+    from safeloader.data.bench_graph import drain_in_graph, graph_rate
+
+    for element in ({"x": tf.zeros([10, 3])}, (tf.zeros([10]), tf.zeros([10]))):
+        build = lambda: tf.data.Dataset.from_tensor_slices(element).batch(4)  # noqa: E731
+        assert int(drain_in_graph(build())) == 10
+        assert graph_rate(build) > 0
+
+
+@pytest.mark.parametrize("cores", ["0", "1,x", ""])
+def test_bench_cores_must_be_positive_counts(cores, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "--graph", "--cores", cores])
+    assert exit_.value.code == 2 and "expected core counts" in capsys.readouterr().err

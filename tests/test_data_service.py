@@ -79,3 +79,14 @@ def test_stopping_early_does_not_wait_for_the_service_timeout(cluster, shards):
     start = time.monotonic()
     assert len(list(dataset.take(2))) == 2
     assert time.monotonic() - start < 60  # the watchdog's wait is cut in half-second slices
+
+
+def test_ragged_features_pass_the_service_watchdog(cluster, tmp_path):
+    target, _ = cluster
+    paths = write_tfrecords(({"id": i, "v": list(range(i % 3 + 1))} for i in range(30)),
+                            str(tmp_path / "ragged"), num_shards=3)
+    dataset = tfrecord_dataset(paths, batch_size=4, service=target)
+    assert isinstance(dataset.element_spec["v"], tf.RaggedTensorSpec)
+    rows = {int(i): v for batch in dataset
+            for i, v in zip(batch["id"], batch["v"].to_list())}
+    assert rows == {i: list(range(i % 3 + 1)) for i in range(30)}

@@ -27,8 +27,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--records", type=int, default=100_000, help="records to write")
     bench.add_argument("--data", help="read TFRecords from DIR instead of writing a synthetic set")
     bench.add_argument("--plot", help="write a bar chart to FILE.png")
+    bench.add_argument("--graph", action="store_true",
+                       help="only the loader against the raw read, drained inside a "
+                            "tf.function (where Keras consumes it), autotuning off for both")
+    bench.add_argument("--cores", type=_core_counts, default=(), metavar="N,N,...",
+                       help="with --graph: also each reader pinned to 1, 2, ... cores "
+                            "(a fresh process each), e.g. 1,2,4,8,16")
     _add_service_parser(commands)
     return parser
+
+
+def _core_counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"expected core counts such as 1,2,4, got {text!r}")
+    return counts
 
 
 def _add_service_parser(commands: argparse._SubParsersAction) -> None:
@@ -72,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return service_servers.run_worker(args.dispatcher, args.port, args.host)
     from safeloader.data.bench import run_bench
 
-    return run_bench(records=args.records, data_dir=args.data, plot=args.plot)
+    return run_bench(records=args.records, data_dir=args.data, plot=args.plot,
+                     graph=args.graph, cores=args.cores)
 
 
 if __name__ == "__main__":

@@ -34,12 +34,13 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from safeloader import threadsafe_generator
+from safeloader.data.bench_graph import format_graph_report, measure_cores, measure_graph
 from safeloader.data.bench_input_wait import (
     CEILING,
     input_bound_share,
@@ -386,8 +387,13 @@ def write_plot(path: str, rates: Mapping[str, float], fit: Mapping[str, float]) 
     pyplot.close(figure)
 
 
-def run_bench(records: int = 100_000, data_dir: str | None = None, plot: str | None = None) -> int:
-    """Run ``safeloader bench``; print the report; return the exit status."""
+def run_bench(records: int = 100_000, data_dir: str | None = None, plot: str | None = None,
+              graph: bool = False, cores: Sequence[int] = ()) -> int:
+    """Run ``safeloader bench``; print the report; return the exit status.
+
+    ``graph`` (or ``cores``) measures only the loader against the raw read
+    inside a ``tf.function`` (see :mod:`safeloader.data.bench_graph`).
+    """
     if records < 10 * NUM_FILES and data_dir is None:
         print(f"safeloader bench: --records must be at least {10 * NUM_FILES}", file=sys.stderr)
         return 2
@@ -404,6 +410,11 @@ def run_bench(records: int = 100_000, data_dir: str | None = None, plot: str | N
             tenth = files[:max(1, len(files) // 10)]
             records = sum(check_file(path, "auto").records for path in files)
         spec = _spec_of(files)
+        if graph or cores:
+            in_graph = measure_graph(files, spec)
+            per_cores = measure_cores(files, check_file(files[0], "auto").features, cores)
+            print(format_graph_report(records, in_graph, per_cores, cores), flush=True)
+            return 0
         rates = measure_rates(files, spec, records)
         memory = measure_memory(files, tenth)
         fit = measure_fit(files, spec, steps=min(FIT_STEPS, max(5, records // BATCH_SIZE)))

@@ -219,7 +219,9 @@ def _parallelism() -> int:
     on the scheduler should not leave a core idle); more than 16 only adds
     threads.
     """
-    return max(4, min(os.cpu_count() or 1, 16))
+    # The CPUs this process may run on (a container's or taskset's share), not the machine's.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(4, min(cores or 1, 16))
 
 
 def _prefetch_device(prefetch_to_device: str | None) -> str | None:

@@ -167,49 +167,40 @@ class _Watchdog:
                 self._done.discard(token)
 
 
-def _empty_like(spec: Any) -> Any:
-    """Return an element of exactly ``spec``, zero-sized where a dimension is unknown.
-
-    ``PlaceholderWithDefault`` gives the value the spec's own static shape,
-    unknown dimensions included, so both branches of the race have the same
-    element spec.
-    """
-    def empty(component: tf.TensorSpec) -> tf.Tensor:
-        value = tf.zeros([0 if size is None else size for size in component.shape],
-                         component.dtype)
-        return tf.raw_ops.PlaceholderWithDefault(input=value, shape=component.shape)
-
-    return tf.nest.map_structure(empty, spec, expand_composites=True)
-
-
 def _with_watchdog(distributed: tf.data.Dataset, service: str, timeout: float) -> tf.data.Dataset:
-    """Race ``distributed`` against a watchdog that fails after ``timeout`` s without a batch."""
+    """Race ``distributed`` against a watchdog that fails after ``timeout`` s without a batch.
+
+    Both branches of the race yield ``tf.experimental.Optional`` values of
+    the batches' spec (the heartbeats empty ones), so they have one element
+    spec whatever the batches hold (dense, ragged or sparse).
+    """
     watchdog = _Watchdog(service, timeout)
     spec = distributed.element_spec
     ticks = tf.TensorSpec([], tf.int64)
 
     def race(token: tf.Tensor) -> tf.data.Dataset:
-        def tag(*element: Any) -> Any:
-            stamped = tf.numpy_function(watchdog.stamp, [token], tf.int64, stateful=True)
-            with tf.control_dependencies([stamped]):
+        def stamped(*element: Any) -> tf.experimental.Optional:
+            stamp = tf.numpy_function(watchdog.stamp, [token], tf.int64, stateful=True)
+            with tf.control_dependencies([stamp]):
                 element = tf.nest.map_structure(tf.identity, element)
-            return True, element[0] if len(element) == 1 else element
+            return tf.experimental.Optional.from_value(
+                element[0] if len(element) == 1 else element)
 
-        def heartbeat(generator: Any) -> tf.data.Dataset:
+        def heartbeats(generator: Any) -> tf.data.Dataset:
             return tf.data.Dataset.from_generator(
                 generator, args=(token,), output_signature=ticks,
-            ).map(lambda _: (False, _empty_like(spec)))
+            ).map(lambda _: tf.experimental.Optional.empty(spec))
 
-        batches = distributed.map(tag).concatenate(heartbeat(watchdog.finish))
+        batches = distributed.map(stamped).concatenate(heartbeats(watchdog.finish))
         branches = tf.data.Dataset.from_tensors(batches).concatenate(
-            tf.data.Dataset.from_tensors(heartbeat(watchdog.watch)))
+            tf.data.Dataset.from_tensors(heartbeats(watchdog.watch)))
         return branches.interleave(lambda branch: branch, cycle_length=2,
                                    num_parallel_calls=2, deterministic=False)
 
     tokens = tf.data.Dataset.from_generator(lambda: iter((watchdog.start(),)),
                                             output_signature=ticks)
-    return tokens.flat_map(race).filter(lambda is_batch, _: is_batch).map(
-        lambda _, element: element)
+    return tokens.flat_map(race).filter(lambda batch: batch.has_value()).map(
+        lambda batch: batch.get_value())
 
 
 def distribute_bounded(
