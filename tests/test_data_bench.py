@@ -96,15 +96,15 @@ def test_bench_graph_drains_inside_a_tf_function_and_pins_cores(capsys):
     assert main(["bench", "--graph", "--records", "320", "--cores", "1,4096"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^320 records drained inside a tf\.function, best of 5 rounds", out, re.M)
+    measured = rf"\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}x\s+"  # rec/s, CPU us/rec, vs naive
     for batch in (256, 1024):
         for reader in ("raw read, tf.data defaults", "safeloader tfrecord_dataset"):
-            assert re.search(rf"^{reader}, batch {batch}\s+{NUMBER}\s+{NUMBER}x\s+\d+%$",
-                             out, re.M), out
-        assert re.search(rf"^raw read, autotuning off, batch {batch}\s+{NUMBER}\s+{NUMBER}x"
-                         rf"\s+100%$", out, re.M), out
+            assert re.search(rf"^{reader}, batch {batch}{measured}\d+%$", out, re.M), out
+        assert re.search(rf"^raw read, autotuning off, batch {batch}{measured}100%$",
+                         out, re.M), out
         assert re.search(rf"^naive \(map\(parse_single_example\)\.batch\), batch {batch}"
-                         rf"\s+{NUMBER}\s+1\.00x\s+\d+%$", out, re.M), out
-    assert re.search(rf"^\s+1\s+{NUMBER}\s+{NUMBER}\s+\d+%$", out, re.M), out
+                         rf"\s+{NUMBER}\s+{NUMBER}\s+1\.00x\s+\d+%$", out, re.M), out
+    assert re.search(rf"^\s+1(\s+{NUMBER}){{3}}\s+\d+%\s+{NUMBER}x$", out, re.M), out
     assert "not measured (this machine has fewer cores): [4096]" in out
 
 
@@ -114,7 +114,8 @@ def test_the_in_graph_drain_counts_every_record_of_dict_and_tuple_batches():
     for element in ({"x": tf.zeros([10, 3])}, (tf.zeros([10]), tf.zeros([10]))):
         build = lambda: tf.data.Dataset.from_tensor_slices(element).batch(4)  # noqa: E731
         assert int(drain_in_graph(build())) == 10
-        assert graph_rate(build) > 0
+        rate, cpu_per_record = graph_rate(build)
+        assert rate > 0 and cpu_per_record >= 0
 
 
 @pytest.mark.parametrize("cores", ["0", "1,x", ""])
