@@ -51,8 +51,19 @@ class FixKind(enum.Enum):
     #: import from safeloader (params: ``name``, ``replacement``)
     REPLACE_HANDWRITTEN = "replace_handwritten"
     #: rename the ``*_generator`` call at ``span`` (params: ``old``, ``new``)
-    #: and turn its arguments into the new signature's keywords
+    #: and turn its arguments into the new signature's keywords; then drop the
+    #: keywords listed in ``drop`` (comma-separated, optional)
     RENAME_GENERATOR_CALL = "rename_generator_call"
+    #: drop the keyword arguments named in ``keywords`` (comma-separated) from
+    #: the call at ``span``
+    REMOVE_LOADER_SETTINGS = "remove_loader_settings"
+    #: append the keyword arguments ``arguments`` (source text, e.g.
+    #: ``workers=4, use_multiprocessing=True``) to the constructor call at ``span``
+    ADD_LOADER_SETTINGS = "add_loader_settings"
+    #: move the module's statements from the one at ``span`` on (but ``def`` and
+    #: ``class`` statements) under ``if __name__ == "__main__":``; when
+    #: ``refused`` is set, change nothing and warn with it
+    GUARD_MAIN = "guard_main"
 
 
 @dataclass(frozen=True)

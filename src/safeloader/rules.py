@@ -294,7 +294,9 @@ _RULE_LIST = (
             built with `use_multiprocessing=True`) and runs when the module is
             executed: at module level outside an `if __name__ == "__main__":` block,
             or in a module-level function that module level calls unguarded.
-            A literal `workers=0` starts no process and is not reported.
+            `workers` of 0 or less starts no process (Keras 2 starts workers only for
+            `workers > 1`, or `workers > 0` with `use_multiprocessing`) and is not
+            reported.
             """
         ),
         why_bad=_text(
@@ -333,13 +335,23 @@ _RULE_LIST = (
                 main()
             """
         ),
-        fix_title=None,
-        fix_safety=FixSafety.NONE,
+        fix_title=(
+            "Move the module's top-level statements, from the first one that is not an "
+            "import, a `def`, a `class`, the docstring or a constant assignment, under "
+            "`if __name__ == \"__main__\":` (`def` and `class` statements stay at top level)"
+        ),
+        fix_safety=FixSafety.UNSAFE,
         fix_safety_note=_text(
             """
-            There is no automatic fix: which statements belong under the guard is the
-            author's decision. Move the training code into a function and call it
-            from an `if __name__ == "__main__":` block.
+            Run as a script, the module does what it did. Imported, it no longer
+            trains: the moved statements (and the globals they bind) exist only when
+            it runs as `__main__`, which is what worker processes need but another
+            module importing a name from this one might not expect. The fix is
+            refused, naming the global, when a class or function that worker
+            processes run (the module's `Sequence`/`PyDataset` classes and what they
+            use) reads a global that only moved statements bind, or when a `def` or
+            `class` that stays at top level reads one when it is defined. Applied
+            only with `--unsafe-fixes`.
             """
         ),
         references=(_MP_GUARD,),
@@ -437,7 +449,7 @@ _RULE_LIST = (
         message=(
             "{class_name}.__init__ {problem}: Keras 3's workers, use_multiprocessing and "
             "max_queue_size never reach PyDataset, so {class_name} loads on one thread; "
-            "accept **kwargs and pass them to super().__init__"
+            "accept **kwargs and pass them to super().__init__ (Keras 3: {evidence})"
         ),
         what_it_does=_text(
             """
@@ -680,14 +692,19 @@ _RULE_LIST = (
         ),
         fix_title=(
             "Rename to `fit`/`evaluate`/`predict`; `generator=` becomes `x=` and later "
-            "positional arguments become keywords of the old signature"
+            "positional arguments become keywords of the old signature; when Keras 3 is "
+            "targeted, the loader settings get SLD302's fix in the same pass"
         ),
         fix_safety=FixSafety.SAFE,
         fix_safety_note=_text(
             """
             The new methods take the same arguments under the same names, so the call
             does the same thing. Positional arguments after the first become keywords
-            because the positions differ between the old and new signatures.
+            because the positions differ between the old and new signatures. When
+            Keras 3 is targeted, `workers`, `use_multiprocessing` and `max_queue_size`
+            move into the data's `PyDataset` constructor or go (see SLD302); where
+            SLD302 would have no fix (data the analysis cannot identify), the call is
+            not renamed either, since `fit(..., workers=4)` fails on Keras 3.
             """
         ),
         references=(_KERAS_FIT,),
@@ -700,16 +717,27 @@ _RULE_LIST = (
             "`fit`/`evaluate`/`predict`."
         ),
         message=(
-            "{call}() takes no {keywords} in Keras 3 (TypeError); loader settings "
-            "belong on a keras.utils.PyDataset"
+            "{call}() takes no {keywords} in Keras 3 (TypeError; Keras 3: {evidence}); "
+            "{remedy}"
         ),
         what_it_does=_text(
             """
-            When Keras 3 is targeted (`--safeloader-keras-version 3`, or `auto` and
-            the module uses Keras 3 or imports Keras with Keras 3 installed), finds
-            calls of `fit`, `evaluate` and `predict` that pass `workers`,
-            `use_multiprocessing` or `max_queue_size` (or the Keras 1 spellings
-            `nb_worker`, `pickle_safe`, `max_q_size`).
+            When Keras 3 is targeted, finds calls of `fit`, `evaluate` and `predict`
+            that pass `workers`, `use_multiprocessing` or `max_queue_size` (or the
+            Keras 1 spellings `nb_worker`, `pickle_safe`, `max_q_size`). The message
+            names the evidence for Keras 3. With `--safeloader-keras-version auto`
+            (the default) the Keras comes from, in order: the module's own code
+            (`tf_keras`, modules only Keras 2 has such as `keras.utils.data_utils`
+            or `keras.engine`, `*_generator` calls and Keras 1 keywords mean
+            Keras 2; `keras.ops`, `PyDataset` and other Keras-3-only APIs mean
+            Keras 3), then the dependencies the project declares (found by walking
+            up from the file: `pyproject.toml`, `setup.cfg`, `setup.py`,
+            `requirements*.txt`, `environment.yml`, `Pipfile`): a `keras`
+            specifier that admits only 2.x or only 3.x, else `tf_keras` (Keras 2),
+            else a `tensorflow` specifier before 2.16 (Keras 2) or from 2.16 on
+            (Keras 3). The installed Keras is never read unless you ask for it
+            (`installed`). Without evidence the rule stays silent;
+            `safeloader keras-version PATH` shows what was assumed and why.
             """
         ),
         why_bad=_text(
@@ -734,12 +762,25 @@ _RULE_LIST = (
                 model.fit(Batches(images, labels, workers=4), epochs=10)
             """
         ),
-        fix_title=None,
-        fix_safety=FixSafety.NONE,
+        fix_title=(
+            "When the data is built by the constructor of a `Sequence`/`PyDataset` class "
+            "the project defines (in the call, or through a name bound once to that call), "
+            "move the settings into that constructor call, with SLD105's fix on the class "
+            "if its `__init__` would drop them; when the data is surely not a `PyDataset` "
+            "(a generator, arrays, a `tf.data` pipeline), remove them"
+        ),
+        fix_safety=FixSafety.SAFE,
         fix_safety_note=_text(
             """
-            There is no automatic fix: the settings belong on the dataset object,
-            whose class the call site may not own.
+            The original call cannot run on Keras 3 (`TypeError`), so nothing that
+            worked changes. Moved settings give the `PyDataset` the workers the call
+            asked for. Removing them from a generator loses nothing: Keras 3 on the
+            TensorFlow backend already reads a generator in the background (one item
+            at a time, as Keras 2's locked workers did); for real parallel reading use
+            `safeloader.sharded_generator` or `safeloader.data.from_generator`. Data
+            the analysis cannot identify (a parameter, an unknown callee) gets no
+            fix: deleting the settings there could silently make a `PyDataset`
+            single-threaded.
             """
         ),
         keras3_only=True,

@@ -9,12 +9,14 @@ cheap text test that lets front ends skip files no rule can fire on.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 from typing import Sequence
 
 from safeloader.analysis.calls import CallChecker
 from safeloader.analysis.classes import check_classes
 from safeloader.analysis.config import AnalysisConfig
+from safeloader.analysis.keras_version import keras_target
 from safeloader.analysis.prefilter import class_rules_might_fire, might_have_findings
 from safeloader.findings import Finding
 from safeloader.source_text import split_lines
@@ -34,10 +36,11 @@ def analyze_module(
     parsed from; ``path`` the file (``None`` for stdin or a snippet: imports
     of project modules are then not followed).
     """
-    checker = CallChecker(tree, lines, path, config)
+    target = functools.cache(lambda: keras_target(tree, config.keras_version, path))
+    checker = CallChecker(tree, lines, path, config, target)
     findings = list(checker.findings())
     if class_rules_might_fire(checker.text):
-        findings.extend(check_classes(tree, config))
+        findings.extend(check_classes(tree, target))
     return sorted(findings, key=lambda finding: (finding.line, finding.col, finding.code))
 
 

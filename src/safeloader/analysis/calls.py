@@ -45,9 +45,9 @@ import bisect
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
-from safeloader.analysis.config import AnalysisConfig, KerasVersion
+from safeloader.analysis.config import AnalysisConfig
 from safeloader.analysis.generators import (
     Classifier,
     ConstantValue,
@@ -56,13 +56,15 @@ from safeloader.analysis.generators import (
     Value,
     node_span,
 )
-from safeloader.analysis.keras_version import targeted_keras_version
+from safeloader.analysis.keras3_settings import SettingsPlan, SettingsPlanner
+from safeloader.analysis.keras_version import KerasTarget
 from safeloader.analysis.main_guard import (
     derives_from_pydataset,
     is_main_guard,
     names_called_on_import,
     starts_processes,
 )
+from safeloader.analysis.main_guard_fix import plan_main_guard
 from safeloader.analysis.project import text_hints
 from safeloader.analysis.scopes import BlockPath, Reference, Scope, child_scope, position
 from safeloader.analysis.signatures import (
@@ -150,7 +152,8 @@ class CallChecker:
     """Finds the call-site rules' findings in one module."""
 
     def __init__(
-        self, tree: ast.Module, lines: Sequence[str], path: Path | None, config: AnalysisConfig
+        self, tree: ast.Module, lines: Sequence[str], path: Path | None, config: AnalysisConfig,
+        target: Callable[[], KerasTarget],
     ):
         self.tree = tree
         self.lines = lines
@@ -159,9 +162,10 @@ class CallChecker:
         self.candidates = candidate_lines(self.text)
         self.classifier = Classifier(config.extra_guards, path, config.project_root)
         self.module_scope = Scope(tree, None, path, text_hints(self.text))
-        self.configured_version: KerasVersion = config.keras_version
-        self._version: tuple[KerasVersion | None] | None = None
+        self.target = target
+        self.settings = SettingsPlanner(tree, self.text, self.classifier, target)
         self._called_on_import: frozenset[str] | None = None
+        self._guard_fix: tuple[Fix | None] | None = None
 
     def findings(self) -> Iterator[Finding]:
         """Yield every call-site finding of the module."""
@@ -170,11 +174,9 @@ class CallChecker:
         place = _Place(self.module_scope, (), True, None)
         yield from self._statements(self.tree.body, place)
 
-    def keras_version(self) -> KerasVersion | None:
-        """Return the Keras version the module targets (computed once)."""
-        if self._version is None:
-            self._version = (targeted_keras_version(self.tree, self.configured_version),)
-        return self._version[0]
+    def keras_version(self) -> str | None:
+        """Return the Keras major version the module targets (``None``: unknown)."""
+        return self.target().version
 
     def _touches(self, node: ast.AST) -> bool:
         """Whether a candidate line lies within ``node``'s lines."""
@@ -274,11 +276,11 @@ class CallChecker:
         method = call.func.attr
         arguments = bind_loader_call(call, method)
         reference = Reference(place.scope, position(call), place.path)
-        yield from self._old_method(call, method)
-        yield from self._keras3_settings(call, method)
+        yield from self._old_method(call, arguments, reference)
+        yield from self._keras3_settings(call, arguments, reference)
         workers = self._count(arguments.workers, reference)
-        if workers == 0 or workers is Given.HIDDEN:
-            return
+        if isinstance(workers, int) and workers <= 0 or workers is Given.HIDDEN:
+            return  # Keras 2 starts no thread and no process for workers <= 0
         processes = self._flag(arguments.use_multiprocessing, reference)
         loader_settings_apply = not (method in _KERAS3_MODERN and self._targets_keras3())
         threaded = workers is None or isinstance(workers, int) and workers > 1
@@ -462,26 +464,50 @@ class CallChecker:
         end_col = func.end_col_offset if func.end_col_offset is not None else func.col_offset
         return end_line, max(end_col - len(func.attr.encode("utf-8")), 0)
 
-    def _old_method(self, call: ast.Call, method: str) -> Iterator[Finding]:
-        """SLD301: a ``*_generator`` method."""
+    def _old_method(
+        self, call: ast.Call, arguments: LoaderArguments, reference: Reference
+    ) -> Iterator[Finding]:
+        """SLD301: a ``*_generator`` method; under Keras 3 its fix also moves the settings."""
+        method = arguments.method
         new = GENERATOR_METHODS.get(method)
         if new is None:
             return
         line, col = self._method_position(call)
-        fix = Fix(FixKind.RENAME_GENERATOR_CALL, node_span(call), None,
-                  {"old": method, "new": new})
-        yield Finding("SLD301", line, col, RULES["SLD301"].format(old=method, new=new), (fix,))
+        params = {"old": method, "new": new}
+        fixes: tuple[Fix, ...] = ()
+        if self._targets_keras3() and any(
+            setting is not Given.DEFAULT for setting in arguments.settings()
+        ):
+            plan = self.settings.plan(call, arguments, reference, by_keyword_only=False)
+            if plan.keywords:
+                params["drop"] = ",".join(plan.keywords)
+                fixes = plan.fixes
+            else:
+                params = {}
+        rename = (Fix(FixKind.RENAME_GENERATOR_CALL, node_span(call), None, params),)
+        yield Finding("SLD301", line, col, RULES["SLD301"].format(old=method, new=new),
+                      rename + fixes if params else ())
 
-    def _keras3_settings(self, call: ast.Call, method: str) -> Iterator[Finding]:
+    def _keras3_settings(
+        self, call: ast.Call, arguments: LoaderArguments, reference: Reference
+    ) -> Iterator[Finding]:
         """SLD302: loader settings passed to Keras 3's ``fit``/``evaluate``/``predict``."""
-        if method not in _KERAS3_MODERN:
+        if arguments.method not in _KERAS3_MODERN:
             return
         passed = [k.arg for k in call.keywords if k.arg in KERAS3_REJECTED_KEYWORDS]
         if not passed or not self._targets_keras3():
             return
         line, col = self._method_position(call)
         keywords = ", ".join(f"'{name}'" for name in passed)
-        yield Finding("SLD302", line, col, RULES["SLD302"].format(call=method, keywords=keywords))
+        plan: SettingsPlan = self.settings.plan(call, arguments, reference, by_keyword_only=True)
+        fixes: tuple[Fix, ...] = ()
+        if plan.keywords:
+            drop = Fix(FixKind.REMOVE_LOADER_SETTINGS, node_span(call), None,
+                       {"keywords": ",".join(passed)})
+            fixes = (drop, *plan.fixes)
+        message = RULES["SLD302"].format(call=arguments.method, keywords=keywords,
+                                         evidence=self.target().evidence, remedy=plan.remedy)
+        yield Finding("SLD302", line, col, message, fixes)
 
     def _main_guard_rule(
         self,
@@ -502,5 +528,9 @@ class CallChecker:
         if setting is None:
             return
         line, col = self._method_position(call)
+        if self._guard_fix is None:
+            self._guard_fix = (plan_main_guard(self.tree),)
+        fix = self._guard_fix[0]
         yield Finding("SLD103", line, col,
-                      RULES["SLD103"].format(call=arguments.method, setting=setting))
+                      RULES["SLD103"].format(call=arguments.method, setting=setting),
+                      (fix,) if fix is not None else ())

@@ -37,6 +37,7 @@ from safeloader.analysis.class_index import (
     span_of,
     walk_method,
 )
+from safeloader.analysis.keras_version import KerasTarget
 from safeloader.findings import Finding, Fix, FixKind
 from safeloader.rules import RULES
 
@@ -65,10 +66,15 @@ def derives_from_dataset(index: ModuleIndex, node: ast.ClassDef,
 def _names_pydataset(index: ModuleIndex, base: ast.expr, keras3: Callable[[], bool]) -> bool:
     if index.names_keras(base, "PyDataset"):
         return True
-    # Keras 3's keras.utils.Sequence is PyDataset; tf.keras' and tf_keras' are not.
+    # Keras 3's keras.utils.Sequence is PyDataset, and so is tf.keras' from TF 2.16 on
+    # (where tf.keras is Keras 3); tf_keras' and TensorFlow's legacy copy never are.
     names = index.qualified_names(base)
-    return (bool(names) and all(q.startswith("keras.") and q.endswith(".Sequence") for q in names)
-            and keras3())
+    return (bool(names) and all(_is_modern_sequence(q) for q in names) and keras3())
+
+
+def _is_modern_sequence(qualified: str) -> bool:
+    return qualified.endswith(".Sequence") and (
+        qualified.startswith("keras.") or qualified.startswith("tensorflow.keras."))
 
 
 #: where a ``super().__init__`` call lands: in Keras' ``PyDataset.__init__``, or in an
@@ -149,8 +155,12 @@ def _names_used(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     return names
 
 
-def _check_init(index: ModuleIndex, node: ast.ClassDef, keras3: Callable[[], bool],
+def _check_init(index: ModuleIndex, node: ast.ClassDef, target: Callable[[], KerasTarget],
                 ) -> Iterator[Finding]:
+
+    def keras3() -> bool:
+        return target().version == "3"
+
     init = class_methods(node).get("__init__")
     if init is None:
         return
@@ -174,7 +184,9 @@ def _check_init(index: ModuleIndex, node: ast.ClassDef, keras3: Callable[[], boo
         problem = f"takes **{init.args.kwarg.arg} but does not pass it to super().__init__"
     else:
         problem = "takes no **kwargs to pass to super().__init__"
-    message = RULES["SLD105"].format(class_name=node.name, problem=problem)
+    version = target()
+    evidence = version.evidence if version.version == "3" else "subclasses PyDataset"
+    message = RULES["SLD105"].format(class_name=node.name, problem=problem, evidence=evidence)
     # a new super().__init__(**kwargs) is sure to land in PyDataset's only with one base
     may_add_call = _KERAS_INIT in targets and len(node.bases) == 1
     yield Finding("SLD105", init.lineno, init.col_offset, message,
@@ -310,14 +322,40 @@ def _check_getitem(index_of_module: ModuleIndex, node: ast.ClassDef) -> Iterator
                 RULES["SLD104"].format(class_name=node.name, action=what, index=index))
 
 
-def check_dataset_class(index: ModuleIndex, node: ast.ClassDef, keras3: Callable[[], bool],
-                        ) -> Iterator[Finding]:
+def loader_settings_route(index: ModuleIndex, node: ast.ClassDef,
+                          target: Callable[[], KerasTarget]) -> tuple[Fix, ...] | None:
+    """How Keras 3 loader settings given to ``node(...)`` reach ``PyDataset.__init__``.
+
+    ``()``: they already do (no ``__init__`` of its own, or one that forwards
+    ``**kwargs``); SLD105's fix, when applying it makes them; ``None``: neither
+    (not a dataset, several bases, or an ``__init__`` the fix cannot change).
+    """
+
+    def keras3() -> bool:
+        return target().version == "3"
+
+    if len(node.bases) != 1 or not derives_from_dataset(index, node):
+        return None
+    if _init_target(index, node.bases[0], keras3, frozenset({id(node)})) is None:
+        return None
+    init = class_methods(node).get("__init__")
+    if init is None or _forwards_kwargs(index, node, init, keras3, frozenset({id(node)})):
+        return ()
+    for finding in _check_init(index, node, target):
+        if finding.fixes:
+            return finding.fixes
+    return None
+
+
+def check_dataset_class(index: ModuleIndex, node: ast.ClassDef,
+                        target: Callable[[], KerasTarget]) -> Iterator[Finding]:
     """SLD104 and SLD105 findings of one class (nothing unless it is a Keras dataset).
 
-    ``keras3()`` tells whether the module targets Keras 3, where
-    ``keras.utils.Sequence`` is ``PyDataset`` (asked only when that matters).
+    ``target()`` gives the Keras the module targets; under Keras 3
+    ``keras.utils.Sequence`` and ``tf.keras.utils.Sequence`` are ``PyDataset``
+    (asked only when that matters).
     """
     if not derives_from_dataset(index, node):
         return
     yield from _check_getitem(index, node)
-    yield from _check_init(index, node, keras3)
+    yield from _check_init(index, node, target)

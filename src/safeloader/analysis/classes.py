@@ -10,30 +10,25 @@ of the module's imports and classes. See :mod:`.class_dataset` (Keras
 from __future__ import annotations
 
 import ast
-import functools
-from typing import Iterator
+from typing import Callable, Iterator
 
 from safeloader.analysis.class_dataset import check_dataset_class
 from safeloader.analysis.class_index import ModuleIndex
 from safeloader.analysis.class_iterator import check_handwritten, check_iterator_class
-from safeloader.analysis.config import AnalysisConfig
-from safeloader.analysis.keras_version import targeted_keras_version
+from safeloader.analysis.keras_version import KerasTarget
 from safeloader.findings import Finding
 
 
-def check_classes(tree: ast.Module, config: AnalysisConfig) -> Iterator[Finding]:
-    """Yield the class rules' findings for ``tree``, in source order."""
+def check_classes(tree: ast.Module, target: Callable[[], KerasTarget]) -> Iterator[Finding]:
+    """Yield the class rules' findings for ``tree``, in source order.
+
+    ``target()`` gives the Keras the module targets (asked only when a rule needs it).
+    """
     index = ModuleIndex.build(tree)
     findings: list[Finding] = []
-
-    @functools.lru_cache(maxsize=1)
-    def keras3() -> bool:
-        """Whether the module targets Keras 3 (read once, and only if a rule asks)."""
-        return targeted_keras_version(tree, config.keras_version) == "3"
-
     for defs in index.classes.values():
         for node in defs:
-            findings.extend(check_dataset_class(index, node, keras3))
+            findings.extend(check_dataset_class(index, node, target))
             findings.extend(check_iterator_class(index, node))
     findings.extend(check_handwritten(index, tree))
     findings.sort(key=lambda f: (f.line, f.col, f.code))

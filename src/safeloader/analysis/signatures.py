@@ -81,6 +81,7 @@ KERAS3_REJECTED_KEYWORDS = (
 _DATA_PARAMS = ("x", "generator", "validation_data")
 _WORKERS_PARAMS = ("workers", "nb_worker")
 _MULTIPROCESSING_PARAMS = ("use_multiprocessing", "pickle_safe")
+_QUEUE_PARAMS = ("max_queue_size", "max_q_size")
 
 
 class Given(enum.Enum):
@@ -108,6 +109,11 @@ class LoaderArguments:
     data: tuple[ast.expr, ...]
     workers: Argument | Given
     use_multiprocessing: Argument | Given
+    max_queue_size: Argument | Given
+
+    def settings(self) -> tuple[Argument | Given, ...]:
+        """The loader settings Keras 3 moved to ``PyDataset``, as passed."""
+        return (self.workers, self.use_multiprocessing, self.max_queue_size)
 
 
 def _signature(call: ast.Call, method: str) -> tuple[str, ...]:
@@ -140,7 +146,8 @@ def _find(call: ast.Call, params: tuple[str, ...], signature: tuple[str, ...]) -
 
 
 def bind_loader_call(call: ast.Call, method: str) -> LoaderArguments:
-    """Read the data, ``workers`` and ``use_multiprocessing`` arguments of ``call``.
+    """Read the data and the loader settings (``workers``, ``use_multiprocessing``,
+    ``max_queue_size``) of ``call``.
 
     ``method`` must be one of :data:`LOADER_METHODS`. The data are the first
     argument (``x``/``generator``) and ``validation_data``, where given.
@@ -157,4 +164,5 @@ def bind_loader_call(call: ast.Call, method: str) -> LoaderArguments:
         data=tuple(data),
         workers=_find(call, _WORKERS_PARAMS, signature),
         use_multiprocessing=_find(call, _MULTIPROCESSING_PARAMS, signature),
+        max_queue_size=_find(call, _QUEUE_PARAMS, signature),
     )

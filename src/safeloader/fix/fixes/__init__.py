@@ -69,6 +69,9 @@ HANDLER_MODULES: Mapping[FixKind, str] = MappingProxyType(
         FixKind.ADD_DUNDER_NEXT: "safeloader.fix.fixes.add_dunder_next",
         FixKind.REPLACE_HANDWRITTEN: "safeloader.fix.fixes.replace_handwritten",
         FixKind.RENAME_GENERATOR_CALL: "safeloader.fix.fixes.rename_generator_call",
+        FixKind.REMOVE_LOADER_SETTINGS: "safeloader.fix.fixes.remove_loader_settings",
+        FixKind.ADD_LOADER_SETTINGS: "safeloader.fix.fixes.add_loader_settings",
+        FixKind.GUARD_MAIN: "safeloader.fix.fixes.guard_main",
     }
 )
 

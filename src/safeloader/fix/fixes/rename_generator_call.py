@@ -12,6 +12,12 @@ arguments cannot be mapped safely are left alone with a warning: ``*args`` or
 ``**kwargs`` (the positions are unknown), more positional arguments than the
 old signature has, a keyword given twice, and the Keras 1 ``samples_per_epoch``
 and ``nb_val_samples``, which counted samples where the new names count steps.
+
+Under Keras 3 the fix also lists in ``drop`` the loader settings
+(``workers``, ``use_multiprocessing``, ``max_queue_size``) that Keras 3's
+``fit`` rejects; they go once the arguments are keywords (the analysis moves
+them to the data's ``PyDataset`` in a fix of its own, or drops them for
+other data).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import libcst as cst
 
 from safeloader.findings import Fix
 from safeloader.fix.fixes import FixContext
+from safeloader.fix.fixes.remove_loader_settings import without_keywords
 
 NODE_TYPE = cst.Call
 
@@ -87,7 +94,8 @@ def apply(
         elif arg.keyword is not None and arg.keyword.value in RENAMED_KEYWORDS:
             arg = arg.with_changes(keyword=cst.Name(RENAMED_KEYWORDS[arg.keyword.value]))
         args.append(arg)
-    return updated.with_changes(func=func, args=args)
+    drop = frozenset(name for name in fix.params.get("drop", "").split(",") if name)
+    return updated.with_changes(func=func, args=without_keywords(args, drop))
 
 
 def _renamed(func: cst.BaseExpression, old: str, new: str) -> cst.BaseExpression | None:

@@ -1,0 +1,206 @@
+"""Where Keras 2's loader settings go in Keras 3: the fix of SLD302, and of SLD301 under Keras 3.
+
+Keras 3's ``fit``/``evaluate``/``predict`` reject ``workers``,
+``use_multiprocessing`` and ``max_queue_size`` (and Keras 1's ``nb_worker``,
+``pickle_safe``, ``max_q_size``). :func:`plan_settings` decides, for one call:
+
+* the data is built from a ``Sequence``/``PyDataset`` class the project
+  defines, by a constructor call in this module (the argument itself, or a
+  name bound once to it): the settings move into that constructor call
+  (:attr:`FixKind.ADD_LOADER_SETTINGS`), and the class gets SLD105's fix
+  when its ``__init__`` would drop them. Through a name the values must be
+  literals (a name in them might not be bound yet where the constructor runs);
+* the data is surely something else (a generator, a literal, a NumPy array or
+  a ``tf.data`` pipeline, directly or through a name bound once): the
+  settings are removed. Keras 3 on TensorFlow already reads a generator in
+  the background, and has nothing to parallelise for arrays or ``tf.data``;
+* otherwise (a parameter, an unknown callee, a dataset class whose
+  ``__init__`` cannot be fixed): no fix, because deleting the settings would
+  silently make a ``PyDataset`` single-threaded.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Callable
+
+from safeloader.analysis.class_dataset import loader_settings_route
+from safeloader.analysis.class_index import ModuleIndex
+from safeloader.analysis.generators import (
+    Classifier,
+    ConstantValue,
+    GeneratorObject,
+    InstanceRef,
+    dotted_name,
+    node_span,
+)
+from safeloader.analysis.keras_version import KerasTarget
+from safeloader.analysis.project import load_module
+from safeloader.analysis.scopes import BindingKind, Reference
+from safeloader.analysis.signatures import Argument, Given, LoaderArguments
+from safeloader.findings import Fix, FixKind
+
+#: every spelling of a loader setting, and its Keras 3 (``PyDataset``) name
+KERAS3_NAMES = {
+    "workers": "workers", "nb_worker": "workers",
+    "use_multiprocessing": "use_multiprocessing", "pickle_safe": "use_multiprocessing",
+    "max_queue_size": "max_queue_size", "max_q_size": "max_queue_size",
+}
+#: callees whose result is surely not a ``PyDataset``: arrays and ``tf.data`` pipelines
+_NOT_DATASET_PREFIXES = ("np.", "numpy.", "tf.data.", "tensorflow.data.")
+_LITERALS = (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.GeneratorExp, ast.ListComp)
+_MAX_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class SettingsPlan:
+    """What to do with one call's loader settings.
+
+    ``remedy``: the advice for the message. ``keywords``: the settings'
+    Keras 2 names, to drop from the call (empty: no fix). ``fixes``: the
+    edits elsewhere (the constructor call, the dataset class).
+    """
+
+    remedy: str
+    keywords: tuple[str, ...] = ()
+    fixes: tuple[Fix, ...] = ()
+
+
+_NO_FIX = SettingsPlan("they belong on the keras.utils.PyDataset that loads the data")
+
+
+@dataclass(frozen=True)
+class SettingsPlanner:
+    """Plans the settings fixes of one module's calls."""
+
+    tree: ast.Module
+    text: str
+    classifier: Classifier
+    target: Callable[[], KerasTarget]
+
+    def plan(self, call: ast.Call, arguments: LoaderArguments, reference: Reference,
+             by_keyword_only: bool) -> SettingsPlan:
+        """The plan for ``call``; ``by_keyword_only``: positional settings cannot be edited."""
+        given = [setting for setting in arguments.settings() if setting is not Given.DEFAULT]
+        if not given or any(setting is Given.HIDDEN for setting in given):
+            return _NO_FIX
+        settings = [setting for setting in given if isinstance(setting, Argument)]
+        keywords = {id(keyword.value) for keyword in call.keywords}
+        if by_keyword_only and any(id(s.value) not in keywords for s in settings):
+            return _NO_FIX
+        data = _first_data(call)
+        if data is None:
+            return _NO_FIX
+        value = self.classifier.classify(data, reference)
+        names = tuple(KERAS3_NAMES[setting.spelling] for setting in settings)
+        if isinstance(value, InstanceRef):
+            moved = self._move(data, value, settings, reference)
+            if moved is not None:
+                remedy = f"pass them to {value.cls.definition.name}(...), a PyDataset"
+                return SettingsPlan(remedy, names, moved)
+            if self._route(value) is not None:
+                return _NO_FIX
+        elif not self._surely_not_dataset(data, value, reference, 0):
+            return _NO_FIX
+        return SettingsPlan(
+            "remove them: Keras 3 already reads a generator in the background", names)
+
+    def _route(self, instance: InstanceRef) -> tuple[Fix, ...] | None:
+        """The fixes that let the class take the settings; ``None``: it cannot."""
+        definition = instance.cls.definition
+        path = instance.cls.scope.path
+        if path is None or not self.classifier.is_other_module(path):
+            return loader_settings_route(ModuleIndex.build(self.tree), definition, self.target)
+        module = load_module(path)
+        if module is None:
+            return None
+        fixes = loader_settings_route(ModuleIndex.build(module.tree), definition, self.target)
+        if fixes is None:
+            return None
+        return tuple(Fix(fix.kind, fix.span, path, fix.params) for fix in fixes)
+
+    def _move(self, data: ast.expr, instance: InstanceRef, settings: list[Argument],
+              reference: Reference) -> tuple[Fix, ...] | None:
+        construction = instance.construction
+        if construction is None or not self._built_here(data, construction, reference):
+            return None
+        if construction is not data and not all(_is_literal(s.value) for s in settings):
+            return None
+        if any(isinstance(arg, ast.Starred) for arg in construction.args) or any(
+            keyword.arg is None or keyword.arg in KERAS3_NAMES.values()
+            for keyword in construction.keywords
+        ):
+            return None
+        route = self._route(instance)
+        if route is None:
+            return None
+        texts = []
+        for setting in settings:
+            source = ast.get_source_segment(self.text, setting.value)
+            if source is None or "\n" in source:
+                return None
+            texts.append(f"{KERAS3_NAMES[setting.spelling]}={source}")
+        add = Fix(FixKind.ADD_LOADER_SETTINGS, node_span(construction),
+                  params={"arguments": ", ".join(texts)})
+        return (add, *route)
+
+    def _built_here(self, data: ast.expr, construction: ast.Call,
+                    reference: Reference) -> bool:
+        """Whether ``construction`` is ``data`` or the value of the one binding of name ``data``."""
+        if construction is data:
+            return True
+        if not isinstance(data, ast.Name):
+            return False
+        resolved = reference.scope.resolve(data.id, reference)
+        return (resolved is not None and resolved[0].kind is BindingKind.ASSIGN
+                and resolved[0].node is construction)
+
+    def _surely_not_dataset(self, data: ast.expr, value: object, reference: Reference,
+                            depth: int) -> bool:
+        if isinstance(value, (GeneratorObject, ConstantValue)) or isinstance(data, _LITERALS):
+            return True
+        callee = _innermost_callee(data)
+        if callee is not None:
+            return callee.startswith(_NOT_DATASET_PREFIXES)
+        if isinstance(data, ast.Name) and depth < _MAX_DEPTH:
+            resolved = reference.scope.resolve(data.id, reference)
+            if resolved is None:
+                return False
+            binding, scope = resolved
+            if binding.kind is not BindingKind.ASSIGN or not isinstance(binding.node, ast.expr):
+                return False
+            inner = Reference(scope, binding.start, binding.path)
+            return self._surely_not_dataset(
+                binding.node, self.classifier.classify(binding.node, inner), inner, depth + 1)
+        return False
+
+
+def _first_data(call: ast.Call) -> ast.expr | None:
+    """The ``x``/``generator`` argument of a loader call."""
+    for keyword in call.keywords:
+        if keyword.arg in ("x", "generator"):
+            return keyword.value
+    if call.args and not isinstance(call.args[0], ast.Starred):
+        return call.args[0]
+    return None
+
+
+def _is_literal(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant)
+
+
+def _innermost_callee(node: ast.expr) -> str | None:
+    """The dotted callee at the root of a call chain (``tf.data.Dataset.range(3).batch(2)``)."""
+    found = None
+    while isinstance(node, (ast.Call, ast.Attribute, ast.Subscript)):
+        if isinstance(node, ast.Call):
+            name = dotted_name(node)
+            if name is not None:
+                found = name
+            node = node.func
+        else:
+            node = node.value
+    return found
