@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from safeloader.analysis import AnalysisConfig, analyze_module, analyze_source, might_have_findings
-from safeloader.findings import Finding, FixKind, Span
+from safeloader.findings import Finding, Fix, FixKind, Span
 
 KERAS2 = AnalysisConfig(keras_version="2")
 
@@ -163,12 +163,13 @@ def test_sld301_fix_spans_the_whole_call_and_reports_at_the_method_name() -> Non
     assert dict(fix.params) == {"old": "evaluate_generator", "new": "evaluate"}
 
 
-def test_sld103_and_sld302_have_no_fixes() -> None:
+def test_sld302_has_no_fix_for_unknown_data_and_sld103_guards_from_the_first_statement() -> None:
     source = "import keras\nmodel.fit(data, workers=2, use_multiprocessing=True)\n"
     result = analyze_source(source, None, AnalysisConfig(keras_version="3"))
     assert [(f.code, f.fixes) for f in result] == [("SLD302", ())]
     keras2 = analyze_source(source, None, KERAS2)
-    assert [(f.code, f.col, f.fixes) for f in keras2] == [("SLD103", 6, ())]
+    guard = Fix(FixKind.GUARD_MAIN, Span(2, 0, 2, 52))
+    assert [(f.code, f.col, f.fixes) for f in keras2] == [("SLD103", 6, (guard,))]
 
 
 def test_workers_zero_silences_every_loader_rule_but_sld301() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from safeloader.analysis.classes import check_classes
+from safeloader.analysis.keras_version import keras_target
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.findings import Finding, FixKind
 
@@ -46,8 +47,13 @@ def expected_markers(source: str, codes: tuple[str, ...]) -> list[tuple[int, str
     return sorted(found)
 
 
+def classes(tree: ast.Module, config: AnalysisConfig, path: Path | None = None) -> list[Finding]:
+    """The class rules' findings, targeting Keras as ``config`` and ``path`` say."""
+    return list(check_classes(tree, lambda: keras_target(tree, config.keras_version, path)))
+
+
 def findings(source: str, config: AnalysisConfig = AnalysisConfig()) -> list[Finding]:
-    return list(check_classes(ast.parse(textwrap.dedent(source)), config))
+    return classes(ast.parse(textwrap.dedent(source)), config)
 
 
 def codes_at(source: str, config: AnalysisConfig = AnalysisConfig()) -> list[tuple[int, str]]:
@@ -58,7 +64,7 @@ def codes_at(source: str, config: AnalysisConfig = AnalysisConfig()) -> list[tup
 def test_fixture_findings_are_exactly_the_marked_ones(path: Path) -> None:
     source = path.read_text()
     codes, config = fixture_options(source)
-    actual = sorted((f.line, f.code) for f in check_classes(ast.parse(source), config)
+    actual = sorted((f.line, f.code) for f in classes(ast.parse(source), config, path)
                     if f.code in codes)
     assert actual == expected_markers(source, codes)
 
@@ -115,7 +121,7 @@ def test_sld105_no_fix_when_kwargs_is_taken_by_a_local_name() -> None:
     assert finding.code == "SLD105" and finding.fixes == ()
 
 
-def test_keras3_sequence_is_pydataset_only_when_keras_3_is_targeted() -> None:
+def test_keras3_and_tf_keras_sequence_are_pydataset_only_when_keras_3_is_targeted() -> None:
     source = """
         import keras
 
@@ -126,8 +132,13 @@ def test_keras3_sequence_is_pydataset_only_when_keras_3_is_targeted() -> None:
     """
     assert codes_at(source, AnalysisConfig(keras_version="3")) == [(5, "SLD105")]
     assert codes_at(source, AnalysisConfig(keras_version="2")) == []
-    assert codes_at(source.replace("import keras", "from tensorflow import keras"),
-                    AnalysisConfig(keras_version="3")) == []
+    # from TF 2.16 on tf.keras is Keras 3: its Sequence is PyDataset too
+    tf_keras = source.replace("import keras", "from tensorflow import keras")
+    assert codes_at(tf_keras, AnalysisConfig(keras_version="3")) == [(5, "SLD105")]
+    assert codes_at(tf_keras, AnalysisConfig(keras_version="2")) == []
+    # tf_keras' Sequence is Keras 2's, whatever the target
+    legacy = source.replace("import keras", "import tf_keras as keras")
+    assert codes_at(legacy, AnalysisConfig(keras_version="3")) == []
 
 
 def test_star_import_from_keras_resolves_the_base() -> None:
@@ -272,7 +283,7 @@ ODD_BUT_VALID = [
 
 @pytest.mark.parametrize("source", ODD_BUT_VALID, ids=range(len(ODD_BUT_VALID)))
 def test_odd_but_valid_code_never_raises(source: str) -> None:
-    for finding in check_classes(ast.parse(source), AnalysisConfig(keras_version="3")):
+    for finding in classes(ast.parse(source), AnalysisConfig(keras_version="3")):
         assert finding.message.startswith(finding.code)
 
 

@@ -196,3 +196,29 @@ def test_the_answer_is_cached_per_project_root(tmp_path: Path) -> None:
     train = write(tmp_path, {"requirements.txt": "keras>=3\n"})
     (tmp_path / "pkg" / "more.py").write_text("", encoding="utf-8")
     assert declared_dependencies(train) is declared_dependencies(tmp_path / "pkg" / "more.py")
+
+
+def test_an_edited_or_new_project_file_is_read_again(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    train = tmp_path / "train.py"
+    train.write_text("", encoding="utf-8")
+    assert declared_dependencies(train) is None
+    (tmp_path / "requirements.txt").write_text("keras<3\n", encoding="utf-8")
+    found = declared_dependencies(train)
+    assert found is not None and str(found.requirements[0][1]) == "keras<3"
+    (tmp_path / "requirements.txt").write_text("keras>=3.1\n", encoding="utf-8")
+    found = declared_dependencies(train)
+    assert found is not None and str(found.requirements[0][1]) == "keras>=3.1"
+
+
+@pytest.mark.parametrize("installed", ["lib/site-packages/pkg", "venv/lib/x/pkg"])
+def test_an_installed_module_belongs_to_no_project_around_it(
+    tmp_path: Path, installed: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT, encoding="utf-8")
+    (tmp_path / "venv").mkdir()
+    (tmp_path / "venv" / "pyvenv.cfg").write_text("home = /usr\n", encoding="utf-8")
+    package = tmp_path / installed
+    package.mkdir(parents=True)
+    assert declared_dependencies(package / "module.py") is None
+    assert declared_dependencies(tmp_path / "module.py") is not None

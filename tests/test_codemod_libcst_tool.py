@@ -41,8 +41,11 @@ def test_external_command_with_its_options(tmp_path: Path) -> None:
         "from tf_keras.models import Sequential\n",
         "from tf_keras.models import Sequential\nfrom safeloader import threadsafe_generator\n",
     ).replace("\ndef batches", "\n@threadsafe_generator\ndef batches").replace(
+        "model = Sequential()\n"
         "model.fit_generator(batches(), 10, workers=3, use_multiprocessing=True)",
-        "model.fit(batches(), steps_per_epoch=10, workers=3, use_multiprocessing=False)",
+        'if __name__ == "__main__":\n'
+        "    model = Sequential()\n"
+        "    model.fit(batches(), steps_per_epoch=10, workers=3, use_multiprocessing=False)",
     )
 
 

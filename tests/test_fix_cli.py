@@ -412,7 +412,10 @@ def test_keras_version_comes_from_the_flake8_configuration(
 ) -> None:
     write(tmp_path / "data.py", KERAS3_SEQUENCE)
     monkeypatch.chdir(tmp_path)
-    assert main(["--check", "data.py"]) == 1  # auto: the installed Keras 3, SLD105
+    (tmp_path / ".git").mkdir()
+    assert main(["--check", "data.py"]) == 0  # auto: no evidence, never the installed Keras
+    write(tmp_path / "requirements.txt", "keras>=3\n")
+    assert main(["--check", "data.py"]) == 1  # auto: the declared Keras 3, SLD105
     write(tmp_path / "tox.ini", "[flake8]\nsafeloader_keras_version = 2\n")
     assert main(["--check", "data.py"]) == 0
     assert main(["--check", "--keras-version", "3", "data.py"]) == 1  # the flag wins

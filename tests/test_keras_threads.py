@@ -64,7 +64,7 @@ class RecordingModel(tf_keras.Model):
 def fit_keras2(source, seen: list[int]):
     model = RecordingModel(seen.append)
     model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
-    return model.fit(
+    return model.fit(  # noqa: SLD302 (tf_keras, imported through importorskip)
         source,
         steps_per_epoch=BATCHES,
         epochs=1,

@@ -70,10 +70,10 @@ def test_flags_match_the_design() -> None:
     assert [c for c, r in RULES.items() if not r.default_enabled] == ["SLD203"]
     assert [c for c, r in RULES.items() if r.keras3_only] == ["SLD302"]
     assert RULES["SLD102"].fix_safety is FixSafety.UNSAFE
+    assert RULES["SLD103"].fix_safety is FixSafety.UNSAFE
     assert RULES["SLD203"].fix_safety is FixSafety.SAFE
-    assert {c for c, r in RULES.items() if r.fix_safety is FixSafety.NONE} == {
-        "SLD103", "SLD104", "SLD302"
-    }
+    assert RULES["SLD302"].fix_safety is FixSafety.SAFE
+    assert {c for c, r in RULES.items() if r.fix_safety is FixSafety.NONE} == {"SLD104"}
 
 
 @pytest.mark.parametrize("code", DESIGN_CODES)

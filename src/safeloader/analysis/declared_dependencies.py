@@ -11,7 +11,7 @@ include by ``-r``), conda environment files
 Entries that are not requirements (editable installs, URLs, pip options,
 ``python`` in a conda file) are skipped, and so is a file that cannot be
 parsed: a linter must not fail on a project's packaging. The answer is cached
-per project root for the life of the process.
+per project root (and read again when a file of it changes).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ _REQUIREMENTS_GLOBS = ("requirements*.txt", "requirements/*.txt")
 _CONDA_GLOBS = ("environment*.yml", "environment*.yaml", "conda*.yml", "conda*.yaml")
 # conda names that are not Python distributions a requirement could be about
 _CONDA_SKIP = frozenset({"python", "pip"})
+#: directories that hold installed distributions: the walk never goes above them
+_INSTALLED_ROOTS = frozenset({"site-packages", "dist-packages"})
 
 
 @dataclass(frozen=True)
@@ -69,42 +71,54 @@ def declared_dependencies(path: Path) -> DeclaredDependencies | None:
 
     The project root is the nearest directory, from ``path`` (a file's own
     directory) upwards, holding one of the files listed in the module
-    docstring; the walk stops at a directory with ``.git`` or at the home
-    directory, as flake8's own configuration search does.
+    docstring; the walk stops at a directory with ``.git``, at the home
+    directory (as flake8's own configuration search does), and at
+    ``site-packages`` or a virtual environment's root (an installed module
+    belongs to no project around it). Answers are cached, keyed by the
+    modification times of the directories and files read, so an edited
+    project is read again.
     """
-    start = path if path.is_dir() else path.parent
-    root = _project_root(start.resolve())
-    return None if root is None else _read_project(root)
-
-
-@functools.lru_cache(maxsize=1024)
-def _project_root(directory: Path) -> Path | None:
+    directory = (path if path.is_dir() else path.parent).resolve()
     home = Path.home().resolve()
     while True:
-        if directory == home:
-            return None
-        if _project_files(directory):
-            return directory
+        if directory == home or directory.name in _INSTALLED_ROOTS or (
+            directory / "pyvenv.cfg"
+        ).is_file():
+            return None  # an installed package belongs to no project around it
+        files = _project_files(directory, _stamp(directory))
+        if files:
+            return _read_project(directory, tuple((file, _stamp(file)) for file in files))
         if (directory / ".git").exists() or directory.parent == directory:
             return None
         directory = directory.parent
 
 
-def _project_files(directory: Path) -> list[Path]:
-    """The project files in ``directory``, in reading order."""
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        status = path.stat()
+    except OSError:
+        return (0, 0)
+    return (status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=1024)
+def _project_files(directory: Path, stamp: tuple[int, int]) -> tuple[Path, ...]:
+    """The project files in ``directory``, in reading order (``stamp`` keys the cache)."""
     files = [directory / name for name in _FIXED_NAMES[:3] if (directory / name).is_file()]
     for pattern in _REQUIREMENTS_GLOBS + _CONDA_GLOBS:
         files.extend(sorted(match for match in directory.glob(pattern) if match.is_file()))
     if (directory / "Pipfile").is_file():
         files.append(directory / "Pipfile")
-    return files
+    return tuple(files)
 
 
 @functools.lru_cache(maxsize=256)
-def _read_project(root: Path) -> DeclaredDependencies:
+def _read_project(root: Path, files: tuple[tuple[Path, tuple[int, int]], ...],
+                  ) -> DeclaredDependencies:
+    """What the project files (with their stamps, for the cache) of ``root`` declare."""
     requirements: list[tuple[Path, Requirement]] = []
     read: set[Path] = set()
-    for source in _project_files(root):
+    for source, _ in files:
         requirements.extend(_read_file(source, read))
     sources = tuple(dict.fromkeys(source for source, _ in requirements))
     return DeclaredDependencies(root, sources, tuple(requirements))

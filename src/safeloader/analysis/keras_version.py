@@ -201,7 +201,7 @@ def _majors(specifier: SpecifierSet, keras3: Version, last: Version) -> set[Majo
     majors: set[Major] = set()
     for candidate in candidates:
         if specifier.contains(candidate, prereleases=True):
-            majors.add("2" if candidate < keras3 else "3")
+            majors.add("2" if Version(candidate.base_version) < keras3 else "3")
     return majors
 
 
