@@ -1,4 +1,5 @@
-"""The ``safeloader`` command: ``demo``, ``rule CODE``, ``bench`` and ``service``."""
+"""The ``safeloader`` command: ``demo``, ``rule CODE``, ``keras-version PATH...``, ``bench``
+and ``service``."""
 
 from __future__ import annotations
 
@@ -23,6 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rule = commands.add_parser("rule", help="print the documentation of a rule")
     rule.add_argument("code", help="a rule code such as SLD101, or 'all'")
+    keras = commands.add_parser(
+        "keras-version", help="say which Keras each file is checked against, and why"
+    )
+    keras.add_argument("paths", nargs="*", metavar="PATH", help="files or directories")
+    keras.add_argument("--keras-version", help="as the flake8 option (default: "
+                       "safeloader-keras-version of the flake8 configuration, else auto)")
     bench = commands.add_parser("bench", help="measure the TFRecord loader against alternatives")
     bench.add_argument("--records", type=int, default=100_000, help="records to write")
     bench.add_argument("--data", help="read TFRecords from DIR instead of writing a synthetic set")
@@ -86,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return service_servers.run_dispatcher(args.port, args.work_dir, args.host,
                                                   args.worker_timeout)
         return service_servers.run_worker(args.dispatcher, args.port, args.host)
+    if args.command == "keras-version":
+        from safeloader.keras_version_report import report_keras_versions
+
+        return report_keras_versions(args.paths, args.keras_version)
     from safeloader.data.bench import run_bench
 
     return run_bench(records=args.records, data_dir=args.data, plot=args.plot,

@@ -3,7 +3,8 @@
 Options (command line, or ``setup.cfg``/``tox.ini``/``.flake8``):
 ``--safeloader-guards`` (comma-separated names that make a generator
 thread-safe, beyond the built-in ones) and ``--safeloader-keras-version``
-(``2``, ``3`` or ``auto``). Codes whose rule is off by default (SLD203) are
+(``2``, ``3``, ``auto`` or ``installed``; a bad value in a configuration file
+is an error, as on the command line). Codes whose rule is off by default (SLD203) are
 added to flake8's default ignore list; ``--extend-select SLD203`` turns
 them on (so does selecting the family explicitly, ``--select SLD``: flake8
 lets an explicit selection beat a default ignore). ``# noqa`` is flake8's own business: findings are reported on the
@@ -21,10 +22,25 @@ from typing import Any, ClassVar, Iterator, Sequence
 from flake8.options.manager import OptionManager
 
 from safeloader.analysis import analyze_module, might_have_findings
-from safeloader.analysis.config import AnalysisConfig
+from safeloader.analysis.config import KERAS_VERSIONS, AnalysisConfig
 from safeloader.rules import RULES
 
 _STDIN_NAMES = frozenset({"stdin", "-", "(none)"})
+
+
+def keras_version_setting(value: str) -> str:
+    """Check a ``--safeloader-keras-version`` value, from the command line or a config file.
+
+    flake8 hands configuration values to argparse as defaults, which argparse
+    converts with ``type`` but never checks against ``choices``: the check
+    lives here so that a bad value in ``setup.cfg`` fails as it does on the
+    command line.
+    """
+    value = value.strip()
+    if value not in KERAS_VERSIONS:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {value!r} (choose from {', '.join(KERAS_VERSIONS)})")
+    return value
 
 
 def _package_version() -> str:
@@ -60,10 +76,11 @@ class Plugin:
         option_manager.add_option(
             "--safeloader-keras-version",
             default="auto",
-            choices=("2", "3", "auto"),
+            type=keras_version_setting,
             parse_from_config=True,
-            help="The Keras major version the code targets (default: auto, from the "
-            "module's imports, then the installed keras).",
+            help="The Keras major version the code targets: 2, 3, auto (default: the "
+            "module's own evidence, then the project's declared dependencies; never "
+            "what is installed) or installed (the installed keras' version).",
         )
         option_manager.extend_default_ignore(
             [code for code, rule in RULES.items() if not rule.default_enabled]

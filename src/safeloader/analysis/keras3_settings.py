@@ -14,9 +14,9 @@ Keras 3's ``fit``/``evaluate``/``predict`` reject ``workers``,
   a ``tf.data`` pipeline, directly or through a name bound once): the
   settings are removed. Keras 3 on TensorFlow already reads a generator in
   the background, and has nothing to parallelise for arrays or ``tf.data``;
-* otherwise (a parameter, an unknown callee, a dataset class whose
-  ``__init__`` cannot be fixed): no fix, because deleting the settings would
-  silently make a ``PyDataset`` single-threaded.
+* otherwise (a parameter, an unknown callee, an instance of a project class
+  that cannot take the settings): no fix, because deleting the settings
+  could silently make a ``PyDataset`` single-threaded.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ class SettingsPlanner:
         given = [setting for setting in arguments.settings() if setting is not Given.DEFAULT]
         if not given or any(setting is Given.HIDDEN for setting in given):
             return _NO_FIX
-        settings = [setting for setting in given if isinstance(setting, Argument)]
+        settings = sorted((setting for setting in given if isinstance(setting, Argument)),
+                          key=lambda setting: (setting.value.lineno, setting.value.col_offset))
         keywords = {id(keyword.value) for keyword in call.keywords}
         if by_keyword_only and any(id(s.value) not in keywords for s in settings):
             return _NO_FIX
@@ -96,12 +97,11 @@ class SettingsPlanner:
         names = tuple(KERAS3_NAMES[setting.spelling] for setting in settings)
         if isinstance(value, InstanceRef):
             moved = self._move(data, value, settings, reference)
-            if moved is not None:
-                remedy = f"pass them to {value.cls.definition.name}(...), a PyDataset"
-                return SettingsPlan(remedy, names, moved)
-            if self._route(value) is not None:
+            if moved is None:
                 return _NO_FIX
-        elif not self._surely_not_dataset(data, value, reference, 0):
+            remedy = f"pass them to {value.cls.definition.name}(...), a PyDataset"
+            return SettingsPlan(remedy, names, moved)
+        if not self._surely_not_dataset(data, value, reference, 0):
             return _NO_FIX
         return SettingsPlan(
             "remove them: Keras 3 already reads a generator in the background", names)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from safeloader import __version__
+from safeloader.analysis.config import KERAS_VERSIONS
 from safeloader.findings import Fix
 from safeloader.fix.dependency_note import missing_dependency_notes
 from safeloader.fix.flake8_reporting import Flake8ConfigurationError, Flake8Reporting
@@ -83,13 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ignore", type=rule_codes, default=(), metavar="CODES",
                         help="comma-separated codes or prefixes not to fix")
     parser.add_argument("--unsafe-fixes", action="store_true",
-                        help="also apply fixes that may change behaviour (SLD102)")
+                        help="also apply fixes that may change behaviour (SLD102, SLD103)")
     parser.add_argument("--exclude", type=comma_separated, default=(), metavar="GLOBS",
                         help="comma-separated globs of files and directories to skip, added to "
                         "flake8's exclude and extend-exclude")
     parser.add_argument("-j", "--jobs", type=positive_count, default=os.cpu_count() or 1,
                         metavar="N", help="processes to use for many files (default: one per CPU)")
-    parser.add_argument("--keras-version", choices=("2", "3", "auto"),
+    parser.add_argument("--keras-version", choices=KERAS_VERSIONS,
                         help="the Keras the code targets (default: safeloader-keras-version of "
                         "the flake8 configuration, else auto)")
     parser.add_argument("--guards", type=comma_separated, metavar="NAMES",

@@ -31,6 +31,7 @@ from libcst.codemod import CodemodCommand, CodemodContext
 from libcst.metadata import PositionProvider
 
 from safeloader.analysis import AnalysisConfig, analyze_source, might_have_findings
+from safeloader.analysis.config import KERAS_VERSIONS
 from safeloader.findings import Fix
 from safeloader.fix.applier import FixApplier, find_targets
 from safeloader.fix.selection import FixSelection, comma_separated
@@ -55,7 +56,7 @@ class SafeloaderFixCommand(CodemodCommand):
             "--unsafe-fixes", action="store_true", help="also apply fixes that may change behaviour"
         )
         arg_parser.add_argument(
-            "--keras-version", choices=("2", "3", "auto"), default="auto",
+            "--keras-version", choices=KERAS_VERSIONS, default="auto",
             help="the Keras the code targets (default: auto)",
         )
         arg_parser.add_argument(

@@ -35,8 +35,6 @@ from flake8.violation import Violation
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.findings import Finding
 
-_KERAS_VERSIONS = ("2", "3", "auto")
-
 
 class Flake8ConfigurationError(Exception):
     """flake8 could not read its configuration, or it has a value safeloader cannot use."""
@@ -66,15 +64,14 @@ class Flake8Reporting:
             options.extend_exclude = [*options.extend_exclude, *extra]
         except (Flake8Exception, ValueError) as error:
             raise Flake8ConfigurationError(f"flake8 configuration: {error}") from error
+        except SystemExit as error:
+            # argparse has printed which option and value it rejected (a bad
+            # safeloader-keras-version in a config file included: the plugin checks it)
+            raise Flake8ConfigurationError("flake8 rejected an option (see above)") from error
         if not hasattr(options, "safeloader_keras_version"):
             raise Flake8ConfigurationError(
                 "flake8 does not load the safeloader plugin here (see its "
                 "enable-extensions/require-plugins settings)"
-            )
-        if options.safeloader_keras_version not in _KERAS_VERSIONS:
-            raise Flake8ConfigurationError(
-                f"safeloader-keras-version = {options.safeloader_keras_version!r} in the flake8 "
-                "configuration; expected 2, 3 or auto"
             )
         return cls(options)
 

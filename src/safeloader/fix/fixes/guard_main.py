@@ -90,9 +90,15 @@ def _block_statements(guard: cst.If) -> list[cst.BaseStatement]:
 
 
 def _unindented_blanks(lines: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
-    """Blank lines stay empty inside the block (no indentation written on them)."""
-    return [line if line.comment is not None else line.with_changes(
-        indent=False, whitespace=cst.SimpleWhitespace("")) for line in lines]
+    """Blank lines inside the block: empty (no indentation written on them), and at most
+    one in a row, as pycodestyle wants in an indented block (E303)."""
+    kept: list[cst.EmptyLine] = []
+    for line in lines:
+        if line.comment is not None:
+            kept.append(line)
+        elif not kept or kept[-1].comment is not None:
+            kept.append(line.with_changes(indent=False, whitespace=cst.SimpleWhitespace("")))
+    return kept
 
 
 def _without_blank_start(lines: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
