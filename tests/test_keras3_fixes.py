@@ -234,3 +234,13 @@ def test_sld103_refuses_a_move_that_would_break_the_program(
     text, found, warnings = fixed(source, KERAS2, unsafe=True)
     assert text == source
     assert len(warnings) == 1 and reason in warnings[0]
+
+
+def test_a_pydataset_with_workers_of_zero_or_less_starts_no_process() -> None:
+    source = ("import keras\n\n\nclass D(keras.utils.PyDataset):\n"
+              "    def __init__(self, **kw):\n        super().__init__(**kw)\n\n\n"
+              "model.fit(D(workers=-1, use_multiprocessing=True))\n"
+              "model.fit(D(workers=0, use_multiprocessing=True))\n"
+              "model.fit(D(workers=2, use_multiprocessing=True))\n")
+    found = analyze_source(source, None, KERAS3)
+    assert [(f.code, f.line) for f in found] == [("SLD103", 11)]

@@ -9,6 +9,7 @@ import sys
 from typing import Sequence
 
 from safeloader import __version__
+from safeloader.analysis.config import KERAS_VERSIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,8 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         "keras-version", help="say which Keras each file is checked against, and why"
     )
     keras.add_argument("paths", nargs="*", metavar="PATH", help="files or directories")
-    keras.add_argument("--keras-version", help="as the flake8 option (default: "
-                       "safeloader-keras-version of the flake8 configuration, else auto)")
+    keras.add_argument("--keras-version", choices=KERAS_VERSIONS,
+                       help="as flake8's --safeloader-keras-version (default: the flake8 "
+                       "configuration's, else auto)")
     bench = commands.add_parser("bench", help="measure the TFRecord loader against alternatives")
     bench.add_argument("--records", type=int, default=100_000, help="records to write")
     bench.add_argument("--data", help="read TFRecords from DIR instead of writing a synthetic set")

@@ -1,39 +1,41 @@
 """``safeloader keras-version PATH...``: which Keras each file is checked against, and why.
 
 One line a file, ``train.py: Keras 3 (pyproject.toml: keras>=3.3)``, as the
-flake8 plugin and ``safeloader-fix`` decide it (the same option, read from
-the command line or the flake8 configuration, then the same evidence).
+flake8 plugin and ``safeloader-fix`` decide it: the files flake8 would check,
+the same option (the command line's, else the flake8 configuration's), then
+the same evidence.
 """
 
 from __future__ import annotations
 
 import ast
 import sys
-from pathlib import Path
 from typing import Sequence
 
-from safeloader.analysis.config import KERAS_VERSIONS
 from safeloader.analysis.keras_version import keras_target
-from safeloader.fix.source_files import python_files
-from safeloader.flake8_config import safeloader_settings
+from safeloader.fix.flake8_reporting import Flake8ConfigurationError, Flake8Reporting
 from safeloader.source_text import SourceError, read_source
 
 
 def report_keras_versions(paths: Sequence[str], configured: str | None) -> int:
     """Print the targeted Keras of every Python file under ``paths``; return the exit status.
 
-    ``configured``: the ``--keras-version`` given, else the flake8
-    configuration's ``safeloader-keras-version``, else ``auto``. A file that
-    cannot be read or parsed is reported on stderr and makes the status 1; a
-    bad configured value makes it 2.
+    Files and settings are flake8's (its file discovery and configuration);
+    ``configured`` overrides ``safeloader-keras-version``. A file that cannot
+    be read or parsed is reported on stderr and makes the status 1; a
+    configuration flake8 rejects makes it 2.
     """
-    version = configured or safeloader_settings(Path.cwd()).get("keras_version", "auto")
-    if version not in KERAS_VERSIONS:
-        print(f"safeloader: safeloader-keras-version = {version!r} in the flake8 "
-              f"configuration; expected one of {', '.join(KERAS_VERSIONS)}", file=sys.stderr)
+    argv = [*(paths or ["."])]
+    if configured is not None:
+        argv.append(f"--safeloader-keras-version={configured}")
+    try:
+        reporting = Flake8Reporting.from_arguments(argv)
+    except Flake8ConfigurationError as error:
+        print(f"safeloader: {error}", file=sys.stderr)
         return 2
+    version = reporting.analysis_config().keras_version
     status = 0
-    for path in python_files(paths or ["."]):
+    for path in reporting.files():
         try:
             tree = ast.parse(read_source(path).text, filename=str(path))
         except SourceError as error:
@@ -44,6 +46,5 @@ def report_keras_versions(paths: Sequence[str], configured: str | None) -> int:
             print(f"{path}: cannot parse: {error}", file=sys.stderr)
             status = 1
             continue
-        target = keras_target(tree, version, path)  # type: ignore[arg-type]
-        print(f"{path}: {target.describe()}")
+        print(f"{path}: {keras_target(tree, version, path).describe()}")
     return status

@@ -9,8 +9,10 @@ import is :mod:`safeloader.analysis.main_guard`'s question.
 Decisions, for precision:
 
 * ``workers``: absent means Keras' default 1 (no threads); a literal (or a
-  name bound once to a literal) ``0``/``1`` starts no thread; anything else
-  that is not a literal counts as possibly more than 1. Hidden behind
+  name bound once to a literal) ``1`` starts no thread, and ``0`` or less
+  starts nothing at all (Keras 2 starts workers only when ``workers > 1``,
+  or ``workers > 0`` with ``use_multiprocessing``); anything else that is
+  not a literal counts as possibly more than 1. Hidden behind
   ``*args``/``**kwargs``: nothing is reported.
 * ``use_multiprocessing``: a literal (or a name bound to one) ``True`` means
   processes (SLD102, SLD103); any other expression may be either, and a
@@ -35,7 +37,16 @@ Fixes (read by ``safeloader-fix``):
   literal ``True`` (params ``keyword``), then the SLD101 fix when the
   generator is not guarded.
 * SLD301: ``RENAME_GENERATOR_CALL`` spanning the whole call (params ``old``,
-  ``new``). SLD103 and SLD302 have none.
+  ``new``); under Keras 3 also ``drop`` and the constructor and class fixes
+  of SLD302 (:mod:`safeloader.analysis.keras3_settings`), or no fix at all
+  where SLD302 has none (the renamed call would fail on Keras 3).
+* SLD302: ``REMOVE_LOADER_SETTINGS`` at the call, plus
+  ``ADD_LOADER_SETTINGS`` at the data's constructor call and SLD105's
+  ``FORWARD_KWARGS`` when the settings move there
+  (:mod:`safeloader.analysis.keras3_settings`).
+* SLD103: ``GUARD_MAIN`` at the first statement that moves under the
+  ``__main__`` guard, the same fix for every SLD103 of the module
+  (:mod:`safeloader.analysis.main_guard_fix`).
 """
 
 from __future__ import annotations

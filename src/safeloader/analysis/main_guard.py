@@ -63,7 +63,7 @@ def names_called_on_import(tree: ast.Module) -> frozenset[str]:
 def starts_processes(instance: InstanceRef, classifier: Classifier) -> bool:
     """Whether ``instance`` is a ``PyDataset`` built with ``use_multiprocessing=True``.
 
-    A literal ``workers=0`` in the same call starts no process.
+    A literal ``workers`` of 0 or less in the same call starts no process.
     """
     construction = instance.construction
     if construction is None or not derives_from_pydataset(instance.cls, classifier):
@@ -73,7 +73,10 @@ def starts_processes(instance: InstanceRef, classifier: Classifier) -> bool:
     workers = keywords.get("workers")
     if not (isinstance(flag, ast.Constant) and flag.value is True):
         return False
-    return not (isinstance(workers, ast.Constant) and workers.value in (0, False))
+    if isinstance(workers, ast.UnaryOp) and isinstance(workers.op, ast.USub):
+        return not isinstance(workers.operand, ast.Constant)
+    return not (isinstance(workers, ast.Constant) and isinstance(workers.value, int)
+                and workers.value <= 0)
 
 
 def derives_from_pydataset(
