@@ -190,7 +190,7 @@ def keras2_fit_with_workers(batches):
     """tf_keras with workers=2; returns the batches it may keep: its peek, queue and workers'."""
     model = tf_keras.Sequential([tf_keras.Input((2,)), tf_keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    model.fit(batches, steps_per_epoch=5, epochs=1, workers=2, max_queue_size=2,
+    model.fit(batches, steps_per_epoch=5, epochs=1, workers=2, max_queue_size=2,  # noqa: SLD302
               use_multiprocessing=False, verbose=0)
     return 1 + 2 + 2
 

@@ -53,7 +53,7 @@ def test_tf_keras_fit_with_two_workers_trains_on_each_batch_once():
     model = RecordingModel(seen.append)
     model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
     with sharded_generator(fns.id_batches, 2, processes=True) as batches:
-        history = model.fit(batches, steps_per_epoch=BATCHES, epochs=1, workers=2,
+        history = model.fit(batches, steps_per_epoch=BATCHES, epochs=1, workers=2,  # noqa: SLD302
                             use_multiprocessing=False, verbose=0)
         pids = batches.pids
     assert math.isfinite(history.history["loss"][0])
