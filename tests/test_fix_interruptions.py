@@ -73,12 +73,14 @@ def test_ctrl_c_stops_between_files_and_says_what_changed(tmp_path: Path, jobs: 
     process = subprocess.Popen(
         [sys.executable, "-m", "safeloader.fix.cli", "-j", str(jobs), "tree"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
     )
     try:
         deadline = time.monotonic() + 120
         while (before := _changed(paths)) == 0 and process.poll() is None:
             assert time.monotonic() < deadline, "no file was ever fixed"
-        process.send_signal(signal.SIGINT)
+        # a terminal's Ctrl-C: SIGINT to the whole group, worker processes included
+        os.killpg(process.pid, signal.SIGINT)
         _, err = process.communicate(timeout=60)  # stops promptly: a bound, not a measure
     finally:
         if process.poll() is None:
