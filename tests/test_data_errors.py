@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import numpy as np
@@ -70,6 +73,9 @@ def test_a_directory_is_refused_with_a_hint(tmp_path, shards):
     ({"batch_size": 2, "service": "localhost"}, "grpc://"),
     ({"batch_size": 2, "service": "grpc://h:1", "num_shards": 2, "shard_index": 0}, "service"),
     ({"batch_size": 2, "parse_fn": len, "features": {}}, "not both"),
+    ({"batch_size": 2**63}, "batch_size must be an integer from 1 to 2"),
+    ({"batch_size": 2, "shuffle_buffer": 2**63}, "shuffle_buffer must be an integer from 0"),
+    ({"batch_size": 2, "repeat": 2**63}, "repeat"),
 ])
 def test_bad_arguments_raise_value_error_before_reading(tmp_path, kwargs, message):
     # The path does not exist: the argument error must come first.
@@ -219,3 +225,93 @@ def test_from_generator_checks_its_arguments():
         from_generator(lambda i, n: iter([i]), signature, num_shards=0)
     with pytest.raises(TypeError, match="fn must be callable"):
         from_generator([1, 2], signature)
+
+
+@pytest.mark.parametrize("written, given, says", [
+    ("GZIP", None, "is GZIP-compressed"), ("ZLIB", "GZIP", "is ZLIB-compressed"),
+    (None, "GZIP", "is not compressed"),
+])
+@pytest.mark.parametrize("ignore_errors", [False, True])
+def test_compression_that_does_not_match_the_file_says_so(tmp_path, written, given, says,
+                                                          ignore_errors):
+    (path,) = write_tfrecords(records(), str(tmp_path / "c"), compression=written)
+    spec = {"id": tf.io.FixedLenFeature([], tf.int64)}
+    healthy = ids_of(tfrecord_dataset(path, batch_size=8, features=spec))
+    os.remove(path + ".index.json")  # a file from another writer: no index to tell
+    with pytest.raises(ValueError, match=rf"c-00000-of-00001\.tfrecord' {says} .*40 records "
+                                         rf"read that way.*compression={given!r}"):
+        tfrecord_dataset(path, batch_size=8, features=spec, compression=given,
+                         ignore_errors=ignore_errors)
+    assert healthy == list(range(N))
+
+
+def test_truncated_gzip_file_with_ignore_errors_counts_what_it_lost(tmp_path):
+    (path,) = write_tfrecords(({"id": i, "x": np.arange(50.0) * i} for i in range(200)),
+                              str(tmp_path / "z"), compression="GZIP")
+    cut(path, os.path.getsize(path) // 2)
+    with pytest.warns(RecordsSkippedWarning) as caught:
+        dataset = tfrecord_dataset(path, batch_size=64, ignore_errors=True)
+    read = ids_of(dataset)
+    assert read == list(range(len(read))) and 0 < len(read) < 200
+    assert f"Read its first {len(read)} records; lost {200 - len(read)} records of 200" in str(
+        caught[0].message)
+
+
+def test_truncated_file_with_its_index_counts_what_it_lost(shards):
+    cut(shards[0], os.path.getsize(shards[0]) // 2)
+    with pytest.warns(RecordsSkippedWarning) as caught:
+        dataset = tfrecord_dataset(shards, batch_size=4, ignore_errors=True)
+    read = len([i for i in ids_of(dataset) if i % 2 == 0])
+    assert f"lost {20 - read} records of 20 and " in str(caught[0].message)
+
+
+def test_a_shuffle_buffer_larger_than_the_data_is_capped(shards):
+    # Before the cap, tf.data tried to reserve the buffer and the process
+    # died (SIGSEGV): run it in a child process.
+    script = textwrap.dedent(f"""
+        from safeloader.data import tfrecord_dataset
+        dataset = tfrecord_dataset({shards!r}, batch_size=16, shuffle_buffer=10**12, seed=1)
+        print(sorted(int(i) for batch in dataset for i in batch["id"].numpy()))
+    """)
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           timeout=240)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.strip() == str(list(range(N)))
+
+
+@pytest.mark.parametrize("value, message", [
+    (np.uint64(2**64 - 1), "18446744073709551615 does not fit in int64"),
+    (2**70, "1180591620717411303424 does not fit in int64"),
+    ([1, -2**63 - 1], "-9223372036854775809 does not fit in int64"),
+    (1e300, "1e\\+300 does not fit in float32"),
+])
+def test_writer_names_the_record_and_feature_of_a_value_out_of_range(tmp_path, value, message):
+    with pytest.raises(ValueError, match=rf"record #1, feature 'v': {message}"):
+        write_tfrecords([{"v": 0}, {"v": value}], str(tmp_path / "r"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_writer_names_the_record_with_a_key_that_is_not_a_string(tmp_path):
+    with pytest.raises(TypeError, match=r"record #1: feature names must be str, got 7 \(int\)"):
+        write_tfrecords([{"v": 0}, {7: 0}], str(tmp_path / "k"))
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["folder/", ""])
+def test_writer_refuses_a_prefix_without_a_file_name(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=rf"path_prefix {name!r} has no file name part"):
+        write_tfrecords(records(), name)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"shuffle_buffer": 8}, {"label_key": "id"}])
+@pytest.mark.parametrize("wrong", [
+    {"x": tf.io.FixedLenFeature([4], tf.float32)},
+    {"x": tf.io.RaggedFeature(tf.int64)},
+])
+def test_a_wrong_feature_spec_names_the_file(shards, kwargs, wrong):
+    spec = {"id": tf.io.FixedLenFeature([], tf.int64), **wrong}
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"Name: \S*d-0000[01]-of-00002\.tfrecord, Key: x"):
+        ids_of(tfrecord_dataset(shards, batch_size=4, features=spec, **kwargs))

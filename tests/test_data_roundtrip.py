@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -265,3 +267,128 @@ def test_autotune_model_is_off_and_users_can_turn_it_back_on(shards):
     tuned = tuned.with_options(options)
     assert tuned.options().autotune.enabled is True
     assert sorted(ids_of(tuned)) == list(range(N))
+
+
+def test_bytes_and_str_keep_trailing_nul_bytes(tmp_path):
+    # NumPy's S and U dtypes strip trailing NULs: the writer must not use them.
+    packed = np.array([[1, 0], [2, 0]], np.uint8).tobytes()
+    record = {"one": b"ab\x00\x00", "packed": packed, "many": [b"a\x00", b"\x00", b""],
+              "text": "x\x00"}
+    (path,) = write_tfrecords([record, record], str(tmp_path / "nul"))
+    batch = next(iter(tfrecord_dataset(path, batch_size=2)))
+    assert batch["one"].numpy().tolist() == [b"ab\x00\x00"] * 2
+    assert batch["packed"].numpy().tolist() == [packed] * 2
+    assert np.frombuffer(batch["packed"].numpy()[0], np.uint8).tolist() == [1, 0, 2, 0]
+    assert batch["many"].numpy().tolist() == [[b"a\x00", b"\x00", b""]] * 2
+    assert batch["text"].numpy().tolist() == [b"x\x00"] * 2
+
+
+def test_bools_are_stored_as_int64(tmp_path):
+    records = [{"flag": True, "flags": np.array([True, False])},
+               {"flag": False, "flags": np.array([False, False])}]
+    paths, spec = write_tfrecords(records, str(tmp_path / "b"), return_spec=True)
+    assert spec["flag"] == tf.io.FixedLenFeature([], tf.int64)
+    batch = next(iter(tfrecord_dataset(paths, batch_size=2)))
+    assert batch["flag"].numpy().tolist() == [1, 0]
+    assert batch["flags"].numpy().tolist() == [[1, 0], [0, 0]]
+
+
+def test_a_second_write_under_a_prefix_replaces_the_first(tmp_path):
+    prefix = str(tmp_path / "p")
+    first = write_tfrecords(make_records(100), prefix, num_shards=4)
+    second = write_tfrecords(({"id": 1000 + i} for i in range(10)), prefix, num_shards=2)
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        name for path in second for name in (os.path.basename(path),
+                                             os.path.basename(path) + ".index.json"))
+    assert not any(os.path.exists(path) for path in first)
+    dataset = tfrecord_dataset(prefix + "-*.tfrecord", batch_size=64)
+    assert sorted(ids_of(dataset)) == list(range(1000, 1010))
+    # Same shard count: the files are replaced, their indexes too.
+    write_tfrecords(({"id": 2000 + i} for i in range(6)), prefix, num_shards=2)
+    assert len(os.listdir(tmp_path)) == 4
+    assert sorted(ids_of(tfrecord_dataset(prefix + "-*.tfrecord", batch_size=64))) == \
+        list(range(2000, 2006))
+
+
+def test_another_prefix_in_the_same_folder_is_left_alone(tmp_path):
+    write_tfrecords(make_records(8), str(tmp_path / "train"), num_shards=2)
+    write_tfrecords(make_records(4), str(tmp_path / "train-extra"), num_shards=1)
+    write_tfrecords(make_records(6), str(tmp_path / "train"), num_shards=3)
+    assert sorted(ids_of(tfrecord_dataset(str(tmp_path / "train-extra-*"), batch_size=9))) == \
+        [0, 1, 2, 3]
+    assert len(os.listdir(tmp_path)) == 2 * (1 + 3)
+
+
+@pytest.mark.parametrize("earlier_shards", [0, 2, 4])
+def test_a_failed_commit_keeps_the_earlier_write_and_leaves_no_temporary(
+        tmp_path, monkeypatch, earlier_shards):
+    prefix = str(tmp_path / "p")
+    if earlier_shards:
+        write_tfrecords(({"id": 500 + i} for i in range(8)), prefix, num_shards=earlier_shards)
+    before = sorted(os.listdir(tmp_path))
+    rename = tf.io.gfile.rename
+
+    def rename_failing_at_shard_1(source, destination, overwrite=False):
+        if source.endswith(f"-00001-of-00002.tfrecord.tmp-{os.getpid()}"):
+            raise tf.errors.PermissionDeniedError(None, None, f"cannot rename to {destination}")
+        rename(source, destination, overwrite=overwrite)
+
+    monkeypatch.setattr(tf.io.gfile, "rename", rename_failing_at_shard_1)
+    with pytest.raises(tf.errors.PermissionDeniedError, match="00001-of-00002"):
+        write_tfrecords(make_records(10), prefix, num_shards=2)
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == before
+    if earlier_shards:
+        assert sorted(ids_of(tfrecord_dataset(prefix + "-*.tfrecord", batch_size=9))) == \
+            list(range(500, 508))
+
+
+def test_temporaries_of_a_dead_writer_are_removed_by_the_next_write(tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # its pid now names no process
+    dead, alive = child.pid, os.getppid()
+    left = [f"p-00000-of-00002.tfrecord.tmp-{dead}",
+            f"p-00001-of-00002.tfrecord.index.json.tmp-{dead}",
+            f"p-00000-of-00001.tfrecord.replaced.tmp-{dead}"]
+    kept = [f"p-00000-of-00002.tfrecord.tmp-{alive}",  # a writer still running
+            f"q-00000-of-00002.tfrecord.tmp-{dead}"]  # another prefix
+    for name in left + kept:
+        (tmp_path / name).write_bytes(b"partial")
+    paths = write_tfrecords(make_records(4), str(tmp_path / "p"))
+    names = set(os.listdir(tmp_path))
+    assert not names & set(left)
+    assert names == set(kept) | {os.path.basename(paths[0]),
+                                 os.path.basename(paths[0]) + ".index.json"}
+
+
+def test_paths_with_glob_characters_open_as_they_are(tmp_path):
+    folder = tmp_path / "run[1]"
+    paths = write_tfrecords(make_records(6), str(folder / "part"), num_shards=2)
+    assert sorted(ids_of(tfrecord_dataset(paths, batch_size=4))) == list(range(6))
+    assert sorted(ids_of(tfrecord_dataset(paths[0], batch_size=4))) == [0, 2, 4]
+    escaped = str(tmp_path / "run[[]1]" / "part-*.tfrecord")
+    assert sorted(ids_of(tfrecord_dataset(escaped, batch_size=4))) == list(range(6))
+    with pytest.raises(FileNotFoundError, match=r"match a real '\[' with '\[\[\]'"):
+        tfrecord_dataset(str(folder / "part-*.tfrecord"), batch_size=4)
+
+
+def test_cache_file_is_checked_before_reading(shards, tmp_path):
+    folder = tmp_path / "cache-folder"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match=r"cache=.*cache-folder' is a directory: give a "
+                                                r"file name inside it, such as .*train\.cache"):
+        tfrecord_dataset(shards, batch_size=8, cache=str(folder))
+    with pytest.raises(FileNotFoundError, match=r"the directory .*absent' does not exist"):
+        tfrecord_dataset(shards, batch_size=8, cache=str(tmp_path / "absent" / "c"))
+    cache = str(folder / "train.cache")
+    assert sorted(ids_of(tfrecord_dataset(shards, batch_size=8, cache=cache))) == list(range(N))
+    assert sorted(os.listdir(folder)) == ["train.cache.data-00000-of-00001", "train.cache.index"]
+    assert os.listdir(tmp_path) == ["cache-folder"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys"), reason="needs Linux's read-only /sys")
+def test_cache_in_a_directory_nobody_can_write_is_refused(shards):
+    # /sys refuses new files even to root, for whom os.access would say yes.
+    with pytest.raises(PermissionError, match=r"cache='/sys/train.cache': cannot write in "
+                                              r"the directory '/sys'"):
+        tfrecord_dataset(shards, batch_size=8, cache="/sys/train.cache")

@@ -1,4 +1,4 @@
-"""Resolving the reader's ``files`` argument and checking each file's framing once."""
+"""The reader's file arguments: resolving ``files``, checking each file once, the cache location."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import os
 import re
+import tempfile
 from typing import Sequence, Union
 
 import tensorflow as tf
@@ -34,8 +35,10 @@ def normalise_compression(compression: str | None) -> str:
 def resolve_files(files: FilesArg) -> list[str]:
     """Expand ``files`` (a path, a glob, or a list of either) into a list of file paths.
 
-    Glob matches are sorted (so every worker sees the same order) and skip the
-    index and temporary files of :func:`~safeloader.data.write_tfrecords`.
+    A string that names an existing file is that file, even when it holds
+    glob characters such as ``[``; only strings that name nothing are globs.
+    Glob matches are sorted (so every worker sees the same order) and skip
+    the index and temporary files of :func:`~safeloader.data.write_tfrecords`.
     Raises ``FileNotFoundError`` naming a pattern that matches nothing or a
     listed file that does not exist, and ``ValueError`` for an empty list.
     """
@@ -45,24 +48,59 @@ def resolve_files(files: FilesArg) -> list[str]:
     paths: list[str] = []
     for item in items:
         name = os.fspath(item)
-        if _GLOB_CHARS & set(name):
+        if tf.io.gfile.exists(name):
+            if tf.io.gfile.isdir(name):
+                raise IsADirectoryError(
+                    f"{name!r} is a directory: pass a glob such as "
+                    f"{os.path.join(name, '*.tfrecord')!r}"
+                )
+            paths.append(name)
+        elif _GLOB_CHARS & set(name):
             matches = sorted(
                 match for match in tf.io.gfile.glob(name)
                 if not match.endswith(INDEX_SUFFIX) and not _TEMPORARY.search(match)
                 and not tf.io.gfile.isdir(match)
             )
             if not matches:
-                raise FileNotFoundError(f"no file matches the pattern {name!r}")
+                hint = (" (in a pattern '[' starts a set of characters: match a real '[' "
+                        "with '[[]')" if "[" in name else "")
+                raise FileNotFoundError(f"no file matches the pattern {name!r}{hint}")
             paths.extend(matches)
-        elif not tf.io.gfile.exists(name):
-            raise FileNotFoundError(f"TFRecord file not found: {name!r}")
-        elif tf.io.gfile.isdir(name):
-            raise IsADirectoryError(
-                f"{name!r} is a directory: pass a glob such as {os.path.join(name, '*.tfrecord')!r}"
-            )
         else:
-            paths.append(name)
+            raise FileNotFoundError(f"TFRecord file not found: {name!r}")
     return paths
+
+
+def check_cache_location(path: str) -> None:
+    """Check, before any reading, that tf.data can write its cache files at ``path``.
+
+    ``Dataset.cache(path)`` writes ``<path>.index`` and ``<path>.data-*`` and
+    fails only at the end of the first epoch when it cannot. Raises
+    ``IsADirectoryError`` when ``path`` is a directory, ``FileNotFoundError``
+    when its directory does not exist and ``PermissionError`` when a local
+    directory cannot be written in (a complete cache, ``<path>.index``, is
+    only read and needs no writing).
+    """
+    if tf.io.gfile.isdir(path):
+        raise IsADirectoryError(
+            f"cache={path!r} is a directory: give a file name inside it, such as "
+            f"{os.path.join(path, 'train.cache')!r} (tf.data writes <name>.index and "
+            f"<name>.data-* files)"
+        )
+    parent = os.path.dirname(path) or "."
+    if not tf.io.gfile.isdir(parent):
+        raise FileNotFoundError(f"cache={path!r}: the directory {parent!r} does not exist")
+    if "://" in path or tf.io.gfile.exists(path + ".index"):
+        return
+    try:
+        # A real file, not os.access: access() says yes to root on a
+        # read-only file system.
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as error:
+        raise PermissionError(
+            f"cache={path!r}: cannot write in the directory {parent!r} ({error.strerror})"
+        ) from error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +109,9 @@ class FileCheck:
 
     ``records`` is the number of complete records the file holds according to
     its index or a header walk; ``layout`` is the walk's result (``None`` when
-    the index was trusted); ``features`` is the spec from the index, if any.
+    the index was trusted); ``features`` is the spec from the index, if any;
+    ``written`` is the record count the index recorded when the file was
+    written (``None`` without an index), which counts what a damaged file lost.
     """
 
     path: str
@@ -79,6 +119,7 @@ class FileCheck:
     records: int
     layout: FileLayout | None
     features: dict | None
+    written: int | None = None
 
 
 def check_file(path: str, compression: str) -> FileCheck:
@@ -86,34 +127,63 @@ def check_file(path: str, compression: str) -> FileCheck:
 
     ``compression`` is ``"auto"`` or a codec name. A matching index (same size)
     answers at once; otherwise the headers are walked (see
-    :mod:`safeloader.data.framing`).
+    :mod:`safeloader.data.framing`). A codec that contradicts the index, or
+    under which the file reads worse than under the codec its first bytes
+    show, raises ``ValueError`` naming both.
     """
     stat = tf.io.gfile.stat(path)
     return _check_file_cached(path, stat.length, stat.mtime_nsec, compression)
 
 
+def _described(codec: str) -> str:
+    return f"{codec}-compressed" if codec else "not compressed"
+
+
+def _argument(codec: str) -> str:
+    return repr(codec) if codec else "None"
+
+
+def _refuse_other_compression(given: FileLayout) -> None:
+    """Raise ``ValueError`` when the file reads further with the codec its first bytes show."""
+    detected = detect_compression(given.path)
+    if detected == given.compression:
+        return
+    other = walk_file(given.path, detected)
+    if other.records > given.records:
+        raise ValueError(
+            f"{given.path!r} is {_described(detected)} (its first bytes say so, and "
+            f"{other.records} records read that way), but compression="
+            f"{_argument(given.compression)} was given, which reads {given.records} "
+            f"({given.problem}): pass compression='auto' or {_argument(detected)}"
+        )
+
+
 @functools.lru_cache(maxsize=4096)
 def _check_file_cached(path: str, size: int, mtime_nsec: int, compression: str) -> FileCheck:
     index = read_index(path)
+    written = index.get("records") if index is not None else None
     if index is not None and index.get("bytes") == size:
         codec = index.get("compression", "")
         if compression not in ("auto", codec):
             raise ValueError(
-                f"{path!r} was written with compression {codec or 'None'!r} "
-                f"but compression={compression!r} was given"
+                f"{path!r} is {_described(codec)} (its index says so), but compression="
+                f"{_argument(compression)} was given: pass compression='auto' or "
+                f"{_argument(codec)}"
             )
-        return FileCheck(path, codec, int(index["records"]), None, index.get("features"))
+        return FileCheck(path, codec, int(written), None, index.get("features"), written)
     codec = detect_compression(path) if compression == "auto" else compression
     layout = walk_file(path, codec)
-    if index is not None and not layout.problem and layout.records < index.get("records", 0):
+    if layout.problem and compression != "auto":
+        _refuse_other_compression(layout)
+    if written is not None and not layout.problem and layout.records < written:
         # Cut exactly between two records: only the index can tell.
         layout = dataclasses.replace(layout, problem=(
             f"the file has {size} bytes and {layout.records} records, but its index says "
-            f"{index.get('bytes')} bytes and {index['records']} records: it was cut or "
+            f"{index.get('bytes')} bytes and {written} records: it was cut or "
             f"changed after it was written"
         ))
     features = index.get("features") if index is not None else None
-    return FileCheck(path, codec, layout.records, layout, features)
+    return FileCheck(path, codec, layout.records, layout, features, written)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -9,7 +9,6 @@ files this package wrote (and the only cheap one for compressed files).
 from __future__ import annotations
 
 import json
-import os
 from typing import Any, Mapping
 
 import tensorflow as tf
@@ -53,22 +52,22 @@ def spec_from_json(described: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
 
 
 def write_index(
-    shard_path: str, *, records: int, compression: str, features: FeatureSpec
-) -> str:
-    """Write the index of a finished shard (to a temporary name, then renamed)."""
-    path = index_path(shard_path)
+    path: str, *, shard_bytes: int, records: int, compression: str, features: FeatureSpec
+) -> None:
+    """Write the index of a finished shard of ``shard_bytes`` bytes to ``path``.
+
+    The writer writes it under a temporary name and commits it together
+    with its shard (see :mod:`safeloader.data.shard_files`).
+    """
     body = {
         "format": _FORMAT,
         "records": records,
-        "bytes": tf.io.gfile.stat(shard_path).length,
+        "bytes": shard_bytes,
         "compression": compression,
         "features": spec_to_json(features),
     }
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with tf.io.gfile.GFile(temporary, "w") as handle:
+    with tf.io.gfile.GFile(path, "w") as handle:
         handle.write(json.dumps(body, indent=1, sort_keys=True))
-    tf.io.gfile.rename(temporary, path, overwrite=True)
-    return path
 
 
 def read_index(shard_path: str) -> dict[str, Any] | None:

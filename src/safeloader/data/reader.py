@@ -11,6 +11,7 @@ import tensorflow as tf
 from safeloader.data.files import (
     FileCheck,
     FilesArg,
+    check_cache_location,
     check_file,
     normalise_compression,
     readable_prefix,
@@ -33,9 +34,15 @@ class RecordsSkippedWarning(UserWarning):
     """``ignore_errors=True`` skipped damaged records; the message says where and how many."""
 
 
+_INT64_MAX = 2**63 - 1  # tf.data takes sizes and counts as int64
+
+
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not (
+        minimum <= value <= _INT64_MAX
+    ):
+        raise ValueError(
+            f"{name} must be an integer from {minimum} to 2**63 - 1, got {value!r}")
 
 
 def _validate(
@@ -98,15 +105,27 @@ def _expected_records(
                           f"cannot resume after it in the same file")
             else:
                 reason = layout.problem
-            lost = f"{check.records - readable} records"
-            if not check.compression:
-                lost += f" and {tf.io.gfile.stat(check.path).length - end} bytes"
             losses.append(
                 f"TFRecord file {check.path!r} is damaged: {reason}. Read its first "
-                f"{readable} records; lost {lost} from byte {end} on"
+                f"{readable} records; lost {_lost(check, readable, end)}"
             )
         expected.append(readable)
     return expected, losses
+
+
+def _lost(check: FileCheck, readable: int, end: int) -> str:
+    """Say what a damaged file lost after its first ``readable`` records, ending at ``end``."""
+    if check.written is not None:
+        total: int | None = check.written  # what the writer's index recorded
+    elif check.layout is not None and check.layout.problem:
+        total = None  # records past a broken frame cannot be counted
+    else:
+        total = check.records
+    lost = (f"{total - readable} records of {total}" if total is not None
+            else "the records after them (the file has no index to count them)")
+    if check.compression:
+        return f"{lost}, from decompressed byte {end} on"
+    return f"{lost} and {tf.io.gfile.stat(check.path).length - end} bytes, from byte {end} on"
 
 
 def _resolve_features(
@@ -135,8 +154,8 @@ def _resolve_features(
 
 def _checked_file_reader(
     read_batch: int, record_shards: tuple[int, int] | None, stop_at_expected: bool,
-    transform: Callable[[tf.Tensor], Any] | None = None,
-) -> Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.data.Dataset]:
+    transform: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], Any] | None = None,
+) -> Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tf.data.Dataset]:
     """Build the per-file reader used inside ``interleave``.
 
     tf.data cannot catch an error in-graph, so each file's records are read
@@ -147,8 +166,8 @@ def _checked_file_reader(
     the batch where reading failed. ``stop_at_expected`` (for
     ``ignore_errors=True``) stops before the first damaged record.
     ``record_shards`` keeps every ``n``-th record (record-level sharding).
-    ``transform`` (such as parsing) is applied to each checked batch in the
-    same function call as the check.
+    ``transform(batch, path, file_number)`` (such as parsing) is applied to
+    each checked batch in the same function call as the check.
 
     The reader yields the end marker too, as an empty batch: ``rebatch`` and
     ``unbatch`` take it as no records, and leaving it in saves a ``filter``
@@ -156,7 +175,8 @@ def _checked_file_reader(
     """
     end_marker = tf.data.Dataset.from_tensors(tf.constant([], tf.string))
 
-    def read(path: tf.Tensor, compression: tf.Tensor, expected: tf.Tensor) -> tf.data.Dataset:
+    def read(path: tf.Tensor, compression: tf.Tensor, expected: tf.Tensor,
+             file_number: tf.Tensor) -> tf.data.Dataset:
         records = tf.data.TFRecordDataset(
             path, compression_type=compression)
         if stop_at_expected:
@@ -186,7 +206,7 @@ def _checked_file_reader(
                 num_shards, shard_index = record_shards
                 start = tf.math.floormod(shard_index - count, num_shards)
                 batch = batch[start::num_shards]
-            return new_state, batch if transform is None else transform(batch)
+            return new_state, batch if transform is None else transform(batch, path, file_number)
 
         zero = tf.constant(0, tf.int64)
         batches = records.batch(read_batch).ignore_errors().concatenate(end_marker)
@@ -195,20 +215,14 @@ def _checked_file_reader(
     return read
 
 
-def _batch_count(
-    expected: list[int], batch_size: int, drop_remainder: bool,
-    shard: tuple[int, int] | None, by_file: bool,
-) -> int:
-    """Return how many batches one epoch of this worker's share gives."""
+def _share_records(expected: list[int], shard: tuple[int, int] | None, by_file: bool) -> int:
+    """Return how many records one epoch of this worker's share holds."""
     if shard is None:
-        records = sum(expected)
-    elif by_file:
-        records = sum(expected[shard[1]::shard[0]])
-    else:
-        num_shards, shard_index = shard
-        records = sum(max(0, count - shard_index + num_shards - 1) // num_shards
-                      for count in expected)
-    return records // batch_size if drop_remainder else -(-records // batch_size)
+        return sum(expected)
+    if by_file:
+        return sum(expected[shard[1]::shard[0]])
+    num_shards, shard_index = shard
+    return sum(max(0, count - shard_index + num_shards - 1) // num_shards for count in expected)
 
 
 def _parallelism() -> int:
@@ -234,25 +248,26 @@ def _prefetch_device(prefetch_to_device: str | None) -> str | None:
 def _interleaved_reads(
     checks: list[FileCheck], expected: list[int], *, by_file: tuple[int, int] | None,
     by_record: tuple[int, int] | None, shuffle: bool, seed: int | None, read_batch: int,
-    ignore_errors: bool, unbatch: bool, parse: Callable[[tf.Tensor], Any] | None,
+    ignore_errors: bool, unbatch: bool,
+    transform: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], Any] | None,
     parallel: int, deterministic: bool,
 ) -> tf.data.Dataset:
     """Read the files in parallel: checked batches of serialized records (or records).
 
-    ``parse``, when given, parses each file's read batches inside the
-    interleave's parallel calls, in the checking call (so ``rebatch`` then
-    cuts dense tensors, not strings).
+    ``transform(batch, path, file_number)``, when given, runs on each file's
+    read batches inside the interleave's parallel calls, in the checking
+    call: parsing there lets ``rebatch`` cut dense tensors, not strings.
     """
     sources = tf.data.Dataset.from_tensor_slices(
         ([c.path for c in checks], [c.compression for c in checks],
-         tf.constant(expected, tf.int64))
+         tf.constant(expected, tf.int64), tf.range(len(checks), dtype=tf.int64))
     )
     if by_file is not None:
         sources = sources.shard(*by_file)
     if shuffle:
         sources = sources.shuffle(len(checks), seed=seed, reshuffle_each_iteration=True)
     read = _checked_file_reader(read_batch, by_record, stop_at_expected=ignore_errors,
-                                transform=parse)
+                                transform=transform)
 
     def read_file(*source: tf.Tensor) -> tf.data.Dataset:
         batches = read(*source)
@@ -289,7 +304,9 @@ def tfrecord_dataset(
     Elements are dicts of tensors, or ``(features, label)`` tuples when
     ``label_key`` names the label feature: ready for ``model.fit``.
 
-    ``files`` is a path, a glob, or a list of either. ``features`` is a
+    ``files`` is a path, a glob, or a list of either (a string that names an
+    existing file is that file, ``[`` and all; only strings that name nothing
+    are globs). ``features`` is a
     ``tf.io`` feature spec, parsed a whole batch at a time with
     ``tf.io.parse_example``; when it and ``parse_fn`` are both ``None`` the
     spec comes from the index ``write_tfrecords`` wrote. ``parse_fn(record)``
@@ -297,10 +314,13 @@ def tfrecord_dataset(
 
     Files are read in parallel (``interleave``), one per core (at least 4), and parsed in
     parallel; ``deterministic`` fixes the order. ``shuffle_buffer`` > 0
-    shuffles file order and records (``seed``); ``repeat`` is ``True``
+    shuffles file order and records (``seed``; a buffer larger than the
+    records read is capped at their number); ``repeat`` is ``True``
     (forever) or a number of epochs; ``cache`` is ``True`` (memory) or a
-    file path; ``compression`` is ``"auto"`` (told per file), ``None``,
-    ``"GZIP"`` or ``"ZLIB"``.
+    file path (not a directory; its directory must exist and be writable,
+    checked before reading); ``compression`` is ``"auto"`` (told per file),
+    ``None``, ``"GZIP"`` or ``"ZLIB"``: one that does not fit a file raises
+    ``ValueError`` naming it and the compression its first bytes show.
 
     ``num_shards``/``shard_index`` give this worker its share: whole files
     when there are at least ``num_shards`` files, every ``num_shards``-th
@@ -321,13 +341,19 @@ def tfrecord_dataset(
     ``InvalidArgumentError`` naming the file and byte offset, also inside
     ``model.fit``. With ``ignore_errors=True`` each file is read once up front
     and the damaged parts are skipped with a :class:`RecordsSkippedWarning`
-    per file. Bad arguments raise ``ValueError`` before any reading; missing
-    files raise ``FileNotFoundError``.
+    per file, counting the records lost (exactly when the file has the
+    writer's index). A feature spec that does not fit the records raises
+    ``InvalidArgumentError`` naming the file (``Name: <path>``). Bad arguments
+    raise ``ValueError`` before any reading; missing files raise
+    ``FileNotFoundError``.
     """
     _validate(batch_size, shuffle_buffer, repeat, num_shards, shard_index,
               features, parse_fn, service, cache)
     service_timeout = check_service_timeout(service_timeout)
     codec = normalise_compression(compression)
+    cache_file = None if cache is False else "" if cache is True else os.fspath(cache)
+    if cache_file:
+        check_cache_location(cache_file)
     paths = resolve_files(files)
     checks = [check_file(path, codec) for path in paths]
     expected, losses = _expected_records(checks, ignore_errors)
@@ -339,7 +365,8 @@ def tfrecord_dataset(
     by_file = num_shards is not None and len(paths) >= num_shards
     by_record = (num_shards, shard_index) if num_shards is not None and not by_file else None
     per_record = shuffle_buffer > 0 or parse_fn is not None
-    cache_file = None if cache is False else "" if cache is True else os.fspath(cache)
+    share = (num_shards, shard_index) if num_shards is not None else None
+    records = _share_records(expected, share, by_file)
     # Dense features are parsed per file, in the parallel reads; rebatch then
     # cuts dense tensors. Ragged/sparse ones are parsed after rebatch.
     parse_per_file = not per_record and all(
@@ -352,22 +379,39 @@ def tfrecord_dataset(
         label = parsed.pop(label_key)
         return parsed, label
 
-    def parse_batch(batch: tf.Tensor) -> Any:
-        return split_label(tf.io.parse_example(batch, features))
+    # parse_example names the file in its errors through example_names: the
+    # reads parse with their own path; records parsed later carry their
+    # file's number (cheaper to copy than its path) to look the path up.
+    file_names = tf.constant(paths)
+
+    def parse_batch(batch: tf.Tensor, names: tf.Tensor) -> Any:
+        return split_label(tf.io.parse_example(batch, features, example_names=names))
+
+    def parse_in_read(batch: tf.Tensor, path: tf.Tensor, file_number: tf.Tensor) -> Any:
+        return parse_batch(batch, tf.fill(tf.shape(batch), path))
+
+    def tag_in_read(batch: tf.Tensor, path: tf.Tensor, file_number: tf.Tensor) -> Any:
+        return batch, tf.fill(tf.shape(batch), file_number)
+
+    def parse_tagged(batch: tf.Tensor, file_numbers: tf.Tensor) -> Any:
+        return parse_batch(batch, tf.gather(file_names, file_numbers))
 
     dataset = _interleaved_reads(
-        checks, expected, by_file=(num_shards, shard_index) if by_file else None,
+        checks, expected, by_file=share if by_file else None,
         by_record=by_record, shuffle=shuffle_buffer > 0, seed=seed,
         read_batch=max(_READ_BATCH, min(batch_size, 2048)), ignore_errors=ignore_errors,
-        unbatch=per_record, parse=parse_batch if parse_per_file else None,
-        parallel=parallel, deterministic=deterministic,
+        unbatch=per_record, parallel=parallel, deterministic=deterministic,
+        transform=parse_in_read if parse_per_file else tag_in_read if parse_fn is None else None,
     )
 
     if per_record:
         if cache_file is not None:  # the raw records, before they are shuffled
             dataset = dataset.cache(cache_file)
         if shuffle_buffer:
-            dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+            # A buffer beyond the share's records holds nothing more; tf.data
+            # would try to reserve it (10**12 crashed the process).
+            dataset = dataset.shuffle(min(shuffle_buffer, max(records, 1)), seed=seed,
+                                      reshuffle_each_iteration=True)
         if parse_fn is not None:
             dataset = dataset.map(parse_fn, num_parallel_calls=parallel,
                                   deterministic=deterministic)
@@ -375,15 +419,14 @@ def tfrecord_dataset(
     else:
         dataset = dataset.rebatch(batch_size, drop_remainder=drop_remainder)
     if parse_fn is None and not parse_per_file:
-        dataset = dataset.map(parse_batch, num_parallel_calls=parallel,
+        dataset = dataset.map(parse_tagged, num_parallel_calls=parallel,
                               deterministic=deterministic)
     elif parse_fn is not None and label_key is not None:
         dataset = dataset.map(split_label)
     if service is None:
         # The counts are known, so Keras sees the epoch length (and the
         # count is checked once more).
-        batches = _batch_count(expected, batch_size, drop_remainder,
-                               (num_shards, shard_index) if num_shards else None, by_file)
+        batches = records // batch_size if drop_remainder else -(-records // batch_size)
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
     if cache_file is not None and not per_record:  # the parsed batches
         dataset = dataset.cache(cache_file)
