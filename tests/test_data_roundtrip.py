@@ -130,7 +130,8 @@ def test_no_empty_batch_in_any_mode(tmp_path, shards):
     for dataset in modes:
         sizes = [len(tf.nest.flatten(batch)[0]) for batch in dataset]
         assert sizes and all(size > 0 for size in sizes), sizes
-        assert all(size == 10 for size in sizes[:-1]), sizes
+        # Not deterministic: the parse map may hand on the short batch early.
+        assert sorted(sizes, reverse=True)[:-1] == [10] * (len(sizes) - 1), sizes
 
 
 def test_label_key_gives_feature_label_tuples(shards):

@@ -154,8 +154,8 @@ def _resolve_features(
 
 def _checked_file_reader(
     read_batch: int, record_shards: tuple[int, int] | None, stop_at_expected: bool,
-    transform: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], Any] | None = None,
-) -> Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tf.data.Dataset]:
+    transform: Callable[[tf.Tensor, tf.Tensor], Any] | None = None,
+) -> Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.data.Dataset]:
     """Build the per-file reader used inside ``interleave``.
 
     tf.data cannot catch an error in-graph, so each file's records are read
@@ -166,8 +166,8 @@ def _checked_file_reader(
     the batch where reading failed. ``stop_at_expected`` (for
     ``ignore_errors=True``) stops before the first damaged record.
     ``record_shards`` keeps every ``n``-th record (record-level sharding).
-    ``transform(batch, path, file_number)`` (such as parsing) is applied to
-    each checked batch in the same function call as the check.
+    ``transform(batch, path)`` (such as parsing) is applied to each checked
+    batch in the same function call as the check.
 
     The reader yields the end marker too, as an empty batch: ``rebatch`` and
     ``unbatch`` take it as no records, and leaving it in saves a ``filter``
@@ -175,8 +175,7 @@ def _checked_file_reader(
     """
     end_marker = tf.data.Dataset.from_tensors(tf.constant([], tf.string))
 
-    def read(path: tf.Tensor, compression: tf.Tensor, expected: tf.Tensor,
-             file_number: tf.Tensor) -> tf.data.Dataset:
+    def read(path: tf.Tensor, compression: tf.Tensor, expected: tf.Tensor) -> tf.data.Dataset:
         records = tf.data.TFRecordDataset(
             path, compression_type=compression)
         if stop_at_expected:
@@ -206,7 +205,7 @@ def _checked_file_reader(
                 num_shards, shard_index = record_shards
                 start = tf.math.floormod(shard_index - count, num_shards)
                 batch = batch[start::num_shards]
-            return new_state, batch if transform is None else transform(batch, path, file_number)
+            return new_state, batch if transform is None else transform(batch, path)
 
         zero = tf.constant(0, tf.int64)
         batches = records.batch(read_batch).ignore_errors().concatenate(end_marker)
@@ -249,18 +248,18 @@ def _interleaved_reads(
     checks: list[FileCheck], expected: list[int], *, by_file: tuple[int, int] | None,
     by_record: tuple[int, int] | None, shuffle: bool, seed: int | None, read_batch: int,
     ignore_errors: bool, unbatch: bool,
-    transform: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], Any] | None,
+    transform: Callable[[tf.Tensor, tf.Tensor], Any] | None,
     parallel: int, deterministic: bool,
 ) -> tf.data.Dataset:
     """Read the files in parallel: checked batches of serialized records (or records).
 
-    ``transform(batch, path, file_number)``, when given, runs on each file's
+    ``transform(batch, path)``, when given, runs on each file's
     read batches inside the interleave's parallel calls, in the checking
     call: parsing there lets ``rebatch`` cut dense tensors, not strings.
     """
     sources = tf.data.Dataset.from_tensor_slices(
         ([c.path for c in checks], [c.compression for c in checks],
-         tf.constant(expected, tf.int64), tf.range(len(checks), dtype=tf.int64))
+         tf.constant(expected, tf.int64))
     )
     if by_file is not None:
         sources = sources.shard(*by_file)
@@ -379,29 +378,31 @@ def tfrecord_dataset(
         label = parsed.pop(label_key)
         return parsed, label
 
-    # parse_example names the file in its errors through example_names: the
-    # reads parse with their own path; records parsed later carry their
-    # file's number (cheaper to copy than its path) to look the path up.
-    file_names = tf.constant(paths)
-
-    def parse_batch(batch: tf.Tensor, names: tf.Tensor) -> Any:
+    def parse_batch(batch: tf.Tensor, names: tf.Tensor | None = None) -> Any:
         return split_label(tf.io.parse_example(batch, features, example_names=names))
 
-    def parse_in_read(batch: tf.Tensor, path: tf.Tensor, file_number: tf.Tensor) -> Any:
+    # parse_example names the record's file in its errors from example_names.
+    def parse_in_read(batch: tf.Tensor, path: tf.Tensor) -> Any:
         return parse_batch(batch, tf.fill(tf.shape(batch), path))
 
-    def tag_in_read(batch: tf.Tensor, path: tf.Tensor, file_number: tf.Tensor) -> Any:
-        return batch, tf.fill(tf.shape(batch), file_number)
-
-    def parse_tagged(batch: tf.Tensor, file_numbers: tf.Tensor) -> Any:
-        return parse_batch(batch, tf.gather(file_names, file_numbers))
+    def check_in_read(batch: tf.Tensor, path: tf.Tensor) -> tf.Tensor:
+        # Records parsed after shuffle or rebatch no longer know their file
+        # (carrying it per record cost 20% in the shuffled pipeline), so the
+        # first record of each read batch is parsed here, naming the file,
+        # when the spec does not fit the data. tf.data drops control
+        # dependencies on stateless ops: the batch goes on through a slice
+        # whose end depends on the parse (the whole batch, not copied).
+        first = batch[:1]
+        parsed = tf.io.parse_example(first, features, example_names=tf.fill(tf.shape(first), path))
+        rows = tf.shape(tf.nest.flatten(parsed, expand_composites=True)[0], out_type=tf.int64)[0]
+        return batch[:tf.size(batch, out_type=tf.int64) + tf.minimum(rows, 0)]
 
     dataset = _interleaved_reads(
         checks, expected, by_file=share if by_file else None,
         by_record=by_record, shuffle=shuffle_buffer > 0, seed=seed,
         read_batch=max(_READ_BATCH, min(batch_size, 2048)), ignore_errors=ignore_errors,
         unbatch=per_record, parallel=parallel, deterministic=deterministic,
-        transform=parse_in_read if parse_per_file else tag_in_read if parse_fn is None else None,
+        transform=parse_in_read if parse_per_file else check_in_read if parse_fn is None else None,
     )
 
     if per_record:
@@ -419,7 +420,7 @@ def tfrecord_dataset(
     else:
         dataset = dataset.rebatch(batch_size, drop_remainder=drop_remainder)
     if parse_fn is None and not parse_per_file:
-        dataset = dataset.map(parse_tagged, num_parallel_calls=parallel,
+        dataset = dataset.map(parse_batch, num_parallel_calls=parallel,
                               deterministic=deterministic)
     elif parse_fn is not None and label_key is not None:
         dataset = dataset.map(split_label)
