@@ -105,6 +105,21 @@ def test_declared_dependencies_decide(tmp_path: Path, files: dict[str, str],
     assert project(tmp_path, files) == expected
 
 
+def test_evidence_from_an_included_file_outside_the_project_names_its_path(
+    tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "keras.txt").write_text("keras<3\n", encoding="utf-8")
+    project_dir = tmp_path / "project"
+    project_dir.mkdir()
+    (project_dir / "requirements.txt").write_text("-r ../shared/keras.txt\n", encoding="utf-8")
+    found = declared_dependencies(project_dir)
+    assert found is not None
+    target = dependency_evidence(found)
+    assert (target.version, target.evidence) == ("2", f"{shared / 'keras.txt'}: keras<3")
+
+
 def test_the_order_is_option_then_module_then_project(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_text("keras>=3\n", encoding="utf-8")
     train = tmp_path / "train.py"

@@ -5,7 +5,8 @@ packaging; no Keras, no TensorFlow), as pre-commit's isolated hook has, from
 an offline wheelhouse (see ``wheelhouse.py``). flake8 lints the same
 projects there and in this environment (TensorFlow, tf_keras and Keras 3
 installed); the reports must be identical and the expected ones: a project
-declaring Keras 2, one declaring Keras 3, and a file with Keras 2 evidence only.
+declaring Keras 2, one declaring Keras 3, a file with Keras 2 evidence only,
+and the programs whose fixes ``test_keras3_migration_runs.py`` runs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from migration_programs import PROGRAMS
 from wheelhouse import build_wheelhouse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +76,13 @@ PROJECTS = {
                          "train.py:22:11: SLD302", "train.py:26:7: SLD302"]),
     "keras2_evidence": ({"train.py": KERAS2_EVIDENCE},
                         ["train.py:10:11: SLD301", "train.py:10:25: SLD101"]),
+    # the programs test_keras3_migration_runs.py fixes and runs
+    "pydataset": ({**PROGRAMS["pydataset"][1], "train.py": PROGRAMS["pydataset"][0]},
+                  ["train.py:21:11: SLD302", "train.py:6:5: SLD105"]),
+    "fit_generator": ({**PROGRAMS["fit_generator"][1], "train.py": PROGRAMS["fit_generator"][0]},
+                      ["train.py:12:21: SLD101", "train.py:12:7: SLD301"]),
+    "spawn": ({**PROGRAMS["spawn"][1], "train.py": PROGRAMS["spawn"][0]},
+              ["train.py:18:7: SLD103"]),
 }
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from migration_programs import PROGRAMS
+
 from safeloader.fix.cli import main as safeloader_fix
 
 pytest.importorskip("keras")
@@ -35,69 +37,6 @@ pytest.importorskip("tf_keras")
 SRC = Path(__file__).resolve().parent.parent / "src"
 #: a run gets this long at most: starting TensorFlow on a loaded 2-core machine is slow
 RUN_LIMIT_S = 240
-
-PYDATASET = '''\
-import keras
-import numpy as np
-
-
-class Batches(keras.utils.PyDataset):
-    def __init__(self, steps):
-        super().__init__()
-        self.steps = steps
-
-    def __len__(self):
-        return self.steps
-
-    def __getitem__(self, index):
-        return np.full((4, 2), index, "float32"), np.zeros((4, 1), "float32")
-
-
-if __name__ == "__main__":
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
-    data = Batches(3)
-    model.fit(data, epochs=1, verbose=0, workers=2)
-    print("trained with workers =", data.workers)
-'''
-
-FIT_GENERATOR = '''\
-import keras
-import numpy as np
-
-
-def batches():
-    while True:
-        yield np.zeros((4, 2), "float32"), np.zeros((4, 1), "float32")
-
-
-model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-model.compile(optimizer="sgd", loss="mse")
-model.fit_generator(batches(), 2, 1, verbose=0, workers=2, use_multiprocessing=False)
-print("trained")
-'''
-
-SPAWN_SCRIPT = '''\
-import multiprocessing
-
-import numpy as np
-import tf_keras as keras
-
-
-class Batches(keras.utils.Sequence):
-    def __len__(self):
-        return 2
-
-    def __getitem__(self, index):
-        return np.full((4, 2), index, "float32"), np.zeros((4, 1), "float32")
-
-
-multiprocessing.set_start_method("spawn", force=True)
-model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
-model.compile(optimizer="sgd", loss="mse")
-model.fit(Batches(), epochs=1, verbose=0, workers=2, use_multiprocessing=True)
-print("trained")
-'''
 
 #: what a spawned worker says when it re-runs an unguarded script that starts processes
 BOOTSTRAP_ERROR = "finished its bootstrapping phase"
@@ -161,7 +100,7 @@ def run(train: Path, stop_at: str | None = None) -> tuple[int | None, str]:
 def test_a_keras3_pydataset_gets_its_workers_and_trains(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    train = project(tmp_path, PYDATASET, {"requirements.txt": "keras>=3.3\n"})
+    train = project(tmp_path, *PROGRAMS["pydataset"])
     fix(train, monkeypatch)
     fixed = train.read_text(encoding="utf-8")
     assert "data = Batches(3, workers=2)" in fixed
@@ -175,8 +114,7 @@ def test_a_keras3_pydataset_gets_its_workers_and_trains(
 def test_a_fit_generator_script_trains_on_keras3_after_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    train = project(tmp_path, FIT_GENERATOR,
-                    {"setup.cfg": "[flake8]\nsafeloader-keras-version = 3\n"})
+    train = project(tmp_path, *PROGRAMS["fit_generator"])
     fix(train, monkeypatch)
     fixed = train.read_text(encoding="utf-8")
     assert "model.fit(batches(), steps_per_epoch=2, epochs=1, verbose=0)\n" in fixed
@@ -188,11 +126,12 @@ def test_a_fit_generator_script_trains_on_keras3_after_the_fix(
 def test_an_unguarded_multiprocessing_script_fails_under_spawn_until_the_unsafe_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    train = project(tmp_path, SPAWN_SCRIPT, {"requirements.txt": "tf-keras~=2.16\n"})
+    script, files = PROGRAMS["spawn"]
+    train = project(tmp_path, script, files)
     status, output = run(train, stop_at=BOOTSTRAP_ERROR)
     assert status != 0 and "trained" not in output
     fix(train, monkeypatch)
-    assert train.read_text(encoding="utf-8") == SPAWN_SCRIPT  # unsafe: not by default
+    assert train.read_text(encoding="utf-8") == script  # unsafe: not by default
     fix(train, monkeypatch, "--unsafe-fixes")
     assert 'if __name__ == "__main__":\n    multiprocessing.set_start_method' in (
         train.read_text(encoding="utf-8"))

@@ -453,11 +453,13 @@ _RULE_LIST = (
         ),
         what_it_does=_text(
             """
-            Finds a subclass of `keras.utils.PyDataset` (or of Keras 3's
-            `keras.utils.Sequence`, which is the same class, or of a class in the
-            same file whose `__init__` passes `**kwargs` on to one) whose
-            `__init__` neither forwards `**kwargs` to `super().__init__` nor
-            passes `workers`, `use_multiprocessing` or `max_queue_size` itself.
+            Finds a subclass of `keras.utils.PyDataset` (or, when the module
+            targets Keras 3, of `keras.utils.Sequence` or `tf.keras.utils.Sequence`,
+            which are then the same class; or of a class in the same file whose
+            `__init__` passes `**kwargs` on to one) whose `__init__` neither
+            forwards `**kwargs` to `super().__init__` nor passes `workers`,
+            `use_multiprocessing` or `max_queue_size` itself. The message names the
+            evidence for Keras 3 (see SLD302 for how the Keras is decided).
             """
         ),
         why_bad=_text(

@@ -214,9 +214,17 @@ def _decided(project: DeclaredDependencies, names: tuple[str, ...], keras3: Vers
         source, requirement = declared
         majors = _majors(requirement.specifier, keras3, Version("99"))
         if len(majors) == 1:
-            where = source.relative_to(project.root).as_posix()
-            return KerasTarget(majors.pop(), f"{where}: {requirement}")
+            return KerasTarget(majors.pop(), f"{_where(project, source)}: {requirement}")
     return None
+
+
+def _where(project: DeclaredDependencies, source: Path) -> str:
+    """``source`` as the user knows it: relative to the project root when it is inside it
+    (a requirements file may include one from elsewhere with ``-r``)."""
+    try:
+        return source.relative_to(project.root).as_posix()
+    except ValueError:
+        return str(source)
 
 
 def dependency_evidence(project: DeclaredDependencies) -> KerasTarget:
@@ -227,7 +235,7 @@ def dependency_evidence(project: DeclaredDependencies) -> KerasTarget:
     tf_keras = project.requirement("tf-keras")
     if tf_keras is not None:
         source, requirement = tf_keras
-        return KerasTarget("2", f"{source.relative_to(project.root).as_posix()}: {requirement}")
+        return KerasTarget("2", f"{_where(project, source)}: {requirement}")
     tensorflow = _decided(project, _TENSORFLOW, _TF_KERAS3)
     if tensorflow is not None:
         return tensorflow
