@@ -137,8 +137,9 @@ class _Shards:
         self.rotation = list(range(num_shards))  # round-robin over shards not ended
         self.position = 0
         self.threads: list[threading.Thread] = []  # started, not yet reaped
-        # Shard i's thread is inside fn's code (fn() or next()), or has ended;
-        # ``changed`` tells the thread that stops them of either, once stopping.
+        # in_fn[i]: shard i's thread is inside fn's code (fn() or next());
+        # done[i]: it has closed its generator and ends. ``changed`` wakes the
+        # thread that stops the shards (see _reap) when either becomes so.
         self.in_fn = [True] * num_shards
         self.done = [False] * num_shards
         self.changed = threading.Condition(self.lock)
@@ -330,10 +331,10 @@ def _reap(shards: _Shards, threads: list[threading.Thread]) -> None:
     with shards.lock:
         while True:
             live = [i for i in indices if not shards.done[i]]
-            if not live or not all(shards.in_fn[i] for i in live):
-                if not live:
-                    break
-                shards.changed.wait()
+            if not live:
+                break
+            if not all(shards.in_fn[i] for i in live):
+                shards.changed.wait()  # one is on its way out through safeloader's code
                 continue
             if deadline is None:
                 deadline = time.monotonic() + ABANDON_AFTER_SECONDS
