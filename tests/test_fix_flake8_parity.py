@@ -98,7 +98,9 @@ def test_the_fixer_fixes_what_flake8_reports_under_the_same_configuration(
     assert {name for name, _ in flake8_reports(tmp_path)} == {"vendored/lib.py"}
 
 
-def test_exclude_and_select_of_the_configuration_replace_the_defaults(tmp_path: Path) -> None:
+def test_exclude_and_select_of_the_configuration_replace_the_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name in ("vendored/lib.py", ".git/hook.py", "train.py", "notes/todo.py"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(TRAIN)
@@ -106,10 +108,14 @@ def test_exclude_and_select_of_the_configuration_replace_the_defaults(tmp_path: 
     (tmp_path / "setup.cfg").write_text("[flake8]\nexclude = vendored\nselect = E,F,W\n")
     assert flake8_reports(tmp_path) == set()  # SLD is not selected
     assert main(["--check"]) == 0
+    assert capsys.readouterr().err.startswith(
+        "safeloader-fix: flake8's configuration selects none of the SLD codes"
+    )
     (tmp_path / "setup.cfg").write_text("[flake8]\nexclude = vendored\nextend-select = SLD1\n")
     reported = flake8_reports(tmp_path)
     assert {name for name, _ in reported} == {".git/hook.py", "train.py", "notes/todo.py"}
     assert main(["-j", "1"]) == 0
+    assert "selects none" not in capsys.readouterr().err
     assert {
         (name, generator)
         for name in (".git/hook.py", "train.py", "notes/todo.py", "vendored/lib.py")

@@ -213,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Flake8ConfigurationError as error:
         print(f"safeloader-fix: {error}", file=sys.stderr)
         return 2
+    if reporting.selects_none_of(RULES):
+        print("safeloader-fix: flake8's configuration selects none of the SLD codes "
+              "(see its select/ignore); nothing to fix", file=sys.stderr)
     # which codes is flake8's decision (``reporting``); the selection adds fix safety
     selection = FixSelection(select=(CODE_FAMILY,), unsafe_fixes=args.unsafe_fixes)
     files = reporting.files()

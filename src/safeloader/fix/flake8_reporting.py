@@ -100,6 +100,13 @@ class Flake8Reporting:
         )
         return [Path(name) for name in dict.fromkeys(found)]
 
+    def selects_none_of(self, codes: Iterable[str]) -> bool:
+        """Whether flake8's ``select``/``ignore`` (before ``per-file-ignores``) leave
+        none of ``codes`` reported, as a ``select = E,F,W`` written before the
+        plugin was added does."""
+        guide = self._manager().default_style_guide
+        return all(guide.should_report_error(code) is not Decision.Selected for code in codes)
+
     def reported(self, path: Path, findings: Iterable[Finding]) -> list[Finding]:
         """The ``findings`` of ``path`` that flake8 would report (not switched off by
         ``select``/``ignore``/``per-file-ignores``, nor by a ``# noqa`` comment)."""
