@@ -22,7 +22,7 @@ Also shown: the plain ``tf.data.Dataset.from_generator`` over one generator
 ``Dataset.from_generator`` per shard under ``interleave``.
 
 Run: ``python benchmarks/bench_sharded.py [--batches N] [--rounds R] [--items N]``
-(about 30 s with the defaults).
+(70 s with the defaults on 2 loaded cores; about 21 s of it is the items' sleeps).
 """
 
 from __future__ import annotations
