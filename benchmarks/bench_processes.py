@@ -1,14 +1,14 @@
 """Items per second of sharded generators on processes vs threads vs one shard, steady state.
 
-Two generators, each yielding a 64 KiB float32 array per item:
+Two generators (``safeloader.shard_workloads``), each yielding a 64 KiB
+float32 array per item:
 
 - ``gil-bound``: the item is computed in pure Python (a loop of ``math``
   calls, standing in for decoding or augmenting in Python), holding the GIL.
   Threads cannot run it in parallel; processes can. Target: 2 process shards
   >= 1.5x one thread shard (on a machine with 2 free cores).
 - ``gil-free``: the item waits 5 ms with the GIL released (``time.sleep``,
-  standing in for I/O), then fills its array with NumPy. Threads and
-  processes both overlap the waits.
+  standing in for I/O). Threads and processes both overlap the waits.
 
 For each, one consumer drains ``sharded_generator(fn, n)`` (threads) and
 ``sharded_generator(fn, n, processes=True)`` for each ``n`` of ``--processes``,
@@ -16,7 +16,12 @@ against ``sharded_generator(fn, 1)`` (one thread shard: the generator run in
 the background, what a user has without sharding). Start-up (the time to the
 first item of every shard: for processes, spawning them, importing NumPy
 there) is reported apart; the rate is measured over the ``--items`` items
-that follow. Best of ``--rounds`` interleaved rounds.
+that follow. Best of ``--rounds`` interleaved rounds. "CPU ms/item" is the
+CPU time of the consumer and its shard processes over the whole run (start-up
+included) divided by the items: where other work holds the cores (Linux gives
+each session's process group a fair share, so more processes do not get more
+CPU under load) the rates say little, while this shows what processes cost
+over threads.
 
 Run: ``python benchmarks/bench_processes.py [--processes 1,2,4,8] [--items N] [--rounds R]``
 """
@@ -27,42 +32,33 @@ import argparse
 import functools
 import math
 import os
+import resource
 import sys
 import time
 from typing import Any, Callable, Iterator
 
-import numpy as np
-
 from safeloader import sharded_generator
+from safeloader.shard_workloads import python_work, waits
 
-ITEM_FLOATS = 16_384  # 64 KiB of float32 per item: arrays go through shared memory
-GIL_BOUND_STEPS = 40_000  # Python-level math calls per item: about 7 ms on one core here
+GIL_BOUND_STEPS = 40_000  # Python-level math calls per item: several ms on one core
 GIL_FREE_SECONDS = 0.005
 
 
-def gil_bound(shard_index: int, num_shards: int, total: int) -> Iterator[np.ndarray]:
-    """Items ``shard_index::num_shards`` of ``total``, each computed in pure Python."""
-    for index in range(shard_index, total, num_shards):
-        acc = 0.0
-        for step in range(GIL_BOUND_STEPS):
-            acc += math.sin(index + step * 0.001)
-        yield np.full(ITEM_FLOATS, acc, dtype=np.float32)
-
-
-def gil_free(shard_index: int, num_shards: int, total: int) -> Iterator[np.ndarray]:
-    """Items ``shard_index::num_shards`` of ``total``, each after a GIL-released wait."""
-    for index in range(shard_index, total, num_shards):
-        time.sleep(GIL_FREE_SECONDS)
-        yield np.full(ITEM_FLOATS, index, dtype=np.float32)
+def cpu_seconds() -> float:
+    """CPU time of this process and of its reaped children (the shard processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run(
     fn: Callable[..., Iterator[Any]], shards: int, processes: bool, items: int
-) -> tuple[float, float]:
-    """(start-up seconds, items per second after it) for one sharded generator."""
+) -> tuple[float, float, float]:
+    """Start-up seconds, items per second after it, and CPU ms an item (all processes)."""
     total = shards + items
+    cpu = cpu_seconds()
     start = time.perf_counter()
-    source = functools.partial(fn, total=total)
+    source = functools.partial(fn, items=total)
     with sharded_generator(source, shards, processes=processes) as merged:
         for _ in range(shards):  # one item from each shard: every shard is running
             next(merged)
@@ -71,7 +67,7 @@ def run(
         end = time.perf_counter()
     if count != items:
         raise AssertionError(f"delivered {count} items after start-up, expected {items}")
-    return ready - start, items / (end - ready)
+    return ready - start, items / (end - ready), (cpu_seconds() - cpu) * 1e3 / total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,22 +81,27 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} before the run; "
           f"{args.items} items timed per run, best of {args.rounds} rounds")
-    for label, fn in (("gil-bound (pure Python)", gil_bound),
-                      ("gil-free (5 ms sleep)", gil_free)):
+    gil_bound = functools.partial(python_work, steps=GIL_BOUND_STEPS)
+    gil_free = functools.partial(waits, seconds=GIL_FREE_SECONDS)
+    for label, fn in ((f"gil-bound ({GIL_BOUND_STEPS:,} math calls in Python an item)", gil_bound),
+                      (f"gil-free ({GIL_FREE_SECONDS * 1e3:.0f} ms sleep an item)", gil_free)):
         runs = [("1 thread shard", 1, False)]
         for n in counts:
             runs += [(f"{n} thread shards", n, False), (f"{n} process shards", n, True)]
-        best: dict[str, tuple[float, float]] = {}
+        best: dict[str, tuple[float, float, float]] = {}
         for _ in range(args.rounds):
             for name, shards, processes in runs:
-                startup, rate = run(fn, shards, processes, args.items)
-                previous = best.get(name, (math.inf, 0.0))
-                best[name] = (min(previous[0], startup), max(previous[1], rate))
+                startup, rate, cpu = run(fn, shards, processes, args.items)
+                previous = best.get(name, (math.inf, 0.0, math.inf))
+                best[name] = (min(previous[0], startup), max(previous[1], rate),
+                              min(previous[2], cpu))
         base = best["1 thread shard"][1]
         print(f"\n{label}")
-        print(f"  {'':<18} {'start-up s':>10} {'items/s':>9} {'vs 1 shard':>10}")
-        for name, (startup, rate) in best.items():
-            line = f"  {name:<18} {startup:>10.2f} {rate:>9.1f} {rate / base:>9.2f}x"
+        print(f"  {'':<18} {'start-up s':>10} {'items/s':>9} {'vs 1 shard':>10} "
+              f"{'CPU ms/item':>11}")
+        for name, (startup, rate, cpu) in best.items():
+            line = (f"  {name:<18} {startup:>10.2f} {rate:>9.1f} {rate / base:>9.2f}x "
+                    f"{cpu:>11.2f}")
             if fn is gil_bound and name == "2 process shards":
                 line += f"  (target >= 1.5x: {'met' if rate / base >= 1.5 else 'MISSED'})"
             print(line)

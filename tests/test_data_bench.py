@@ -48,6 +48,12 @@ def test_bench_prints_rates_ratios_memory_and_fit_and_writes_a_plot(tmp_path, ca
     assert re.search(rf"^from_generator, 3 shards\s+[1-9][\d,]*\s+{NUMBER}x$", out, re.M)
     assert re.search(rf"^from_generator, 1 shard, 20 ms waits\s+{NUMBER}\s+1\.00x$", out, re.M)
     assert re.search(rf"^from_generator, 4 shards, 20 ms waits\s+{NUMBER}\s+{NUMBER}x$", out, re.M)
+    threads_vs_processes = out.split("generators via from_generator")[1]
+    for workload in ("Python work", "20 ms waits"):
+        rows = threads_vs_processes.split(workload)[1]
+        assert re.search(rf"^  1 shard\s+{NUMBER}\s+1\.00x$", rows, re.M), out
+        for shards in ("2 thread shards", "2 process shards"):
+            assert re.search(rf"^  {shards}\s+{NUMBER}\s+{NUMBER}x$", rows, re.M), out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
 
 

@@ -33,7 +33,10 @@ workers:
   garbage collection of the iterator and interpreter exit, every process is
   asked to stop (``SIGTERM``: its generator is closed, so ``finally`` blocks
   run), killed if it has not ended within :data:`STOP_GRACE_SECONDS`, and
-  reaped; its shared memory segments are unlinked.
+  reaped; its shared memory segments are unlinked. A shard process leaves
+  with ``os._exit`` once its generator is closed: ``atexit`` handlers do not
+  run there, and the consumer does not wait seconds for the interpreter to
+  tear down what the main script imported (TensorFlow, say).
 - No orphans: each shard process watches its parent (multiprocessing's
   parent sentinel, in a thread) and stops when the consumer's process dies,
   however it dies; the processes ignore ``SIGINT``, so Ctrl-C reaches the
@@ -49,6 +52,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -194,11 +198,31 @@ def run_shard(
         return  # asked to stop, or the consumer is gone
     finally:
         stop.ignore()
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()  # the generator's finally blocks run here
-        ring.close(unlink=not finished)
-        writer.close()
+        try:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()  # the generator's finally blocks run here
+            ring.close(unlink=not finished)
+            writer.close()
+        except BaseException:  # noqa: BLE001 - nobody above us to raise to
+            traceback.print_exc()
+        _exit_at_once()
+
+
+def _exit_at_once() -> NoReturn:
+    """End the shard process without finalizing its interpreter.
+
+    The shard has closed its generator and handed over or unlinked its shared
+    memory. What finalization would still do is tear down the modules the
+    main script imported (with TensorFlow: seconds), while the consumer waits
+    to reap the process at the end of every pass.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    os._exit(0)
 
 
 def _open(fn: Callable[[int, int], Iterable[Any]], index: int, num_shards: int) -> Iterator[Any]:
@@ -343,23 +367,26 @@ class _ProcessShards:
             pass
         process.join()
         return ("died", f"the process of shard {index} (pid {process.pid}) ended with exit "
-                        f"code {process.exitcode} before its last item")
+                        f"code {process.exitcode} before its last item (its own error, if any, "
+                        f"went to stderr)")
 
     def _drop(self, index: int) -> None:
-        """Shard ``index`` has ended: leave the rotation, reap its process (lock held)."""
+        """Shard ``index`` has ended: it leaves the rotation (lock held).
+
+        Its process is ending by itself; it is reaped with the others when
+        the last shard ends, so that a shard's exit never stalls the rest.
+        """
         position = self.rotation.index(index)
         del self.rotation[position]
         if position < self.position:
             self.position -= 1
         self.position = self.position % len(self.rotation) if self.rotation else 0
-        self.processes[index].join(STOP_GRACE_SECONDS)  # it is closing its generator
-        self._stop_processes([index])
 
     def _error_of(self, index: int, message: _Message) -> ShardError:
         if message[0] == "died":
             return self._shard_error(index, RuntimeError(
-                f"{message[1]}. (A spawned process imports the script being run: its work "
-                f"must start under `if __name__ == \"__main__\":`.)"
+                f"{message[1]}. A spawned process first imports the script being run: its "
+                f"work must start under `if __name__ == \"__main__\":`."
             ))
         _, data, type_name, text, traceback_text = message
         error: BaseException
@@ -528,6 +555,13 @@ def check_shard_function(fn: Callable[..., Any], context: BaseContext) -> None:
             f"functools.partial(fn, ...)."
         )
     check_spawn_safe(fn, name="fn")
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file is not None and not os.path.exists(main_file):
+        raise TypeError(
+            f"sharded_generator(processes=True): the program runs from {main_file}, which a "
+            f"spawned process cannot import (multiprocessing starts it from the script's "
+            f"file); save the script to a file and run that."
+        )
 
 
 def process_sharded_generator(

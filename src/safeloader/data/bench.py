@@ -20,11 +20,16 @@ On one TFRecord set (synthetic, or ``--data DIR``) and in one run, it measures:
   with one shard and with three (its decoding holds the GIL: this shows how
   little threads give such a generator), and a generator whose items are
   GIL-free waits (:data:`WAIT_SECONDS` each, like reading files) with one
-  shard and with :data:`WAIT_SHARDS`, where the shard threads overlap.
+  shard and with :data:`WAIT_SHARDS`, where the shard threads overlap;
+- threads against processes (``from_generator(..., processes=True)``): a
+  generator doing Python work that holds the GIL and one of GIL-free waits
+  (:mod:`safeloader.shard_workloads`), with one shard, :data:`PROCESS_SHARDS`
+  thread shards and as many process shards.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -52,6 +57,7 @@ from safeloader.data.generators import from_generator
 from safeloader.data.index import spec_from_json
 from safeloader.data.reader import tfrecord_dataset
 from safeloader.data.writer import write_tfrecords
+from safeloader.shard_workloads import ITEM_FLOATS, python_work, waits
 
 BATCH_SIZE = 256
 NUM_FILES = 16
@@ -68,6 +74,10 @@ WAIT_SECONDS = 0.02  # the GIL-free generator's wait an item
 WAIT_SHARDS = 4
 WAIT_ITEMS = 60  # items a round of the GIL-free generator
 WAIT_ROUNDS = 2
+PROCESS_SHARDS = 2  # thread or process shards against one shard
+PROCESS_ITEMS = 40  # items timed a round, after one from each shard (start-up excluded)
+PROCESS_ROUNDS = 2
+PYTHON_STEPS = 20_000  # math calls in Python an item of the GIL-bound generator
 
 RAW, NAIVE, LOADER, GENERATOR = (
     "raw read (TFRecordDataset.batch)",
@@ -226,6 +236,49 @@ def measure_waiting_generator() -> dict[str, float]:
             count = sum(1 for _ in items)
             best[name] = max(best[name], count / (time.perf_counter() - start))
     return best
+
+
+def measure_threads_vs_processes() -> dict[str, dict[str, float]]:
+    """Items per second through ``from_generator``: one shard, thread shards, process shards.
+
+    For a GIL-bound and a GIL-free generator; counted after one item from
+    each shard (the processes' start-up excluded); best of :data:`PROCESS_ROUNDS`.
+    """
+    workloads = {
+        f"Python work, {PYTHON_STEPS:,} math calls an item (holds the GIL)":
+            functools.partial(python_work, steps=PYTHON_STEPS),
+        f"{WAIT_SECONDS * 1e3:.0f} ms waits an item (GIL released)":
+            functools.partial(waits, seconds=WAIT_SECONDS),
+    }
+    variants = [("1 shard", 1, False), (f"{PROCESS_SHARDS} thread shards", PROCESS_SHARDS, False),
+                (f"{PROCESS_SHARDS} process shards", PROCESS_SHARDS, True)]
+    signature = tf.TensorSpec([ITEM_FLOATS], tf.float32)
+    results = {}
+    for label, work in workloads.items():
+        best = {name: 0.0 for name, _, _ in variants}
+        for _ in range(PROCESS_ROUNDS):
+            for name, shards, processes in variants:
+                fn = functools.partial(work, items=shards + PROCESS_ITEMS)
+                items = iter(from_generator(fn, signature, num_shards=shards, processes=processes))
+                for _ in range(shards):
+                    next(items)
+                start = time.perf_counter()
+                count = sum(1 for _ in items)
+                best[name] = max(best[name], count / (time.perf_counter() - start))
+        results[label] = best
+    return results
+
+
+def format_processes_report(results: Mapping[str, Mapping[str, float]]) -> str:
+    """The threads-against-processes table: items/s and the ratio to one shard."""
+    width = 44
+    lines = [f"{'generators via from_generator':<{width}}  {'items/s':>10}  {'vs 1':>8}"]
+    for label, rates in results.items():
+        one = rates["1 shard"]
+        lines.append(label)
+        lines += [f"  {name:<{width - 2}}  {rate:>10,.1f}  {rate / one:>7.2f}x"
+                  for name, rate in rates.items()]
+    return "\n".join(lines)
 
 
 def _vm_kib(field: str) -> int:
@@ -422,8 +475,10 @@ def run_bench(records: int = 100_000, data_dir: str | None = None, plot: str | N
                                     steps=min(KERAS3_STEPS, max(5, records // BATCH_SIZE)))
         generators = measure_from_generator(files, records)
     waits = measure_waiting_generator()
+    processes = measure_threads_vs_processes()
     print(format_report(records, rates, memory, fit, generators, keras3, keras_device(), waits),
           flush=True)
+    print("\n" + format_processes_report(processes), flush=True)
     if plot:
         try:
             write_plot(plot, rates, fit)
