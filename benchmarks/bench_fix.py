@@ -1,15 +1,27 @@
 """safeloader-fix: how fast is ``--check`` on a large tree, and how fast does it fix?
 
-1. ``safeloader-fix --check`` against ``flake8 --select SLD`` over the installed
-   ``keras`` and ``tf_keras`` packages, same ``-j``, both as the commands a user
-   runs (subprocesses, start-up included), interleaved, best of ``--rounds``.
-   Target: safeloader-fix takes at most 0.3x flake8's wall time (flake8 reads,
-   tokenises and parses every file; the fixer's text pre-filter skips files no
-   rule can fire on, and LibCST parses only files with fixable findings).
-2. Files per second on a generated tree where every file needs fixes (SLD101
-   and SLD301), fixed in place, with ``-j 1`` and with ``-j N``.
+1. ``check``: ``safeloader-fix --check`` against ``flake8 --select SLD`` over the
+   installed ``keras`` and ``tf_keras`` packages, same ``-j``, both as the
+   commands a user runs (subprocesses, start-up included), interleaved, best of
+   ``--rounds``. Target: safeloader-fix takes at most 0.3x flake8's wall time
+   (flake8 reads, tokenises and parses every file; the fixer's text pre-filter
+   skips files no rule can fire on, and LibCST parses only files with fixable
+   findings).
+2. ``rate``: files per second on a generated tree where every file needs fixes
+   (SLD101 and SLD301), fixed in place, with ``-j 1`` and with ``-j N``, against
+   the same codemod run whole-module by LibCST's own runner (``python -m
+   libcst.tool codemod -j 1``) on a copy. Target: >= 20 files/s at ``-j 1``.
+3. ``big``: one generated module of 20,000 and of 50,000 lines with two fixes
+   (an SLD101 generator near the top, an SLD301 call at the end): the wall
+   time of ``safeloader-fix`` on it (a subprocess), its peak memory (the growth
+   of a fresh process's resident memory while it plans and fixes the module,
+   read from Linux's ``/proc``) against the size of the file's LibCST tree (the
+   same growth while LibCST parses it), and LibCST's own cost on the whole
+   file (parse, positions, scopes), the least a whole-module codemod pays.
+   Targets: 20,000 lines in at most 15 s, peak memory at most 5x the tree.
 
-Run: ``python benchmarks/bench_fix.py [-j N] [--rounds R] [--files F]``.
+Run: ``python benchmarks/bench_fix.py [--cases check,rate,big] [-j N] [--rounds R]
+[--files F] [--lines 20000,50000]``.
 """
 
 from __future__ import annotations
@@ -48,6 +60,57 @@ model.evaluate_generator(evaluate_batches_{index}(32), 10, workers=2)
 '''
 
 
+BIG_HEAD = '''\
+"""A large generated module with two fixes."""
+import numpy as np
+from tf_keras.models import Sequential
+
+
+def batches(size):
+    while True:
+        yield np.zeros((size, 4)), np.zeros((size, 1))
+
+
+'''
+
+BIG_BLOCK = '''\
+class Model{index}:
+    """Model number {index}."""
+
+    def __init__(self, size):
+        self.size = size
+        self.items = [x * 2 for x in range(size)]
+
+    def compute(self, value):
+        if value > self.size:
+            return value - self.size
+        for item in self.items:
+            value += item  # accumulate
+        return value
+
+
+def helper_{index}(data, scale=1.0):
+    # add the rows up
+    total = 0
+    for row in data:
+        total += sum(row) * scale
+    return {{"total": total, "name": "helper_{index}"}}
+
+
+'''
+
+BIG_TAIL = """\
+model = Sequential()
+model.fit_generator(batches(32), 100, 5, workers=3)
+"""
+
+
+def big_module(lines: int) -> str:
+    """A module of about ``lines`` lines that needs one SLD101 and one SLD301 fix."""
+    blocks = (lines - BIG_HEAD.count("\n") - BIG_TAIL.count("\n")) // BIG_BLOCK.count("\n")
+    return BIG_HEAD + "".join(BIG_BLOCK.format(index=index) for index in range(blocks)) + BIG_TAIL
+
+
 def package_dir(name: str) -> Path:
     """Where ``name`` is installed, without importing it."""
     spec = importlib.util.find_spec(name)
@@ -56,12 +119,12 @@ def package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def timed(command: list[str], expect: set[int]) -> float:
+def timed(command: list[str], expect: set[int], cwd: Path | None = None) -> float:
     """Wall time of ``command`` (output discarded); its exit status must be in ``expect``."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     start = time.perf_counter()
     status = subprocess.run(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd
     ).returncode
     elapsed = time.perf_counter() - start
     if status not in expect:
@@ -106,16 +169,115 @@ def fix_rate(jobs: int, files: int) -> None:
                   f"{rates[job_count]:7.1f} files/s")
         if jobs > 1:
             print(f"  speed-up -j {jobs} over -j 1: {rates[jobs] / rates[1]:.2f}x")
+        tree = Path(scratch) / "libcst"
+        shutil.copytree(template, tree)
+        libcst_command = [
+            sys.executable, "-m", "libcst.tool", "codemod",
+            "-x", "safeloader.fix.codemod.SafeloaderFixCommand", "-j", "1", "--no-format", ".",
+        ]
+        elapsed = timed(libcst_command, {0}, cwd=tree)
+        if (tree / "train_0000.py").read_text() != (Path(scratch) / "j1" / "train_0000.py"
+                                                    ).read_text():
+            raise SystemExit("LibCST's runner fixed the tree differently")
+        print(f"  LibCST's runner, whole modules, -j 1: {elapsed:6.2f} s, "
+              f"{files / elapsed:7.1f} files/s")
+        print(f"  ratio safeloader-fix / LibCST's runner (-j 1): "
+              f"{rates[1] / (files / elapsed):.2f}x the files per second  (target >= 20 files/s)")
+
+
+#: run in a fresh process with a module's path: the process's resident memory
+#: (Linux's /proc/self/status, in KiB) once its imports are done, its peak
+#: since, and what it measured
+MEMORY_PROBE = """\
+import sys, time
+from pathlib import Path
+
+
+def status(field):
+    with open("/proc/self/status") as lines:
+        return next(int(line.split()[1]) for line in lines if line.startswith(field + ":"))
+
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider, ScopeProvider
+from safeloader.analysis import AnalysisConfig
+from safeloader.fix.runner import fix_file, plan_file
+from safeloader.fix.selection import FixSelection
+import safeloader.fix.engine
+
+path = Path(sys.argv[2])
+text = path.read_text()
+base = status("VmRSS")
+if sys.argv[1] == "fix":
+    plan = plan_file(path, AnalysisConfig(), FixSelection())
+    outcome = fix_file(path, [(code, fix) for _, code, fix in plan.fixes],
+                       write=False, keep_texts=False)
+    assert outcome.changed and sorted(outcome.applied) == ["SLD101", "SLD301"], outcome
+    print(status("VmHWM") - base)
+else:
+    start = time.perf_counter()
+    tree = cst.parse_module(text)
+    parse = time.perf_counter() - start
+    held = status("VmRSS") - base
+    wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
+    start = time.perf_counter()
+    wrapper.resolve(PositionProvider)
+    positions = time.perf_counter() - start
+    start = time.perf_counter()
+    wrapper.resolve(ScopeProvider)
+    scopes = time.perf_counter() - start
+    print(held, parse, positions, scopes)
+"""
+
+
+def _probe(kind: str, path: Path) -> list[float]:
+    """The figures :data:`MEMORY_PROBE` prints for ``kind`` (``fix`` or ``tree``)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, kind, str(path)],
+                            capture_output=True, text=True, env=env, check=True)
+    return [float(value) for value in result.stdout.split()]
+
+
+def big_file(line_counts: list[int]) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        for lines in line_counts:
+            text = big_module(lines)
+            path = Path(scratch) / f"big_{lines}.py"
+            path.write_text(text)
+            print(f"one module of {text.count(chr(10))} lines with one SLD101 and one SLD301 fix")
+            elapsed = timed([str(BIN / "safeloader-fix"), "-j", "1", str(path)], {0})
+            if "@threadsafe_generator" not in path.read_text():
+                raise SystemExit("the module was not fixed")
+            print(f"  safeloader-fix -j 1 (subprocess)        {elapsed:8.2f} s"
+                  f"  (target <= 15 s at 20,000 lines)")
+            path.write_text(text)
+            (fix_peak,) = _probe("fix", path)
+            tree_size, parse, positions, scopes = _probe("tree", path)
+            print(f"  LibCST on the whole module, the least a whole-module codemod pays: "
+                  f"parse {parse:.2f} s + positions {positions:.2f} s + scopes {scopes:.2f} s"
+                  f" = {parse + positions + scopes:.2f} s")
+            print(f"  the module's LibCST tree (resident)     {tree_size / 1024:8.1f} MiB")
+            print(f"  fixer's peak (plan + fix, resident)     {fix_peak / 1024:8.1f} MiB"
+                  f"  = {fix_peak / tree_size:.2f}x the tree  (target <= 5x)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default="check,rate,big",
+                        help="comma-separated cases to run: check, rate, big")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--lines", default="20000,50000",
+                        help="comma-separated sizes of the big-module case")
     args = parser.parse_args()
-    compare_with_flake8(args.jobs, args.rounds)
-    fix_rate(args.jobs, args.files)
+    cases = set(args.cases.split(","))
+    if "check" in cases:
+        compare_with_flake8(args.jobs, args.rounds)
+    if "rate" in cases:
+        fix_rate(args.jobs, args.files)
+    if "big" in cases:
+        big_file([int(count) for count in args.lines.split(",")])
 
 
 if __name__ == "__main__":

@@ -345,4 +345,5 @@ def test_imports_are_added_as_libcsts_add_imports_visitor_adds_them(
     for item in request_:
         AddImportsVisitor.add_needed_import(context, item.module, item.obj_name, item.alias)
     expected = AddImportsVisitor(context).transform_module(module).code
-    assert add_imports(module, request_).code == expected
+    requests = [(item.module_name, item.obj_name, item.alias) for item in request_]
+    assert add_imports(module, requests).code == expected

@@ -14,12 +14,11 @@ from __future__ import annotations
 from typing import Callable, Mapping, NamedTuple, Sequence
 
 import libcst as cst
-from libcst.codemod import CodemodContext
 from libcst.metadata import CodeRange
 
 from safeloader.findings import Fix, Span
 from safeloader.fix.fixes import (
-    MATCH_ENCLOSING, FixContext, FixHandler, ModuleNames, handler_for, match_mode,
+    MATCH_ENCLOSING, FixContext, FixHandler, ModuleSession, handler_for, match_mode,
 )
 from safeloader.fix.selection import fix_key
 from safeloader.fix.span_matching import NodeIndex
@@ -75,23 +74,22 @@ class FixApplier(cst.CSTTransformer):
     """Rewrite each target node with its fixes' handlers; enter only the nodes
     that hold a target (the rest stays as parsed).
 
-    ``positions`` are the nodes' ``PositionProvider`` ranges, ``codemod_context``
-    the context whose scratch collects the imports to add or remove, ``warn``
-    where warnings go, ``names`` how handlers look up the module's names.
+    ``positions`` are the nodes' ``PositionProvider`` ranges, ``session`` answers
+    the handlers' questions about the module and collects their imports,
+    ``warn`` is where warnings go.
     """
 
     def __init__(
         self, targets: Mapping[cst.CSTNode, Sequence[Target]],
-        positions: Mapping[cst.CSTNode, CodeRange], codemod_context: CodemodContext,
-        warn: Callable[[str], None], names: ModuleNames | None = None,
+        positions: Mapping[cst.CSTNode, CodeRange], session: ModuleSession,
+        warn: Callable[[str], None],
     ) -> None:
         super().__init__()
         self._targets = targets
         self._positions = positions
         self._target_ranges = [positions[node] for node in targets]
-        self._codemod_context = codemod_context
+        self._session = session
         self._warn = warn
-        self._names = names
         #: the ``(code, fix)`` pairs that changed the module, in order
         self.applied: list[tuple[str, Fix]] = []
 
@@ -117,7 +115,7 @@ class FixApplier(cst.CSTTransformer):
                 warned.append(message)
                 self._warn(located(fix, message))
 
-            context = FixContext(self._codemod_context, warn, self._names)
+            context = FixContext(self._session, warn)
             previous, result = result, handler.apply(original_node, result, fix, context)
             if result is not previous and not warned:
                 self.applied.append((code, fix))

@@ -28,7 +28,8 @@ from typing import Sequence
 
 import libcst as cst
 from libcst.codemod import CodemodCommand, CodemodContext
-from libcst.metadata import PositionProvider
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.metadata import GlobalScope, PositionProvider, ScopeProvider
 
 from safeloader.analysis import AnalysisConfig, analyze_source, might_have_findings
 from safeloader.analysis.config import KERAS_VERSIONS
@@ -36,6 +37,44 @@ from safeloader.findings import Fix
 from safeloader.fix.applier import FixApplier, find_targets
 from safeloader.fix.selection import FixSelection, comma_separated
 from safeloader.fix.span_matching import ModuleText, NodeIndex
+
+
+class CodemodSession:
+    """The :class:`~safeloader.fix.fixes.ModuleSession` of a LibCST codemod on a
+    whole module: LibCST's scopes, and its import visitors (which LibCST's
+    ``CodemodCommand`` runs after the transform)."""
+
+    def __init__(self, context: CodemodContext) -> None:
+        self._context = context
+
+    @property
+    def module(self) -> cst.Module:
+        """The module being rewritten, as parsed."""
+        module = self._context.module
+        if module is None:
+            raise RuntimeError("the module is only available during a transform")
+        return module
+
+    def global_bindings(self, name: str) -> Sequence[cst.CSTNode | None]:
+        """The nodes that bind ``name`` in the module's global scope."""
+        wrapper = self._context.wrapper
+        if wrapper is None:
+            raise RuntimeError("scopes are only available during a transform")
+        scope = wrapper.resolve(ScopeProvider)[wrapper.module]
+        assert isinstance(scope, GlobalScope)
+        return [getattr(assignment, "node", None) for assignment in scope.assignments[name]]
+
+    def add_import(self, module: str, name: str | None, asname: str | None) -> None:
+        """Schedule the import for LibCST's ``AddImportsVisitor``."""
+        AddImportsVisitor.add_needed_import(self._context, module, name, asname)
+
+    def remove_import(self, module: str, name: str) -> None:
+        """Schedule the removal for LibCST's ``RemoveImportsVisitor``."""
+        RemoveImportsVisitor.remove_unused_import(self._context, module, name)
+
+    def remove_imports_used_by(self, original: cst.CSTNode) -> None:
+        """Schedule the removals for LibCST's ``RemoveImportsVisitor``."""
+        RemoveImportsVisitor.remove_unused_import_by_node(self._context, original)
 
 
 class SafeloaderFixCommand(CodemodCommand):
@@ -121,7 +160,8 @@ class SafeloaderFixCommand(CodemodCommand):
         targets = find_targets(fixes, index, text.char_span, self.warn)
         if not targets:
             return tree
-        applier = FixApplier(targets, positions, self.context, self.warn)  # type: ignore[arg-type]
+        session = CodemodSession(self.context)
+        applier = FixApplier(targets, positions, session, self.warn)  # type: ignore[arg-type]
         fixed = tree.visit(applier)
         self.applied = applier.applied
         return fixed

@@ -17,7 +17,10 @@ What a handler asks about names is answered for the whole module all the
 same: the global bindings of a name come from the statements whose text
 holds that word (only they can bind it), parsed on their own; and an import
 is removed only once every statement that mentions its name is in the
-partial module (if one is not, the engine starts over with it).
+partial module (if one is not, the engine starts over with it). Imports are
+added by :func:`~safeloader.fix.imports.add_imports`, which edits the
+module's head as LibCST's ``AddImportsVisitor`` does without its set-up
+cost; LibCST's codemod package is imported only to remove one.
 
 Text LibCST does not write back byte for byte (see :mod:`safeloader.fix.reprint`)
 is fixed all the same where the changes leave those bytes alone; a change
@@ -31,14 +34,14 @@ from functools import lru_cache
 from typing import Iterable, Sequence
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
-from libcst.metadata import GlobalScope, MetadataWrapper, PositionProvider, ScopeProvider
+from libcst.metadata import (
+    BuiltinScope, GlobalScope, MetadataWrapper, PositionProvider, ScopeProvider,
+)
 
 from safeloader.findings import Fix, Span
 from safeloader.fix.applier import FixApplier, find_targets, located
 from safeloader.fix.fixes import FixHandler, handler_for
-from safeloader.fix.imports import add_imports, head_length
+from safeloader.fix.imports import ImportRequest, add_imports, head_length
 from safeloader.fix.module_layout import ModuleLayout
 from safeloader.fix.partial_module import PartialModule, PlaceholderLost
 from safeloader.fix.reprint import Reprint, UnreproducibleChange
@@ -54,14 +57,38 @@ class MissingStatements(Exception):
         super().__init__(f"statements {sorted(self.chunks)} are needed")
 
 
-class PartialModuleNames:
-    """The :class:`~safeloader.fix.fixes.ModuleNames` of a module of which
-    only the chunks ``kept`` are in the partial module."""
+class _Names(cst.CSTVisitor):
+    """Collects the ``Name`` nodes of a tree."""
 
-    def __init__(self, layout: ModuleLayout, kept: set[int]) -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[cst.Name] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found.append(node)
+
+
+class PartialModuleSession:
+    """The :class:`~safeloader.fix.fixes.ModuleSession` of a partial module:
+    ``wrapper`` holds it, ``kept`` are the chunks of ``layout`` in it.
+
+    Names are answered for the whole module (see the module docstring);
+    the imports to add and remove are collected here, for :func:`_edit_imports`.
+    """
+
+    def __init__(self, layout: ModuleLayout, kept: set[int], wrapper: MetadataWrapper) -> None:
         self._layout = layout
         self._kept = kept
+        self._wrapper = wrapper
         self._bindings = lru_cache(maxsize=None)(self._find_bindings)
+        self.imports: list[ImportRequest] = []
+        self.removals: list[tuple[str, str]] = []
+        self.removed_nodes: list[cst.CSTNode] = []
+
+    @property
+    def module(self) -> cst.Module:
+        """The partial module, as parsed."""
+        return self._wrapper.module
 
     def global_bindings(self, name: str) -> Sequence[cst.CSTNode | None]:
         """The nodes that bind ``name`` in the module's global scope."""
@@ -78,10 +105,39 @@ class PartialModuleNames:
         assert isinstance(scope, GlobalScope)
         return [getattr(assignment, "node", None) for assignment in scope.assignments[name]]
 
-    def need_uses_of(self, names: Iterable[str]) -> None:
+    def add_import(self, module: str, name: str | None, asname: str | None) -> None:
+        """Collect the import for :func:`~safeloader.fix.imports.add_imports`."""
+        self.imports.append((module, name, asname))
+
+    def remove_import(self, module: str, name: str) -> None:
+        """Collect the removal, once every statement that mentions ``name`` is here."""
+        self._need_uses_of([name])
+        self.removals.append((module, name))
+
+    def remove_imports_used_by(self, original: cst.CSTNode) -> None:
+        """Collect the removals, once every statement that mentions a global
+        name ``original`` uses (its imports among them) is here."""
+        self._need_uses_of(self._global_names_in(original))
+        self.removed_nodes.append(original)
+
+    def _global_names_in(self, original: cst.CSTNode) -> set[str]:
+        """The names ``original`` uses that resolve to the module's global (or
+        the builtin) scope."""
+        scopes = self._wrapper.resolve(ScopeProvider)
+        names = _Names()
+        original.visit(names)
+        return {
+            node.value for node in names.found
+            if (scope := scopes.get(node)) is not None and all(
+                isinstance(assignment.scope, (GlobalScope, BuiltinScope))
+                for assignment in scope[node.value]
+            )
+        }
+
+    def _need_uses_of(self, names: Iterable[str]) -> None:
         """Raise :class:`MissingStatements` for the chunks that mention one of
         ``names`` and are not in the partial module."""
-        missing = set()
+        missing: set[int] = set()
         for name in names:
             missing |= self._layout.chunks_mentioning(name) - self._kept
         if missing:
@@ -187,8 +243,9 @@ def _rewrite_partially(
     try:
         # LibCST drops the line break that ends a module when it is a lone
         # carriage return (old Mac line ends): put it back on what it writes
-        lost = _lost_line_break(partial.text, module.code)
-        reprint = module.code + lost
+        reprint = module.code
+        lost = _lost_line_break(partial.text, reprint)
+        reprint += lost
         alignment = _Alignment(partial, reprint)
         text = ModuleText(partial.text)
         reprint_text = text if reprint == partial.text else ModuleText(reprint)
@@ -205,12 +262,9 @@ def _rewrite_partially(
         targets = find_targets(fixes, index, offsets, warnings.append)
         if not targets:
             return TextFix(layout.text, warnings=tuple(warnings))
-        context = CodemodContext(filename=filename, wrapper=wrapper)
-        applier = FixApplier(targets, positions, context, warnings.append,
-                             PartialModuleNames(layout, kept))
-        fixed = module.visit(applier)
-        fixed = _add_imports(context, fixed, partial)
-        fixed = _remove_imports(context, fixed)
+        session = PartialModuleSession(layout, kept, wrapper)
+        applier = FixApplier(targets, positions, session, warnings.append)
+        fixed = _edit_imports(session, module.visit(applier), partial, wrapper, filename)
         new_text = partial.splice(alignment.carry_over(fixed.code + lost))
     except UnreproducibleChange as change:
         reason = (f"a fix would change line {change.line}, which LibCST would not write "
@@ -240,23 +294,26 @@ def _placeholder_chunks(statement: cst.BaseStatement, partial: PartialModule) ->
     return None
 
 
-def _add_imports(context: CodemodContext, module: cst.Module, partial: PartialModule
-                 ) -> cst.Module:
-    """Add the imports the fixes asked for (see :mod:`safeloader.fix.imports`);
-    the statements that decide where they go must be real ones."""
-    items = context.scratch.get(AddImportsVisitor.CONTEXT_KEY)
-    if not items:
-        return module
-    for statement in module.body[:head_length(module.body)]:
-        chunks = _placeholder_chunks(statement, partial)
-        if chunks is not None:
-            raise MissingStatements(chunks)
-    return add_imports(module, items, context.full_package_name)
+def _edit_imports(session: PartialModuleSession, module: cst.Module, partial: PartialModule,
+                  wrapper: MetadataWrapper, filename: str) -> cst.Module:
+    """Add and remove the imports the fixes asked for, in LibCST's order (see
+    :mod:`safeloader.fix.imports`): the statements that decide where added
+    imports go must be real ones, not placeholders."""
+    if session.imports:
+        for statement in module.body[:head_length(module.body)]:
+            chunks = _placeholder_chunks(statement, partial)
+            if chunks is not None:
+                raise MissingStatements(chunks)
+        module = add_imports(module, session.imports)
+    if session.removals or session.removed_nodes:
+        # rare (SLD203): LibCST's codemod machinery is imported only for it
+        from libcst.codemod import CodemodContext
+        from libcst.codemod.visitors import RemoveImportsVisitor
 
-
-def _remove_imports(context: CodemodContext, module: cst.Module) -> cst.Module:
-    """Run LibCST's ``RemoveImportsVisitor`` for the imports the fixes asked to drop
-    (every statement that mentions their names is in ``module``)."""
-    if not context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY):
-        return module
-    return RemoveImportsVisitor(context).transform_module(module)
+        context = CodemodContext(filename=filename, wrapper=wrapper)
+        for module_name, name in session.removals:
+            RemoveImportsVisitor.remove_unused_import(context, module_name, name)
+        for node in session.removed_nodes:
+            RemoveImportsVisitor.remove_unused_import_by_node(context, node)
+        module = RemoveImportsVisitor(context).transform_module(module)
+    return module

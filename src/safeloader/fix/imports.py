@@ -1,19 +1,19 @@
 """Adding the imports fixes ask for, as LibCST's ``AddImportsVisitor`` adds them.
 
-Handlers ask for imports through LibCST's own channel
-(``AddImportsVisitor.add_needed_import``, see
-:class:`~safeloader.fix.fixes.FixContext`); LibCST's ``CodemodCommand`` then
-runs ``AddImportsVisitor`` over the module, as the codemod does. That
-visitor only reads and edits the module's head: the first statement (a
-docstring is skipped), the ``import`` lines after it and the leading lines
-of the statement after those. But it is a matcher-decorated transformer,
-whose construction inspects every method of its class (about 5 ms, twice
-per file with the import gatherer it starts), and it walks every node of
-the module: two thirds of ``safeloader-fix``'s time on a typical script.
-:func:`add_imports` does the same edit on the module's head directly, with
-the same rules, in the same order and with the same nodes, so that the
-engine's output equals the codemod's (the tests compare the two on every
-case they have).
+Handlers ask for imports through :class:`~safeloader.fix.fixes.FixContext`;
+the codemod hands them to LibCST's ``AddImportsVisitor``, which LibCST's
+``CodemodCommand`` runs over the module. That visitor only reads and edits
+the module's head: the first statement (a docstring is skipped), the
+``import`` lines after it and the leading lines of the statement after
+those. But it is a matcher-decorated transformer, whose construction
+inspects every method of its class (about 5 ms, twice per file with the
+import gatherer it starts), it walks every node of the module, and importing
+LibCST's codemod package costs a second of start-up under load: together
+two thirds of ``safeloader-fix``'s time on a typical script. So the engine
+calls :func:`add_imports`, which does the same edit on the module's head
+directly, with the same rules, in the same order and with the same nodes;
+the tests compare the two, and the engine's output with the codemod's, on
+every case they have.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ from collections import defaultdict
 from typing import Iterable, Sequence
 
 import libcst as cst
-from libcst.codemod.visitors import ImportItem
 from libcst.helpers import get_absolute_module_from_package_for_import
+
+#: an import a fix asks for: ``(module, name, asname)``, ``name`` ``None`` for
+#: ``import <module>``
+ImportRequest = tuple[str, "str | None", "str | None"]
 
 
 def _is_import_line(statement: cst.BaseStatement) -> bool:
@@ -60,31 +63,29 @@ def head_length(body: Sequence[cst.BaseStatement]) -> int:
 class _Wanted:
     """The imports still to add, in ``AddImportsVisitor``'s four groups."""
 
-    def __init__(self, items: Iterable[ImportItem], package: str | None) -> None:
-        resolved = [item.resolve_relative(package) for item in items]
-        self.modules = {item.module for item in resolved
-                        if item.obj_name is None and item.alias is None}
+    def __init__(self, requests: Iterable[ImportRequest]) -> None:
+        requests = list(requests)
+        self.modules = {module for module, name, asname in requests
+                        if name is None and asname is None}
         self.objects: dict[str, set[str]] = {
-            module: {item.obj_name for item in resolved if item.module == module
-                     and item.obj_name is not None and item.alias is None}
-            for module in sorted({item.module for item in resolved
-                                  if item.obj_name is not None and item.alias is None})
+            module: {name for wanted, name, asname in requests
+                     if wanted == module and name is not None and asname is None}
+            for module in sorted({module for module, name, asname in requests
+                                  if name is not None and asname is None})
         }
-        self.module_aliases = {item.module: item.alias for item in resolved
-                               if item.obj_name is None and item.alias is not None}
+        self.module_aliases = {module: asname for module, name, asname in requests
+                               if name is None and asname is not None}
         self.object_aliases: dict[str, list[tuple[str, str]]] = {
-            module: [(item.obj_name, item.alias) for item in resolved
-                     if item.module == module and item.obj_name is not None
-                     and item.alias is not None]
-            for module in sorted({item.module for item in resolved
-                                  if item.obj_name is not None and item.alias is not None})
+            module: [(name, asname) for wanted, name, asname in requests
+                     if wanted == module and name is not None and asname is not None]
+            for module in sorted({module for module, name, asname in requests
+                                  if name is not None and asname is not None})
         }
 
     def __bool__(self) -> bool:
         return bool(self.modules or self.objects or self.module_aliases or self.object_aliases)
 
-    def drop_present(self, imports: Sequence[cst.Import | cst.ImportFrom],
-                     package: str | None) -> None:
+    def drop_present(self, imports: Sequence[cst.Import | cst.ImportFrom]) -> None:
         """Forget what ``imports`` (the module's head imports) already import:
         gathered, then taken away, as ``AddImportsVisitor`` does (a module
         imported under two aliases counts with its last one)."""
@@ -100,7 +101,7 @@ class _Wanted:
                     else:
                         module_aliases[alias.evaluated_name] = alias.evaluated_alias
                 continue
-            module = get_absolute_module_from_package_for_import(package, node)
+            module = get_absolute_module_from_package_for_import(None, node)
             if module is None:
                 continue
             if isinstance(node.names, cst.ImportStar):
@@ -135,11 +136,11 @@ class _Wanted:
                 if not self.objects[module]:
                     del self.objects[module]
 
-    def merge_into(self, node: cst.ImportFrom, package: str | None) -> cst.ImportFrom:
+    def merge_into(self, node: cst.ImportFrom) -> cst.ImportFrom:
         """``node`` with the wanted names of its module in front of its own."""
         if isinstance(node.names, cst.ImportStar):
             return node
-        module = get_absolute_module_from_package_for_import(package, node)
+        module = get_absolute_module_from_package_for_import(None, node)
         if module is None or module not in self.objects and module not in self.object_aliases:
             return node
         names = sorted(self.objects.pop(module, ()))
@@ -186,14 +187,14 @@ def _with_blank_line_above(statement: cst.BaseStatement) -> cst.BaseStatement:
     return statement.with_changes(leading_lines=(cst.EmptyLine(), *lines))
 
 
-def add_imports(module: cst.Module, items: Sequence[ImportItem],
-                package: str | None = None) -> cst.Module:
-    """``module`` with ``items`` imported, as ``AddImportsVisitor`` would leave it:
+def add_imports(module: cst.Module, requests: Sequence[ImportRequest]) -> cst.Module:
+    """``module`` with ``requests`` imported, as ``AddImportsVisitor`` would leave it:
     names merged into an existing head ``from <module> import ...`` (new names
     first, sorted), otherwise new lines after the head's imports (``__future__``
     ones right after the docstring), and a blank line before the code after them.
-    ``package`` is the module's package, for relative imports."""
-    wanted = _Wanted(items, package)
+    Relative imports in the module are left alone: the module's package is
+    not known (as in the codemod, whose context names none)."""
+    wanted = _Wanted(requests)
     body = list(module.body)
     first = 1 if _skips_first(body) else 0
     end = first
@@ -201,11 +202,11 @@ def add_imports(module: cst.Module, items: Sequence[ImportItem],
         end += 1
     lines = [statement for statement in body[first:end]
              if isinstance(statement, cst.SimpleStatementLine)]
-    wanted.drop_present([line.body[0] for line in lines], package)  # type: ignore[misc]
+    wanted.drop_present([line.body[0] for line in lines])  # type: ignore[misc]
     for index, statement in zip(range(first, end), lines):
         node = statement.body[0]
         if isinstance(node, cst.ImportFrom):
-            merged = wanted.merge_into(node, package)
+            merged = wanted.merge_into(node)
             if merged is not node:
                 body[index] = statement.with_changes(body=[merged])
     if not wanted:

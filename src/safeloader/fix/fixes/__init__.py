@@ -25,8 +25,9 @@ and one optional name:
     the span (for a fix whose span is a call but whose edit is its statement).
 
 A span that matches no node is reported as a warning, never a crash. Imports
-change only through :class:`FixContext` (LibCST's ``AddImportsVisitor`` and
-``RemoveImportsVisitor``), so a fix never leaves an undefined name.
+change only through :class:`FixContext` (which hands them to LibCST's
+``AddImportsVisitor`` and ``RemoveImportsVisitor``, or does the same edit),
+so a fix never leaves an undefined name.
 
 ``safeloader-fix`` gives LibCST only the top-level statements its fixes need
 (see :mod:`safeloader.fix.engine`): the module a handler sees may hold
@@ -39,14 +40,10 @@ from __future__ import annotations
 
 import importlib
 from types import MappingProxyType
-from typing import Callable, Iterable, Mapping, Protocol, Sequence, Union
+from typing import Callable, Mapping, Protocol, Sequence, Union
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
-import libcst.matchers as m
 from libcst.helpers import get_full_name_for_node
-from libcst.metadata import BuiltinScope, GlobalScope, ScopeProvider
 
 from safeloader.findings import Fix, FixKind
 
@@ -76,63 +73,53 @@ HANDLER_MODULES: Mapping[FixKind, str] = MappingProxyType(
 )
 
 
-class ModuleNames(Protocol):
-    """What a :class:`FixContext` asks about the names of the module being rewritten."""
+class ModuleSession(Protocol):
+    """Whoever runs the fixes on one module: what a :class:`FixContext` asks of it.
+
+    The codemod (:class:`safeloader.fix.codemod.CodemodSession`) answers with
+    LibCST's scopes of the whole module and its import visitors; the engine
+    (:class:`safeloader.fix.engine.PartialModuleSession`) for a module of
+    which it gave LibCST only some statements.
+    """
+
+    @property
+    def module(self) -> cst.Module:
+        """The module being rewritten, as parsed."""
 
     def global_bindings(self, name: str) -> Sequence[cst.CSTNode | None]:
         """The nodes that bind ``name`` in the module's global scope."""
 
-    def need_uses_of(self, names: Iterable[str]) -> None:
-        """Make sure every statement that uses or binds one of ``names`` is in
-        the module being rewritten (the engine starts over with them if not)."""
+    def add_import(self, module: str, name: str | None, asname: str | None) -> None:
+        """Make ``from <module> import <name> [as <asname>]`` (``import <module>``
+        when ``name`` is ``None``) present once the walk is done."""
 
+    def remove_import(self, module: str, name: str) -> None:
+        """Drop ``from <module> import <name>`` once the walk is done, if nothing uses it."""
 
-class WholeModuleNames:
-    """:class:`ModuleNames` of a module LibCST holds whole: its ``ScopeProvider``."""
-
-    def __init__(self, codemod_context: CodemodContext) -> None:
-        self._codemod_context = codemod_context
-
-    def global_bindings(self, name: str) -> Sequence[cst.CSTNode | None]:
-        """The nodes that bind ``name`` in the module's global scope."""
-        wrapper = self._codemod_context.wrapper
-        if wrapper is None:
-            raise RuntimeError("FixContext scopes are only available during a transform")
-        scope = wrapper.resolve(ScopeProvider)[wrapper.module]
-        assert isinstance(scope, GlobalScope)
-        return [getattr(assignment, "node", None) for assignment in scope.assignments[name]]
-
-    def need_uses_of(self, names: Iterable[str]) -> None:
-        """Nothing to do: the whole module is there."""
+    def remove_imports_used_by(self, original: cst.CSTNode) -> None:
+        """Drop the imports ``original`` uses once the walk is done, each if nothing
+        else uses it."""
 
 
 class FixContext:
     """What a handler may do besides returning a node: imports and warnings.
 
-    One ``FixContext`` serves one module being rewritten; ``names`` answers for
-    its names (by default LibCST's scopes of the whole module).
+    One ``FixContext`` serves one fix in one module being rewritten.
     """
 
-    def __init__(
-        self, codemod_context: CodemodContext, warn: Callable[[str], None],
-        names: ModuleNames | None = None,
-    ) -> None:
-        self._codemod_context = codemod_context
+    def __init__(self, session: ModuleSession, warn: Callable[[str], None]) -> None:
+        self._session = session
         self._warn = warn
-        self._names = WholeModuleNames(codemod_context) if names is None else names
 
     @property
     def module(self) -> cst.Module:
         """The module being rewritten, as parsed (for its indentation and newline;
         other top-level statements than the fixes' may be placeholders)."""
-        module = self._codemod_context.module
-        if module is None:
-            raise RuntimeError("FixContext.module is only available during a transform")
-        return module
+        return self._session.module
 
     def add_import(self, module: str, name: str, asname: str | None = None) -> None:
         """Make ``from <module> import <name>`` (``as <asname>``) present once the walk is done."""
-        AddImportsVisitor.add_needed_import(self._codemod_context, module, name, asname)
+        self._session.add_import(module, name, asname)
 
     def can_import(self, module: str, name: str) -> bool:
         """Whether ``from <module> import <name>`` is safe to add: nothing else in
@@ -163,42 +150,22 @@ class FixContext:
                     for alias in node.names)
             for node in self._bindings(module)
         ):
-            AddImportsVisitor.add_needed_import(self._codemod_context, module)
+            self._session.add_import(module, None, None)
             return cst.Attribute(value=cst.Name(module), attr=cst.Name(name))
         return None
 
     def _bindings(self, name: str) -> Sequence[cst.CSTNode | None]:
         """The nodes that bind ``name`` in the module's global scope."""
-        return self._names.global_bindings(name)
+        return self._session.global_bindings(name)
 
     def remove_import(self, module: str, name: str) -> None:
         """Drop ``from <module> import <name>`` if nothing uses the name afterwards."""
-        self._names.need_uses_of([name])
-        RemoveImportsVisitor.remove_unused_import(self._codemod_context, module, name)
+        self._session.remove_import(module, name)
 
     def remove_imports_used_by(self, original: cst.CSTNode) -> None:
         """Drop the imports ``original`` (a node of the parsed tree, being removed) uses,
         each only if nothing else uses it afterwards."""
-        self._names.need_uses_of(self._global_names_in(original))
-        RemoveImportsVisitor.remove_unused_import_by_node(self._codemod_context, original)
-
-    def _global_names_in(self, original: cst.CSTNode) -> set[str]:
-        """The names ``original`` uses that resolve to the module's global (or
-        the builtin) scope: the imports it may use are among them."""
-        wrapper = self._codemod_context.wrapper
-        if wrapper is None:
-            raise RuntimeError("FixContext scopes are only available during a transform")
-        scopes = wrapper.resolve(ScopeProvider)
-        names = set()
-        for node in m.findall(original, m.Name()):
-            assert isinstance(node, cst.Name)
-            scope = scopes.get(node)
-            if scope is not None and all(
-                isinstance(assignment.scope, (GlobalScope, BuiltinScope))
-                for assignment in scope[node.value]
-            ):
-                names.add(node.value)
-        return names
+        self._session.remove_imports_used_by(original)
 
     def warn(self, message: str) -> None:
         """Report a shape left unchanged; the message should say where and why."""
