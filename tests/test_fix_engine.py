@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import libcst as cst
@@ -312,6 +314,24 @@ def test_text_added_where_no_kept_statement_is_is_not_lost() -> None:
     assert partial.splice([piece for piece in ["x = 2\n"]]) == source.replace("x = 1", "x = 2")
     with pytest.raises(PlaceholderLost):
         partial.kept_spans(partial.text + "y = 1\n")
+
+
+def test_fixing_a_script_does_not_load_libcsts_codemod_machinery(tmp_path: Path) -> None:
+    # the matcher-decorated codemod package costs a second of start-up: the
+    # engine adds imports without it (a removal still loads it)
+    script = tmp_path / "train.py"
+    script.write_text(LONG_HEAD + LONG_TAIL)
+    probe = (
+        "import sys\n"
+        "from safeloader.fix.cli import main\n"
+        f"assert main(['-j', '1', {str(script)!r}]) == 0\n"
+        "print(sorted(name for name in sys.modules\n"
+        "             if name.startswith(('libcst.codemod', 'libcst.matchers'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=300, check=True)
+    assert "@threadsafe_generator" in script.read_text()
+    assert result.stdout == "[]\n"
 
 
 HEADS = [
