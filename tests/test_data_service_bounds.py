@@ -173,7 +173,9 @@ def test_a_worker_killed_mid_epoch_ends_it_within_the_bound(cluster, records):
     # worker's task); the watchdog ends it, naming the service.
     assert isinstance(error, tf.errors.OpError), error
     assert f"tf.data service at {dispatcher.address} sent no batch" in str(error)
-    assert 0 < len(ids) < 240 and len(set(ids)) == len(ids)  # lost splits: at most once
+    # What the killed worker held is lost (its task may not even have started),
+    # and nothing comes twice.
+    assert 0 < len(ids) <= 240 and len(set(ids)) == len(ids)
 
 
 def test_the_servers_stop_cleanly_on_sigterm(cluster):

@@ -18,13 +18,13 @@ import tensorflow as tf
 from safeloader.data.service import ServiceTimeoutError, dispatcher_address, wait_for_workers
 
 WORKER_HEARTBEAT_MS = 1_000
-"""How often a worker heartbeats to the dispatcher (TensorFlow's default is 30 s).
-
-A stopping worker waits for its heartbeat thread, so this also bounds how
-long SIGTERM takes.
-"""
+"""How often a worker heartbeats to the dispatcher, in milliseconds."""
 DEFAULT_WORKER_TIMEOUT_S = 10.0
-"""Seconds without a heartbeat after which the dispatcher counts a worker as lost."""
+"""Seconds without a heartbeat after which the dispatcher counts a worker as lost.
+
+TensorFlow 2.21 acts on it for snapshots only; clients still wait for a lost
+worker's task (the client's ``service_timeout`` bounds that).
+"""
 DISPATCHER_WAIT_S = 60.0
 """How long a starting worker waits for its dispatcher to answer."""
 
