@@ -135,7 +135,8 @@ def cluster(tmp_path_factory):
     servers: list[Server] = []
     try:
         servers.append(Server("dispatcher", "--port", port, "--work-dir", str(work_dir)))
-        servers += [Server("worker", "--dispatcher", f"127.0.0.1:{port}") for _ in range(2)]
+        servers += [Server("worker", "--dispatcher", f"127.0.0.1:{port}",
+                           "--port", str(free_port())) for _ in range(2)]
         for server in servers:
             server.wait_for_address()
         yield work_dir, servers
@@ -155,8 +156,11 @@ def test_the_servers_print_their_address_and_serve_every_record_once(cluster, re
     assert (work_dir / "tf_data_dispatcher_journal").is_dir()
 
 
-def test_a_worker_killed_mid_epoch_ends_it_within_the_bound(cluster, records):
-    _, (dispatcher, killed, _) = cluster
+def test_a_worker_killed_mid_epoch_ends_it_within_the_bound_and_a_restart_heals(
+    cluster, records
+):
+    _, servers = cluster
+    dispatcher, killed, _ = servers
     dataset = tfrecord_dataset(records, batch_size=4, service=dispatcher.address,
                                service_timeout=BOUND)
     ids: list[int] = []
@@ -176,6 +180,15 @@ def test_a_worker_killed_mid_epoch_ends_it_within_the_bound(cluster, records):
     # What the killed worker held is lost (its task may not even have started),
     # and nothing comes twice.
     assert 0 < len(ids) <= 240 and len(set(ids)) == len(ids)
+
+    # The dispatcher keeps the dead worker on its list, so the next epoch would
+    # wait for it too; a worker started at the same address takes its tasks over.
+    servers[1] = Server(*killed.args)
+    servers[1].wait_for_address()
+    assert servers[1].address == killed.address
+    healed = tfrecord_dataset(records, batch_size=4, service=dispatcher.address,
+                              service_timeout=LIMIT)
+    assert sorted(int(i) for batch in healed for i in batch["id"]) == list(range(240))
 
 
 def test_the_servers_stop_cleanly_on_sigterm(cluster):
