@@ -9,6 +9,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from safeloader.data import tfrecord_dataset, write_tfrecords  # noqa: E402
+from safeloader.data.service import distribute_bounded  # noqa: E402
 
 N = 120
 
@@ -90,3 +91,16 @@ def test_ragged_features_pass_the_service_watchdog(cluster, tmp_path):
     rows = {int(i): v for batch in dataset
             for i, v in zip(batch["id"], batch["v"].to_list())}
     assert rows == {i: list(range(i % 3 + 1)) for i in range(30)}
+
+
+def test_a_consumer_busy_longer_than_the_service_timeout_is_not_a_dead_service(cluster):
+    from tensorflow.python.data.experimental.ops import testing  # the service's own test op
+
+    target, _ = cluster
+    # Each element takes 0.6 s on a worker; the pause is longer than the bound.
+    slow = tf.data.Dataset.range(12).apply(testing.sleep(600_000))
+    batches = iter(distribute_bounded(slow, target, timeout=2.5))
+    seen = [int(next(batches))]
+    time.sleep(6)  # a long training step or a validation pass: no batch asked for
+    seen += [int(value) for value in batches]
+    assert sorted(seen) == list(range(12))
