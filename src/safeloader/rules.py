@@ -727,8 +727,10 @@ _RULE_LIST = (
             When Keras 3 is targeted, finds calls of `fit`, `evaluate` and `predict`
             that pass `workers`, `use_multiprocessing` or `max_queue_size` (or the
             Keras 1 spellings `nb_worker`, `pickle_safe`, `max_q_size`). The message
-            names the evidence for Keras 3. With `--safeloader-keras-version auto`
-            (the default) the Keras comes from, in order: the module's own code
+            names the evidence for Keras 3. `--safeloader-keras-version 2` or `3`
+            (on the command line, or in `setup.cfg`, `tox.ini` or `.flake8`) decides
+            outright; with `auto` (the default) the Keras comes from, in order: the
+            module's own code
             (`tf_keras`, modules only Keras 2 has such as `keras.utils.data_utils`
             or `keras.engine`, `*_generator` calls and Keras 1 keywords mean
             Keras 2; `keras.ops`, `PyDataset` and other Keras-3-only APIs mean
