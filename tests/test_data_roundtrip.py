@@ -294,6 +294,16 @@ def test_bools_are_stored_as_int64(tmp_path):
     assert batch["flags"].numpy().tolist() == [[1, 0], [0, 0]]
 
 
+def test_integers_at_the_ends_of_int64_are_kept(tmp_path):
+    record = {"u": np.array([0, 2**63 - 1], np.uint64), "p": [2**63 - 1, -2**63],
+              "small": np.array([255, 0], np.uint8)}
+    (path,) = write_tfrecords([record], str(tmp_path / "i"))
+    batch = next(iter(tfrecord_dataset(path, batch_size=1)))
+    assert batch["u"].numpy().tolist() == [[0, 2**63 - 1]]
+    assert batch["p"].numpy().tolist() == [[2**63 - 1, -2**63]]
+    assert batch["small"].numpy().tolist() == [[255, 0]]
+
+
 def test_a_second_write_under_a_prefix_replaces_the_first(tmp_path):
     prefix = str(tmp_path / "p")
     first = write_tfrecords(make_records(100), prefix, num_shards=4)

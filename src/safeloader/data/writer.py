@@ -40,22 +40,11 @@ def _as_array(value: Any) -> np.ndarray:
 def _feature(value: Any, where: str) -> tuple[tf.DType, tuple[int, ...], tf.train.Feature]:
     """Encode one feature value; ``where`` (record and feature) starts every error."""
     array = _as_array(value)
-    flat = array.ravel()
-    if array.dtype.kind in "SU" or (
-        array.dtype.kind == "O" and all(isinstance(v, (bytes, str)) for v in flat)
-    ):
+    flat, kind = array.ravel(), array.dtype.kind
+    if kind in "SU" or (kind == "O" and all(isinstance(v, (bytes, str)) for v in flat)):
         values = [v.encode("utf-8") if isinstance(v, str) else v for v in flat.tolist()]
         return tf.string, array.shape, tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
-    if array.dtype.kind == "b":
-        ints = flat.astype(np.int64).tolist()
-    elif array.dtype.kind in "iu" or (
-        array.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) for v in flat)
-    ):
-        ints = [int(v) for v in flat.tolist()]
-        wide = next((v for v in ints if not _INT64.min <= v <= _INT64.max), None)
-        if wide is not None:
-            raise ValueError(f"{where}: {wide} does not fit in int64, the type stored")
-    elif array.dtype.kind == "f":
+    if kind == "f":
         with np.errstate(over="ignore"):  # overflow is reported below, naming the value
             floats = flat.astype(np.float32)
         wide = np.flatnonzero(np.isfinite(flat) & ~np.isfinite(floats))
@@ -66,6 +55,15 @@ def _feature(value: Any, where: str) -> tuple[tf.DType, tuple[int, ...], tf.trai
             )
         return tf.float32, array.shape, tf.train.Feature(
             float_list=tf.train.FloatList(value=floats.tolist()))
+    # Every bool and signed integer array fits in int64; uint64 values and
+    # Python ints may not.
+    if kind in "bi" or (kind == "u" and not (flat.size and flat.max() > _INT64.max)):
+        ints = flat.astype(np.int64).tolist()
+    elif kind == "u" or (kind == "O" and all(isinstance(v, (int, np.integer)) for v in flat)):
+        ints = [int(v) for v in flat.tolist()]
+        wide = next((v for v in ints if not _INT64.min <= v <= _INT64.max), None)
+        if wide is not None:
+            raise ValueError(f"{where}: {wide} does not fit in int64, the type stored")
     else:
         raise TypeError(
             f"{where}: cannot store values of type {array.dtype} (use ints, bools, floats, "
