@@ -378,24 +378,25 @@ def tfrecord_dataset(
         label = parsed.pop(label_key)
         return parsed, label
 
-    def parse_batch(batch: tf.Tensor, names: tf.Tensor | None = None) -> Any:
-        return split_label(tf.io.parse_example(batch, features, example_names=names))
-
-    # parse_example names the record's file in its errors from example_names.
-    def parse_in_read(batch: tf.Tensor, path: tf.Tensor) -> Any:
-        return parse_batch(batch, tf.fill(tf.shape(batch), path))
+    def parse_batch(batch: tf.Tensor) -> Any:
+        return split_label(tf.io.parse_example(batch, features))
 
     def check_in_read(batch: tf.Tensor, path: tf.Tensor) -> tf.Tensor:
-        # Records parsed after shuffle or rebatch no longer know their file
-        # (carrying it per record cost 20% in the shuffled pipeline), so the
-        # first record of each read batch is parsed here, naming the file,
-        # when the spec does not fit the data. tf.data drops control
-        # dependencies on stateless ops: the batch goes on through a slice
-        # whose end depends on the parse (the whole batch, not copied).
+        # parse_example names a record's file in its errors only through
+        # example_names, and a name for every record cost about 5% of the
+        # CPU (a copy of the path each), carrying it past shuffle 20%. So the
+        # first record of each read batch is parsed here with its path: a
+        # spec that does not fit the data fails naming the file. tf.data
+        # drops control dependencies on stateless ops: the batch goes on
+        # through a slice whose end depends on the parse (the whole batch,
+        # not copied).
         first = batch[:1]
         parsed = tf.io.parse_example(first, features, example_names=tf.fill(tf.shape(first), path))
         rows = tf.shape(tf.nest.flatten(parsed, expand_composites=True)[0], out_type=tf.int64)[0]
         return batch[:tf.size(batch, out_type=tf.int64) + tf.minimum(rows, 0)]
+
+    def parse_in_read(batch: tf.Tensor, path: tf.Tensor) -> Any:
+        return parse_batch(check_in_read(batch, path))
 
     dataset = _interleaved_reads(
         checks, expected, by_file=share if by_file else None,
