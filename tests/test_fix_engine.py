@@ -278,7 +278,7 @@ def test_text_libcst_does_not_reprint_is_fixed_around_those_bytes(
 
 
 def test_a_module_with_old_mac_line_ends_is_fixed_to_its_last_line() -> None:
-    source = (LONG_HEAD + LONG_TAIL).replace("\n", "\r")
+    source = _long(fillers=5).replace("\n", "\r")  # placeholders end with "\n"
     fixed = rewrite(source, "example.py", _long_fixes(source))
     assert fixed.error is None
     assert fixed.text.endswith("model.fit(batches(8), steps_per_epoch=5, workers=3)\r")
