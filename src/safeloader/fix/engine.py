@@ -2,8 +2,9 @@
 follows what changes, not the size of the file.
 
 LibCST's parse, ``PositionProvider``, ``ScopeProvider`` and codegen each cost
-seconds on a 20,000-line module, and its ``AddImportsVisitor`` even runs out
-of recursion on one with a few thousand top-level statements. The engine
+seconds on a 20,000-line module, and its ``AddImportsVisitor`` matches a
+module's statements with a matcher that recurses once per statement after a
+docstring (a ``RecursionError`` past about a thousand). The engine
 gives LibCST a :class:`~safeloader.fix.partial_module.PartialModule`
 instead: the top-level statements that hold a fix's span, the module's head
 (docstring, imports and the statement after them, which LibCST's

@@ -50,14 +50,20 @@ def _skips_first(body: Sequence[cst.BaseStatement]) -> bool:
             and small[0].targets[0].target.value == "__strict__")
 
 
+def _import_lines(body: Sequence[cst.BaseStatement]) -> range:
+    """Where the head's import lines are in ``body``: after a docstring (or
+    ``__strict__`` flag), up to the first statement that is not one."""
+    first = 1 if _skips_first(body) else 0
+    end = first
+    while end < len(body) and _is_import_line(body[end]):
+        end += 1
+    return range(first, end)
+
+
 def head_length(body: Sequence[cst.BaseStatement]) -> int:
     """How many statements at the top of ``body`` :func:`add_imports` reads: the
     skipped first one, the import lines, and the statement after them."""
-    start = 1 if _skips_first(body) else 0
-    end = start
-    while end < len(body) and _is_import_line(body[end]):
-        end += 1
-    return min(end + 1, len(body))
+    return min(_import_lines(body).stop + 1, len(body))
 
 
 class _Wanted:
@@ -196,10 +202,8 @@ def add_imports(module: cst.Module, requests: Sequence[ImportRequest]) -> cst.Mo
     not known (as in the codemod, whose context names none)."""
     wanted = _Wanted(requests)
     body = list(module.body)
-    first = 1 if _skips_first(body) else 0
-    end = first
-    while end < len(body) and _is_import_line(body[end]):
-        end += 1
+    head = _import_lines(body)
+    first, end = head.start, head.stop
     lines = [statement for statement in body[first:end]
              if isinstance(statement, cst.SimpleStatementLine)]
     wanted.drop_present([line.body[0] for line in lines])  # type: ignore[misc]
