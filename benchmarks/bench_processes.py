@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
                       (f"gil-free ({GIL_FREE_SECONDS * 1e3:.0f} ms sleep an item)", gil_free)):
         runs = [("1 thread shard", 1, False)]
         for n in counts:
-            runs += [(f"{n} thread shards", n, False), (f"{n} process shards", n, True)]
+            if n > 1:
+                runs.append((f"{n} thread shards", n, False))
+            runs.append((f"{n} process shard{'s' if n > 1 else ''}", n, True))
         best: dict[str, tuple[float, float, float]] = {}
         for _ in range(args.rounds):
             for name, shards, processes in runs:

@@ -7,6 +7,7 @@ spawned children receive the parent's ``sys.path``).
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import time
@@ -114,6 +115,14 @@ def dies(shard_index: int, num_shards: int) -> Iterator[int]:
         os.kill(os.getpid(), signal.SIGKILL)
     while True:
         yield shard_index
+
+
+def registers_atexit(directory: str, shard_index: int, num_shards: int) -> Iterator[int]:
+    """Registers an atexit handler that would write ``<directory>/atexit-<shard>``, yields twice."""
+    path = os.path.join(directory, f"atexit-{shard_index}")
+    atexit.register(lambda: open(path, "w", encoding="utf-8").close())
+    yield shard_index
+    yield shard_index
 
 
 def not_iterable(shard_index: int, num_shards: int) -> int:

@@ -231,6 +231,25 @@ def test_garbage_collection_ends_the_processes():
     assert not any(_running(pid) for pid in pids)
 
 
+def test_a_shard_process_leaves_without_interpreter_teardown(tmp_path):
+    """Shards end with os._exit: the consumer never waits for a slow teardown (atexit skipped)."""
+    merged = sharded_generator(functools.partial(fns.registers_atexit, str(tmp_path)), 2,
+                               processes=True)
+    assert list(merged) == [0, 1, 0, 1]
+    assert not any(_running(pid) for pid in merged.pids)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_script_read_from_standard_input_is_refused_at_once():
+    script = "from safeloader import sharded_generator\nimport process_shard_fns as f\n" \
+             "sharded_generator(f.numbered, 2, processes=True)\n"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(TESTS)]))
+    result = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True,
+                            env=env, timeout=WAIT)
+    assert result.returncode == 1
+    assert "the program runs from <stdin>, which a spawned process cannot import" in result.stderr
+
+
 def test_close_does_not_wait_for_a_shard_stuck_in_a_call(monkeypatch):
     monkeypatch.setattr(process_shards, "STOP_GRACE_SECONDS", 0.5)
     merged = sharded_generator(fns.stuck, 2, processes=True, deterministic=False)
