@@ -85,7 +85,7 @@ DEFAULT_START_METHOD = "spawn"
 #: How long a stopping shard process may take to close its generator before it is killed.
 STOP_GRACE_SECONDS = 5.0
 
-_Message = tuple[Any, ...]  # ("item", payload) | ("end",) | ("error", ...) | ("died", text)
+_Message = tuple[Any, ...]  # ("item", payload, segment) | ("end",) | ("error", ...) | ("died", text)
 
 
 class ShardTraceback(Exception):
