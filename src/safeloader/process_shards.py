@@ -85,7 +85,8 @@ DEFAULT_START_METHOD = "spawn"
 #: How long a stopping shard process may take to close its generator before it is killed.
 STOP_GRACE_SECONDS = 5.0
 
-_Message = tuple[Any, ...]  # ("item", payload, segment) | ("end",) | ("error", ...) | ("died", text)
+# ("item", payload, segment) | ("end",) | ("error", ...) | ("died", text)
+_Message = tuple[Any, ...]
 
 
 class ShardTraceback(Exception):
