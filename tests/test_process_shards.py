@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import traceback
 import types
@@ -255,6 +256,39 @@ def test_close_does_not_wait_for_a_shard_stuck_in_a_call(monkeypatch):
     merged = sharded_generator(fns.stuck, 2, processes=True, deterministic=False)
     assert next(merged) == 0
     merged.close()  # shard 1 ignores SIGTERM inside its call: it is killed
+    assert not any(_running(pid) for pid in merged.pids)
+
+
+def test_close_wakes_a_consumer_thread_waiting_on_a_stuck_shard(monkeypatch):
+    """As Keras 2's worker threads may still be inside next() when the with block ends."""
+    monkeypatch.setattr(process_shards, "STOP_GRACE_SECONDS", 0.5)
+    merged = sharded_generator(fns.stuck, 2, processes=True)  # round-robin: waits on shard 1
+    outcomes = []
+
+    def consume():
+        try:
+            while True:
+                outcomes.append(next(merged))
+        except StopIteration:
+            outcomes.append("stopped")
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    lock = merged._shards.lock
+
+    def consumer_waits_inside_next():
+        if lock.acquire(blocking=False):
+            lock.release()
+            return False
+        return outcomes == [0]  # shard 0's item taken, now waiting for shard 1's
+
+    _wait_until(consumer_waits_inside_next, "waiting")
+    closer = threading.Thread(target=merged.close, daemon=True)
+    closer.start()
+    closer.join(WAIT)
+    consumer.join(WAIT)
+    assert not closer.is_alive() and not consumer.is_alive()
+    assert outcomes == [0, "stopped"]
     assert not any(_running(pid) for pid in merged.pids)
 
 

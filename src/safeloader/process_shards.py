@@ -280,6 +280,9 @@ class _ProcessShards:
         self.position = 0
         self.started = False
         self.outcome: BaseException | None = None  # StopIteration or ShardError, sticky
+        # close() from another thread wakes a consumer waiting in next() through this pipe.
+        self.closing = False
+        self.wake_reader, self.wake_writer = connection.Pipe(duplex=False)
 
     def start(self) -> None:
         """Start one process per shard (lock held)."""
@@ -322,7 +325,11 @@ class _ProcessShards:
                     self._finish(StopIteration())
                     break
                 index = self._next_shard()
-                message = self._receive(index)
+                message = self._receive(index) if index is not None else ("closed",)
+                if message[0] == "closed":
+                    if self.outcome is None:
+                        self.outcome = StopIteration()
+                    break
                 if message[0] == "item":
                     try:
                         item = self.rings[index].read(message[1], message[2])
@@ -340,15 +347,16 @@ class _ProcessShards:
             outcome = self.outcome
         raise outcome.with_traceback(None)
 
-    def _next_shard(self) -> int:
-        """The shard whose item comes next (lock held)."""
+    def _next_shard(self) -> int | None:
+        """The shard whose item comes next, or ``None`` when ``close()`` was called (lock held)."""
         if self.deterministic:
             return self.rotation[self.position]
-        watched = {}
+        watched: list[Any] = [self.wake_reader]
         for index in self.rotation:
-            watched[self.readers[index]] = index
-            watched[self.processes[index].sentinel] = index
-        ready = set(connection.wait(list(watched)))
+            watched += [self.readers[index], self.processes[index].sentinel]
+        ready = set(connection.wait(watched))
+        if self.closing:
+            return None
         count = len(self.rotation)
         for offset in range(count):  # the first ready shard after the last one served
             index = self.rotation[(self.position + offset) % count]
@@ -358,9 +366,11 @@ class _ProcessShards:
         raise AssertionError("connection.wait returned no watched object")
 
     def _receive(self, index: int) -> _Message:
-        """Shard ``index``'s next message; waits for it or for the process to end (lock held)."""
+        """Shard ``index``'s next message; waits for it, the process's end or ``close()``."""
         reader, process = self.readers[index], self.processes[index]
-        connection.wait([reader, process.sentinel])
+        connection.wait([reader, process.sentinel, self.wake_reader])
+        if self.closing:
+            return ("closed",)
         try:
             if reader.poll():  # its messages first: it may have ended right after sending
                 return reader.recv()  # type: ignore[no-any-return]
@@ -448,7 +458,14 @@ class _ProcessShards:
             return
 
     def close(self) -> None:
-        """End every process and free what they sent; later ``next()`` raises ``StopIteration``."""
+        """End every process and free what they sent; later ``next()`` raises ``StopIteration``.
+
+        A consumer waiting in ``next()`` in another thread is woken first (its
+        call raises ``StopIteration``), so closing never waits for a shard.
+        """
+        if not self.closing:
+            self.closing = True
+            self.wake_writer.send_bytes(b"wake")
         with self.lock:
             if self.outcome is None:
                 self.outcome = StopIteration()
