@@ -77,6 +77,7 @@ AWKWARD_LAYOUTS = {
     "crlf": "import os\r\n\r\ndef f():\r\n    return 1\r\n    # c\r\n\r\nx = 1\r\n",
     "cr_only": "import os\r\rdef f():\r    return 1\r    # c\r\rx = 1\r",
     "tabs": "if x:\n\tif y:\n\t\tpass\n\t# t\n\n# z\nw = 1\n",
+    "continued_suite": "if x: \\\n    y = 1\n    # c\nz = 2\ndef f():  # \\\n    pass\n    # d\n",
 }
 
 

@@ -130,9 +130,18 @@ class ModuleLayout:
             # whitespace is ASCII: its length in characters is ast's column in bytes
             if not indent or not decorated and first.col_offset != len(indent):
                 break
+            if self._continues(_start_line(first) - 1):
+                break  # ``if x: \`` then ``y`` on the next line: still a one-line suite
             indents.append(indent)
             block = _last_block(block[-1])
         return tuple(indents)
+
+    def _continues(self, line: int) -> bool:
+        """Whether 1-based ``line`` ends with a backslash that joins the next line
+        to it (a line with a ``#`` is taken as a comment's, whose backslash
+        joins nothing)."""
+        text = self.lines[line - 1].rstrip("\r\n") if line >= 1 else ""
+        return text.endswith("\\") and "#" not in text
 
     def chunk_index_at_line(self, line: int) -> int:
         """The index of the chunk holding 1-based ``line``."""
