@@ -1,6 +1,6 @@
 """Items per second of sharded generators on processes vs threads vs one shard, steady state.
 
-Two generators (``safeloader.shard_workloads``), each yielding a 64 KiB
+Two generators (``safeloader.runtime.shard_workloads``), each yielding a 64 KiB
 float32 array per item:
 
 - ``gil-bound``: the item is computed in pure Python (a loop of ``math``
@@ -38,7 +38,7 @@ import time
 from typing import Any, Callable, Iterator
 
 from safeloader import sharded_generator
-from safeloader.shard_workloads import python_work, waits
+from safeloader.runtime.shard_workloads import python_work, waits
 
 GIL_BOUND_STEPS = 40_000  # Python-level math calls per item: several ms on one core
 GIL_FREE_SECONDS = 0.005

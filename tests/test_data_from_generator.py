@@ -15,9 +15,9 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-import safeloader.sharded  # noqa: E402
+import safeloader.runtime.sharded  # noqa: E402
 from safeloader.data import from_generator  # noqa: E402
-from safeloader.sharded import ShardAbandonedWarning  # noqa: E402
+from safeloader.runtime.sharded import ShardAbandonedWarning  # noqa: E402
 
 WAIT = 30.0  # a guard against a hang, never reached when the code is right
 PREFIX = "safeloader-shard-"
@@ -101,7 +101,7 @@ def test_a_shard_error_names_the_shard():
 
 
 def test_a_shard_error_reaches_the_iterator_while_another_shard_is_stuck(monkeypatch):
-    monkeypatch.setattr(safeloader.sharded, "ABANDON_AFTER_SECONDS", 0.0)
+    monkeypatch.setattr(safeloader.runtime.sharded, "ABANDON_AFTER_SECONDS", 0.0)
     release = threading.Event()
 
     def stuck_and_failing(shard_index, num_shards):

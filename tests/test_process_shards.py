@@ -28,8 +28,8 @@ import pytest
 
 import process_shard_fns as fns
 from safeloader import ShardError, SpawnSafetyError, sharded_generator
-from safeloader import process_shards
-from safeloader.process_shards import ProcessShardedGenerator, ShardTraceback
+from safeloader.runtime import process_shards
+from safeloader.runtime.process_shards import ProcessShardedGenerator, ShardTraceback
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc and /dev/shm")
 

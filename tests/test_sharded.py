@@ -12,9 +12,13 @@ import weakref
 
 import pytest
 
-import safeloader.sharded
+import safeloader.runtime.sharded
 from safeloader import ShardError, sharded_generator
-from safeloader.sharded import DEFAULT_MAX_QUEUE_SIZE, ShardAbandonedWarning, ShardedGenerator
+from safeloader.runtime.sharded import (
+    DEFAULT_MAX_QUEUE_SIZE,
+    ShardAbandonedWarning,
+    ShardedGenerator,
+)
 
 WAIT = 30.0  # a guard against a hang, never reached when the code is right
 PREFIX = "safeloader-shard-"
@@ -406,7 +410,7 @@ def test_dropping_an_iterator_in_a_reference_cycle_stops_its_threads():
 @pytest.fixture
 def short_grace(monkeypatch):
     """Abandon a stuck shard at once (the default grace is seconds: not for tests)."""
-    monkeypatch.setattr(safeloader.sharded, "ABANDON_AFTER_SECONDS", 0.0)
+    monkeypatch.setattr(safeloader.runtime.sharded, "ABANDON_AFTER_SECONDS", 0.0)
 
 
 @pytest.fixture

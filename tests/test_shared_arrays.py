@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from safeloader.shared_arrays import SharedArray, SlotReader, SlotWriter
+from safeloader.runtime.shared_arrays import SharedArray, SlotReader, SlotWriter
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="lists /dev/shm")
 

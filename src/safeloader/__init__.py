@@ -14,9 +14,9 @@ runtime names:
 The TFRecord loader lives in :mod:`safeloader.data` and needs TensorFlow.
 """
 
-from safeloader.sharded import ShardAbandonedWarning, ShardError, sharded_generator
-from safeloader.spawn_safety import SpawnSafetyError, check_spawn_safe
-from safeloader.threadsafe import ThreadSafeIterator, threadsafe_generator, threadsafe_iter
+from safeloader.runtime.sharded import ShardAbandonedWarning, ShardError, sharded_generator
+from safeloader.runtime.spawn_safety import SpawnSafetyError, check_spawn_safe
+from safeloader.runtime.threadsafe import ThreadSafeIterator, threadsafe_generator, threadsafe_iter
 
 __version__ = "0.1.0"
 

@@ -23,7 +23,7 @@ On one TFRecord set (synthetic, or ``--data DIR``) and in one run, it measures:
   shard and with :data:`WAIT_SHARDS`, where the shard threads overlap;
 - threads against processes (``from_generator(..., processes=True)``): a
   generator doing Python work that holds the GIL and one of GIL-free waits
-  (:mod:`safeloader.shard_workloads`), with one shard, :data:`PROCESS_SHARDS`
+  (:mod:`safeloader.runtime.shard_workloads`), with one shard, :data:`PROCESS_SHARDS`
   thread shards and as many process shards.
 """
 
@@ -57,7 +57,7 @@ from safeloader.data.generators import from_generator
 from safeloader.data.index import spec_from_json
 from safeloader.data.reader import tfrecord_dataset
 from safeloader.data.writer import write_tfrecords
-from safeloader.shard_workloads import ITEM_FLOATS, python_work, waits
+from safeloader.runtime.shard_workloads import ITEM_FLOATS, python_work, waits
 
 BATCH_SIZE = 256
 NUM_FILES = 16

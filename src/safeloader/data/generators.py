@@ -7,8 +7,12 @@ from typing import Any, Callable, Iterator
 
 import tensorflow as tf
 
-from safeloader.process_shards import ProcessShardedGenerator, check_shard_function, resolve_context
-from safeloader.sharded import ShardedGenerator, sharded_generator
+from safeloader.runtime.process_shards import (
+    ProcessShardedGenerator,
+    check_shard_function,
+    resolve_context,
+)
+from safeloader.runtime.sharded import ShardedGenerator, sharded_generator
 
 
 def from_generator(

@@ -5,7 +5,7 @@ holds it (decoding or augmenting in Python) needs processes. Each shard
 ``i`` runs ``fn(i, num_shards)`` in a process started with the ``spawn``
 method unless another multiprocessing context is given: ``spawn`` is safe
 with TensorFlow already loaded and behaves the same on Linux, macOS and
-Windows. The guarantees are the thread mode's (see :mod:`safeloader.sharded`),
+Windows. The guarantees are the thread mode's (see :mod:`safeloader.runtime.sharded`),
 modelled on PyTorch's ``DataLoader`` workers and Grain's multiprocessing
 workers:
 
@@ -14,7 +14,7 @@ workers:
   else that cannot be pickled a :class:`~safeloader.SpawnSafetyError` naming
   the part (e.g. a ``functools.partial`` argument holding a generator).
 - Items: NumPy arrays, also inside tuples, lists and dicts, cross through
-  shared memory (:mod:`safeloader.shared_arrays`: a ring of segments per
+  shared memory (:mod:`safeloader.runtime.shared_arrays`: a ring of segments per
   shard, reused, copied out by the consumer); anything else is pickled.
 - Bounded buffers: a shard has at most ``max_queue_size`` items sent and not
   yet taken (a semaphore it takes before each send), plus the one in hand.
@@ -64,10 +64,10 @@ from multiprocessing.context import BaseContext
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable, Generic, NoReturn, TypeVar
 
-from safeloader.shared_arrays import SlotReader, SlotWriter, segment_prefix
-from safeloader.sharded import ShardError
-from safeloader.spawn_safety import check_spawn_safe
-from safeloader.threadsafe import PICKLE_MESSAGE
+from safeloader.runtime.shared_arrays import SlotReader, SlotWriter, segment_prefix
+from safeloader.runtime.sharded import ShardError
+from safeloader.runtime.spawn_safety import check_spawn_safe
+from safeloader.runtime.threadsafe import PICKLE_MESSAGE
 
 __all__ = [
     "DEFAULT_START_METHOD",
@@ -493,7 +493,7 @@ class ProcessShardedGenerator(Generic[T]):
         self._finalizer = weakref.finalize(self, self._shards.close)
 
     # Keras 3 accepts a Python iterator only if isinstance(x, GeneratorType);
-    # see safeloader.threadsafe's module docstring.
+    # see safeloader.runtime.threadsafe's module docstring.
     @property  # type: ignore[misc]
     def __class__(self) -> type:  # noqa: D105
         return types.GeneratorType

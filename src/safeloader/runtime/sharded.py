@@ -37,7 +37,7 @@ long as the program), so nothing but ``close()`` can tell the shards that a
 Like :class:`~safeloader.ThreadSafeIterator`, the iterator is safe for several
 consumer threads (Keras 2 workers) and reports ``generator`` as its
 ``__class__`` so that Keras 3's ``fit`` accepts it (see
-:mod:`safeloader.threadsafe` for why).
+:mod:`safeloader.runtime.threadsafe` for why).
 """
 
 from __future__ import annotations
@@ -53,10 +53,10 @@ from collections.abc import Iterable, Iterator
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING, Any, Callable, Generic, NoReturn, TypeVar
 
-from safeloader.threadsafe import PICKLE_MESSAGE
+from safeloader.runtime.threadsafe import PICKLE_MESSAGE
 
 if TYPE_CHECKING:
-    from safeloader.process_shards import ProcessShardedGenerator
+    from safeloader.runtime.process_shards import ProcessShardedGenerator
 
 __all__ = [
     "ABANDON_AFTER_SECONDS",
@@ -388,7 +388,7 @@ class ShardedGenerator(Generic[T]):
         self._finalizer = weakref.finalize(self, self._shards.shutdown)
 
     # Keras 3 accepts a Python iterator only if isinstance(x, GeneratorType);
-    # see safeloader.threadsafe's module docstring.
+    # see safeloader.runtime.threadsafe's module docstring.
     @property  # type: ignore[misc]
     def __class__(self) -> type:  # noqa: D105
         return types.GeneratorType
@@ -461,7 +461,7 @@ def sharded_generator(
         deterministic: round-robin over the shards (a reproducible order) when
             true; first finished, first served when false.
         processes: run each shard in its own process instead of a thread, for
-            work that holds the GIL; see :mod:`safeloader.process_shards`.
+            work that holds the GIL; see :mod:`safeloader.runtime.process_shards`.
             ``fn`` must then be importable by the children (``def`` at the top
             level of a module): a lambda or local function is a ``TypeError``,
             and whatever else cannot be pickled a ``SpawnSafetyError``.
@@ -482,7 +482,8 @@ def sharded_generator(
     _check_count("num_shards", num_shards)
     _check_count("max_queue_size", max_queue_size)
     if processes:
-        from safeloader.process_shards import process_sharded_generator  # imports this module
+        # process_shards imports this module: imported here, when first used
+        from safeloader.runtime.process_shards import process_sharded_generator
 
         return process_sharded_generator(
             fn, num_shards, max_queue_size=max_queue_size, deterministic=deterministic,

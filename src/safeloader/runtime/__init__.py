@@ -1,0 +1,15 @@
+"""The runtime: what training scripts import (re-exported by :mod:`safeloader`).
+
+- :mod:`~safeloader.runtime.threadsafe`: :func:`threadsafe_generator` and
+  :class:`ThreadSafeIterator`, one lock around a generator;
+- :mod:`~safeloader.runtime.sharded`: :func:`sharded_generator`, one thread (or,
+  with ``processes=True``, one spawned process) per shard;
+- :mod:`~safeloader.runtime.process_shards` and
+  :mod:`~safeloader.runtime.shared_arrays`: the process shards and their
+  shared-memory transport of NumPy arrays;
+- :mod:`~safeloader.runtime.spawn_safety`: :func:`check_spawn_safe`;
+- :mod:`~safeloader.runtime.shard_workloads`: the synthetic shard generators
+  that ``safeloader bench`` and ``benchmarks/`` measure.
+
+Nothing here imports TensorFlow.
+"""
