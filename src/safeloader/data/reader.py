@@ -383,9 +383,9 @@ def tfrecord_dataset(
 
     def check_in_read(batch: tf.Tensor, path: tf.Tensor) -> tf.Tensor:
         # parse_example names a record's file in its errors only through
-        # example_names, and a name for every record cost about 5% of the
-        # CPU (a copy of the path each), carrying it past shuffle 20%. So the
-        # first record of each read batch is parsed here with its path: a
+        # example_names, and a name for every record (a copy of the path
+        # each, carried past the shuffle) cost 20% there. So the first
+        # record of each read batch is parsed here with its path: a
         # spec that does not fit the data fails naming the file. tf.data
         # drops control dependencies on stateless ops: the batch goes on
         # through a slice whose end depends on the parse (the whole batch,
