@@ -62,12 +62,11 @@ from collections.abc import Iterable, Iterator
 from multiprocessing import connection
 from multiprocessing.context import BaseContext
 from multiprocessing.reduction import ForkingPickler
-from typing import Any, Callable, Generic, NoReturn, TypeVar
+from typing import Any, Callable, NoReturn, TypeVar
 
 from safeloader.runtime.shared_arrays import SlotReader, SlotWriter, segment_prefix
-from safeloader.runtime.sharded import ShardError
+from safeloader.runtime.sharded import ShardError, ShardedGenerator
 from safeloader.runtime.spawn_safety import check_spawn_safe
-from safeloader.runtime.threadsafe import PICKLE_MESSAGE
 
 __all__ = [
     "DEFAULT_START_METHOD",
@@ -476,10 +475,15 @@ def _name(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
-class ProcessShardedGenerator(Generic[T]):
-    """The iterator ``sharded_generator(..., processes=True)`` returns; see the module docstring."""
+class ProcessShardedGenerator(ShardedGenerator[T]):
+    """The iterator ``sharded_generator(..., processes=True)`` returns; see the module docstring.
 
-    __slots__ = ("_shards", "_finalizer", "__weakref__")
+    What the consumer sees (a generator to Keras, ``with``, ``close()``, no
+    pickling) is :class:`~safeloader.runtime.sharded.ShardedGenerator`'s; the
+    shards behind it are processes.
+    """
+
+    __slots__ = ()
 
     def __init__(
         self,
@@ -489,30 +493,15 @@ class ProcessShardedGenerator(Generic[T]):
         deterministic: bool,
         context: BaseContext,
     ) -> None:
-        self._shards = _ProcessShards(fn, num_shards, max_queue_size, bool(deterministic), context)
+        self._shards = _ProcessShards(  # type: ignore[assignment]
+            fn, num_shards, max_queue_size, bool(deterministic), context
+        )
         self._finalizer = weakref.finalize(self, self._shards.close)
-
-    # Keras 3 accepts a Python iterator only if isinstance(x, GeneratorType);
-    # see safeloader.runtime.threadsafe's module docstring.
-    @property  # type: ignore[misc]
-    def __class__(self) -> type:  # noqa: D105
-        return types.GeneratorType
-
-    @property
-    def num_shards(self) -> int:
-        """How many shards (and processes) feed this iterator."""
-        return self._shards.num_shards
 
     @property
     def pids(self) -> list[int]:
         """The process ids of the shards started so far (empty before the first ``next()``)."""
-        return [process.pid for process in self._shards.processes]
-
-    def __iter__(self) -> ProcessShardedGenerator[T]:
-        return self
-
-    def __next__(self) -> T:
-        return self._shards.next_item()  # type: ignore[no-any-return]
+        return [process.pid for process in self._shards.processes]  # type: ignore[attr-defined]
 
     def close(self) -> None:
         """End the shard processes and unlink their shared memory.
@@ -522,18 +511,6 @@ class ProcessShardedGenerator(Generic[T]):
         Later ``next()`` calls raise ``StopIteration``.
         """
         self._shards.close()
-
-    def __enter__(self) -> ProcessShardedGenerator[T]:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __reduce_ex__(self, protocol: Any) -> NoReturn:
-        raise TypeError(PICKLE_MESSAGE.format(name="ProcessShardedGenerator"))
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError(PICKLE_MESSAGE.format(name="ProcessShardedGenerator"))
 
     def __repr__(self) -> str:
         shards = self._shards

@@ -423,10 +423,10 @@ class ShardedGenerator(Generic[T]):
         self.close()
 
     def __reduce_ex__(self, protocol: Any) -> NoReturn:
-        raise TypeError(PICKLE_MESSAGE.format(name="ShardedGenerator"))
+        raise TypeError(PICKLE_MESSAGE.format(name=type(self).__name__))
 
     def __reduce__(self) -> NoReturn:
-        raise TypeError(PICKLE_MESSAGE.format(name="ShardedGenerator"))
+        raise TypeError(PICKLE_MESSAGE.format(name=type(self).__name__))
 
     def __repr__(self) -> str:
         shards = self._shards
