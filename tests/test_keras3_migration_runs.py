@@ -18,11 +18,13 @@ run it, then executed in a fresh interpreter:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -89,12 +91,47 @@ def run(train: Path, stop_at: str | None = None) -> tuple[int | None, str]:
             status = None
         return status, "".join(output)
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # the workers too: same session
-        except ProcessLookupError:
-            pass  # all of them are gone already
+        stop_session(process.pid)
         process.wait()
         reader.join(timeout=5)
+
+
+def _session_members(session: int) -> dict[int, bool]:
+    """``{pid: is multiprocessing's resource tracker}`` of the processes in ``session``."""
+    members = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended meanwhile
+        fields = stat.rsplit(")", 1)[1].split()  # state, ppid, pgrp, session, ...
+        if int(fields[3]) == session and fields[0] != "Z":  # a zombie is gone already
+            members[int(entry.name)] = b"resource_tracker" in cmdline
+    return members
+
+
+def stop_session(session: int) -> None:
+    """SIGKILL the processes of ``session`` (a run and its workers), the resource tracker last.
+
+    The tracker is left to see its users gone first: it then unlinks the named
+    semaphores they registered, which would stay in /dev/shm if it were killed
+    with them. It gets a few seconds; then the whole session is killed.
+    """
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        members = _session_members(session)
+        if not members:
+            return
+        for pid, tracker in members.items():
+            if not tracker:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(session, signal.SIGKILL)
 
 
 def test_a_keras3_pydataset_gets_its_workers_and_trains(
