@@ -21,6 +21,7 @@ np = pytest.importorskip("numpy")
 tf_keras = pytest.importorskip("tf_keras")
 keras = pytest.importorskip("keras")
 
+from recording_model import RecordingModel  # noqa: E402
 from safeloader import ThreadSafeIterator, sharded_generator, threadsafe_generator  # noqa: E402
 
 BATCHES = 12
@@ -42,23 +43,6 @@ def plain_batches(count: int, yielded: list[int], delay: float = PREPARE_SECONDS
         time.sleep(delay)
         yielded.append(batch_id)
         yield make_batch(batch_id)
-
-
-class RecordingModel(tf_keras.Model):
-    """Learns y from column 1 and records the batch id in column 0 of each step."""
-
-    def __init__(self, record):
-        super().__init__()
-        self.dense = tf_keras.layers.Dense(1)
-        self.record = record  # a bound method, not a list: Keras would wrap a list
-
-    def call(self, inputs):
-        return self.dense(inputs[:, 1:])
-
-    def train_step(self, data):
-        x, _ = data
-        self.record(int(x[0, 0]))  # run_eagerly=True: a real number here
-        return super().train_step(data)
 
 
 def fit_keras2(source, seen: list[int]):

@@ -20,6 +20,7 @@ tf_keras = pytest.importorskip("tf_keras")
 keras = pytest.importorskip("keras")
 
 import process_shard_fns as fns  # noqa: E402
+from recording_model import RecordingModel  # noqa: E402
 from safeloader import sharded_generator  # noqa: E402
 from safeloader.data import from_generator  # noqa: E402
 
@@ -28,23 +29,6 @@ BATCHES = 12  # what fns.id_batches yields over all shards
 
 def _ended(pids: list[int]) -> bool:
     return all(not Path(f"/proc/{pid}").exists() for pid in pids)
-
-
-class RecordingModel(tf_keras.Model):
-    """Learns y from column 1 and records the batch id in column 0 of each step."""
-
-    def __init__(self, record):
-        super().__init__()
-        self.dense = tf_keras.layers.Dense(1)
-        self.record = record  # a bound method, not a list: Keras would wrap a list
-
-    def call(self, inputs):
-        return self.dense(inputs[:, 1:])
-
-    def train_step(self, data):
-        x, _ = data
-        self.record(int(x[0, 0]))  # run_eagerly=True: a real number here
-        return super().train_step(data)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
