@@ -172,6 +172,24 @@ class FixContext:
         self._warn(message)
 
 
+class OwnBodyTransformer(cst.CSTTransformer):
+    """A transformer that stays in the body it is given.
+
+    It does not enter the functions, classes and lambdas nested in that body:
+    a rewrite meant for a method's own statements must not reach the code of
+    a closure or a local class, which runs elsewhere.
+    """
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
 class FixHandler(Protocol):
     """The interface a handler module offers (see the module docstring)."""
 

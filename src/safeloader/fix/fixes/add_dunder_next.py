@@ -23,7 +23,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from safeloader.findings import Fix
-from safeloader.fix.fixes import FixContext
+from safeloader.fix.fixes import FixContext, OwnBodyTransformer
 
 NODE_TYPE = cst.ClassDef
 
@@ -33,21 +33,12 @@ def _blank_lines(statement: cst.BaseStatement) -> list[cst.EmptyLine]:
     return [line for line in lines if line.comment is None]
 
 
-class _Python2NextCalls(cst.CSTTransformer):
+class _Python2NextCalls(OwnBodyTransformer):
     """Rewrites ``<expression>.next()`` as ``next(<expression>)``, except on ``owner``."""
 
     def __init__(self, owner: str) -> None:
         super().__init__()
         self._owner = owner
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
         func = updated_node.func

@@ -18,7 +18,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from safeloader.findings import Fix
-from safeloader.fix.fixes import FixContext
+from safeloader.fix.fixes import FixContext, OwnBodyTransformer
 
 NODE_TYPE = cst.FunctionDef
 
@@ -38,7 +38,7 @@ def is_super_init(call: cst.Call, owner: str) -> bool:
         call.args[0], m.Arg(value=m.Name(owner), keyword=None, star=""))
 
 
-class _SuperInitCalls(cst.CSTTransformer):
+class _SuperInitCalls(OwnBodyTransformer):
     """Counts (and, when ``kwargs`` is set, extends) the super-init calls of one body."""
 
     def __init__(self, owner: str, kwargs: str | None) -> None:
@@ -46,15 +46,6 @@ class _SuperInitCalls(cst.CSTTransformer):
         self.owner = owner
         self.kwargs = kwargs
         self.count = 0
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
         if not is_super_init(original_node, self.owner):
