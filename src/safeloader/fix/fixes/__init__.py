@@ -93,8 +93,9 @@ class ModuleSession(Protocol):
         """Make ``from <module> import <name> [as <asname>]`` (``import <module>``
         when ``name`` is ``None``) present once the walk is done."""
 
-    def remove_import(self, module: str, name: str) -> None:
-        """Drop ``from <module> import <name>`` once the walk is done, if nothing uses it."""
+    def remove_import(self, module: str, name: str, asname: str | None = None) -> None:
+        """Drop ``from <module> import <name> [as <asname>]`` once the walk is done (and
+        the imports asked for are added), if nothing uses it."""
 
     def remove_imports_used_by(self, original: cst.CSTNode) -> None:
         """Drop the imports ``original`` uses once the walk is done, each if nothing
@@ -158,9 +159,11 @@ class FixContext:
         """The nodes that bind ``name`` in the module's global scope."""
         return self._session.global_bindings(name)
 
-    def remove_import(self, module: str, name: str) -> None:
-        """Drop ``from <module> import <name>`` if nothing uses the name afterwards."""
-        self._session.remove_import(module, name)
+    def remove_import(self, module: str, name: str, asname: str | None = None) -> None:
+        """Drop ``from <module> import <name> [as <asname>]`` if nothing uses it
+        afterwards: also one this walk adds, so a fix can ask for an import that
+        is needed only while something still refers to it."""
+        self._session.remove_import(module, name, asname)
 
     def remove_imports_used_by(self, original: cst.CSTNode) -> None:
         """Drop the imports ``original`` (a node of the parsed tree, being removed) uses,
