@@ -1059,7 +1059,9 @@ _RULE_LIST = (
             and the `*_generator` loops before it) ran steps while the step index
             was below the value, which is `math.ceil` of it for every positive
             value: the fixed call runs exactly the steps the Keras 2 call ran (the
-            tests run both and count them).
+            tests run both and count them). A literal that is not positive, and an
+            expression in a function that binds `math` or `ceil` itself, are
+            reported without a fix.
             """
         ),
         keras3_only=True,

@@ -53,7 +53,7 @@ STEP_COUNTS = {
 }
 #: NumPy functions whose result is a float for any number
 _NUMPY_FLOATS = frozenset({"numpy.ceil", "numpy.floor", "numpy.trunc", "numpy.rint",
-                           "numpy.divide", "numpy.true_divide", "numpy.sqrt"})
+                           "numpy.divide", "numpy.true_divide"})
 #: operators that give a float when one operand is a float
 _FLOAT_PRESERVING = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod, ast.Pow)
 _KERAS_DATASETS = frozenset({"Sequence", "PyDataset"})
