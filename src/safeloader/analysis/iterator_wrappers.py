@@ -76,7 +76,8 @@ def returns_self(node: ast.ClassDef) -> bool:
 
 
 def _advanced_attribute(value: ast.expr | None, owner: str) -> str | None:
-    """``"it"`` when ``value`` is ``next(self.it)``, ``self.it.__next__()`` or ``self.it.next()``."""
+    """``"it"`` when ``value`` is ``next(self.it)``, ``self.it.__next__()`` or
+    ``self.it.next()``."""
     if not isinstance(value, ast.Call) or value.keywords:
         return None
     func = value.func
