@@ -195,7 +195,7 @@ class CallChecker:
     @functools.cached_property
     def keras3_data(self) -> Keras3DataChecker:
         """The checker of the Keras 3 data hazards (SLD303, SLD305, SLD306)."""
-        return Keras3DataChecker(self.tree, self.classifier, self.target,
+        return Keras3DataChecker(self.tree, self.text, self.classifier, self.target,
                                  lambda node: snippet(self.lines, node))
 
     def _touches(self, node: ast.AST) -> bool:
@@ -298,7 +298,7 @@ class CallChecker:
         reference = Reference(place.scope, position(call), place.path)
         yield from self._old_method(call, arguments, reference)
         yield from self._keras3_settings(call, arguments, reference)
-        if self._targets_keras3():
+        if self.keras3_data.may_apply(call, arguments) and self._targets_keras3():
             yield from self.keras3_data.check(call, arguments, reference)
         workers = self._count(arguments.workers, reference)
         if isinstance(workers, int) and workers <= 0 or workers is Given.HIDDEN:

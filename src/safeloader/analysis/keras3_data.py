@@ -77,12 +77,21 @@ class Keras3DataChecker:
     ``describe(node)`` renders a node's source for messages.
     """
 
-    def __init__(self, tree: ast.Module, classifier: Classifier,
+    def __init__(self, tree: ast.Module, text: str, classifier: Classifier,
                  target: Callable[[], KerasTarget], describe: Callable[[ast.AST], str]):
         self.tree = tree
         self.classifier = classifier
         self.target = target
         self.describe = describe
+        # a wrapper class defines ``__next__`` or ``next``
+        self._may_define_wrappers = "next" in text
+
+    def may_apply(self, call: ast.Call, arguments: LoaderArguments) -> bool:
+        """Whether a rule could fire at ``call``: cheap, asked before the Keras target
+        (which may cost a walk of the module) is."""
+        return self._may_define_wrappers or any(
+            isinstance(find_argument(call, arguments.method, (param,)), Argument)
+            for param in STEP_COUNTS)
 
     @functools.cached_property
     def index(self) -> ModuleIndex:
