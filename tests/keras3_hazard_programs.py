@@ -188,8 +188,20 @@ KERAS3_PROGRAMS = {
     "steps_beyond_length": STEPS_BEYOND_LENGTH,
 }
 
+#: SLD305's Keras 2 twin: the same step counts through tf_keras' ``*_generator`` methods
+FLOAT_STEPS_KERAS2 = FLOAT_STEPS.replace("import keras\n", "import tf_keras as keras\n").replace(
+    "model.fit(batches(), steps_per_epoch=SAMPLES / BATCH, epochs=2,",
+    "model.fit_generator(batches(), SAMPLES / BATCH, 2,",
+).replace(
+    "model.evaluate(batches(), steps=SAMPLES * 0.7 // 2,",
+    "model.evaluate_generator(batches(), SAMPLES * 0.7 // 2,",
+).replace(
+    "model.predict(batches(), steps=SAMPLES / 3,",
+    "model.predict_generator(batches(), SAMPLES / 3,",
+)
+
 #: name -> the Keras 2 (tf_keras) script whose behaviour the Keras 3 one should keep
 KERAS2_PROGRAMS = {
-    "float_steps": FLOAT_STEPS.replace("import keras\n", "import tf_keras as keras\n"),
+    "float_steps": FLOAT_STEPS_KERAS2,
     "steps_beyond_length": STEPS_BEYOND_LENGTH_KERAS2,
 }

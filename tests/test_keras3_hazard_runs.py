@@ -133,6 +133,7 @@ def test_float_steps_run_on_keras3_exactly_as_keras2_counted_them(runs: dict[str
     keras2 = runs["keras2"]["keras2_float_steps"]
     fixed = runs["keras3"]["float_steps"]
     assert keras2["error"] is None and fixed["error"] is None
+    # tf_keras' fit_generator/evaluate_generator/predict_generator with the same floats:
     # 2 epochs of ceil(10 / 4) = 3 steps; validation ceil(1.5) = 2 per epoch, then
     # evaluate ceil(10 * 0.7 // 2) = 3; predict ceil(10 / 3) = 4
     assert keras2["results"] == [{"train": 6, "test": 7, "predict": 4}]
