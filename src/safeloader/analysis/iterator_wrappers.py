@@ -48,13 +48,13 @@ CLASS_REPLACEMENT = "ThreadSafeIterator"
 DECORATOR_REPLACEMENT = "threadsafe_generator"
 
 
-def is_docstring(stmt: ast.stmt) -> bool:
+def _is_docstring(stmt: ast.stmt) -> bool:
     """Whether ``stmt`` is a string standing alone (a docstring)."""
     return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
             and isinstance(stmt.value.value, str))
 
 
-def only_positional(fn: ast.FunctionDef | ast.AsyncFunctionDef, count: int) -> bool:
+def _only_positional(fn: ast.FunctionDef | ast.AsyncFunctionDef, count: int) -> bool:
     """Whether ``fn`` takes exactly ``count`` positional parameters and nothing else."""
     args = fn.args
     return (len(args.posonlyargs) + len(args.args) == count and not args.defaults
@@ -193,11 +193,11 @@ def is_replaceable_class(node: ast.ClassDef) -> bool:
         if isinstance(stmt, ast.Assign) and all(
                 isinstance(t, ast.Name) and t.id in _WRAPPER_MEMBERS for t in stmt.targets):
             continue
-        if not is_docstring(stmt):
+        if not _is_docstring(stmt):
             return False
     methods = class_methods(node)
     init = methods["__init__"]
-    if not only_positional(init, 2):
+    if not _only_positional(init, 2):
         return False
     advancing = [m for name, m in methods.items() if name in _ADVANCING_METHODS]
     return all(isinstance(m, ast.FunctionDef) and _only_delegates(m, attribute)
@@ -235,10 +235,10 @@ def decorator_wrapper_class(node: ast.FunctionDef) -> str | None:
     """``"Wrapper"`` when ``node`` is ``def deco(f): def g(*a, **kw): return
     Wrapper(f(*a, **kw)); return g`` (docstrings and ``functools.wraps(f)`` allowed),
     else ``None``. Whether ``Wrapper`` is a wrapper class is the caller's question."""
-    if node.decorator_list or not only_positional(node, 1):
+    if node.decorator_list or not _only_positional(node, 1):
         return None
     wrapped = node.args.args[0].arg if node.args.args else node.args.posonlyargs[0].arg
-    body = [stmt for stmt in node.body if not is_docstring(stmt)]
+    body = [stmt for stmt in node.body if not _is_docstring(stmt)]
     if len(body) != 2 or not isinstance(body[0], ast.FunctionDef):
         return None
     inner, ret = body[0], body[1]
@@ -247,7 +247,7 @@ def decorator_wrapper_class(node: ast.FunctionDef) -> str | None:
     if not (isinstance(ret, ast.Return) and isinstance(ret.value, ast.Name)
             and ret.value.id == inner.name):
         return None
-    inner_body = [stmt for stmt in inner.body if not is_docstring(stmt)]
+    inner_body = [stmt for stmt in inner.body if not _is_docstring(stmt)]
     if len(inner_body) != 1 or not isinstance(inner_body[0], ast.Return):
         return None
     value = inner_body[0].value
