@@ -245,8 +245,18 @@ def test_sld203_needs_the_plain_shape_and_a_single_binding() -> None:
                                              "replacement": "ThreadSafeIterator"}
     subclassed = textwrap.dedent(pair) + "\nclass Counted(threadsafe_iter):\n    pass\n"
     assert codes_at(subclassed) == []
-    not_a_guard_name = textwrap.dedent(pair).replace("threadsafe_iter", "Wrapper")
-    assert codes_at(not_a_guard_name) == []
+    any_name = textwrap.dedent(pair).replace("threadsafe_iter", "LockedBatches")
+    assert codes_at(any_name) == [(4, "SLD203")]  # recognised by structure, not name
+    no_lock = textwrap.dedent(pair).replace("        self.lock = threading.Lock()\n", "")
+    no_lock = no_lock.replace("        with self.lock:\n            return", "        return")
+    assert codes_at(no_lock) == []  # not meant to be thread-safe
+    transforms = textwrap.dedent(pair).replace("return next(self.it)", "return 2 * next(self.it)")
+    assert codes_at(transforms) == []  # does more than hand items on
+    counts = textwrap.dedent(pair).replace(
+        "        with self.lock:\n", "        self.count = 1\n        with self.lock:\n")
+    assert codes_at(counts) == []  # keeps state the runtime's class does not
+    not_its_parameter = textwrap.dedent(pair).replace("self.it = it", "self.it = make()")
+    assert codes_at(not_its_parameter) == []
     also_imported = "from utils import threadsafe_iter\n" + textwrap.dedent(pair)
     assert codes_at(also_imported) == []
     rebound_later = textwrap.dedent(pair) + "\nthreadsafe_iter = None\n"

@@ -214,14 +214,16 @@ def test_an_import_is_removed_only_when_no_statement_uses_it(used_far_away: bool
 
 
     ''')
-    use = "LOCK = threading.RLock()\n\n\n" if used_far_away else ""
+    use = ("LOCK = threading.RLock()\nEMPTY = threadsafe_iter(iter(()))\n\n\n"
+           if used_far_away else "")
     source = LONG_HEAD + pair + "".join(_filler(index) for index in range(15)) + use + LONG_TAIL
     fixes = [fix(FixKind.REPLACE_HANDWRITTEN, span_of(source, ast.ClassDef, name="threadsafe_iter"),
                  "SLD203", name="threadsafe_iter", replacement="ThreadSafeIterator")]
     fixed = rewrite(source, "example.py", fixes)
     assert (fixed.text, fixed.warnings) == _codemod(source, fixes)
     assert ("import threading\n" in fixed.text) is used_far_away
-    assert "from safeloader import threadsafe_iter\n" in fixed.text
+    # the name is imported only where something still uses it (no F401)
+    assert ("from safeloader import threadsafe_iter\n" in fixed.text) is used_far_away
 
 
 def test_removing_the_statement_after_the_imports_brings_in_the_next_one() -> None:
@@ -234,7 +236,8 @@ def test_removing_the_statement_after_the_imports_brings_in_the_next_one() -> No
             return f
         # a comment above the next statement
         VALUE = 1
-    ''') + "".join(_filler(index) for index in range(5)) + LONG_TAIL
+    ''') + "".join(_filler(index) for index in range(5)) + LONG_TAIL + (
+        "\n\nDECORATE = threadsafe_generator\n")  # still used: the import must stay
     fixes = [fix(FixKind.REPLACE_HANDWRITTEN,
                  span_of(source, ast.FunctionDef, name="threadsafe_generator"), "SLD203",
                  name="threadsafe_generator", replacement="threadsafe_generator")]

@@ -14,7 +14,7 @@ from safeloader.rules import RULES, FixSafety, Rule, print_rule_docs, render_mar
 
 DESIGN_CODES = [
     "SLD101", "SLD102", "SLD103", "SLD104", "SLD105",
-    "SLD201", "SLD202", "SLD203", "SLD301", "SLD302",
+    "SLD201", "SLD202", "SLD203", "SLD301", "SLD302", "SLD303", "SLD304", "SLD305", "SLD306",
 ]
 HEADINGS = [
     "## What it does", "## Why is this bad?", "## Example", "## Use instead",
@@ -68,12 +68,14 @@ def test_names_are_unique() -> None:
 
 def test_flags_match_the_design() -> None:
     assert [c for c, r in RULES.items() if not r.default_enabled] == ["SLD203"]
-    assert [c for c, r in RULES.items() if r.keras3_only] == ["SLD302"]
+    assert [c for c, r in RULES.items() if r.keras3_only] == [
+        "SLD302", "SLD303", "SLD304", "SLD305", "SLD306"]
     assert RULES["SLD102"].fix_safety is FixSafety.UNSAFE
     assert RULES["SLD103"].fix_safety is FixSafety.UNSAFE
     assert RULES["SLD203"].fix_safety is FixSafety.SAFE
     assert RULES["SLD302"].fix_safety is FixSafety.SAFE
-    assert {c for c, r in RULES.items() if r.fix_safety is FixSafety.NONE} == {"SLD104"}
+    assert all(RULES[c].fix_safety is FixSafety.SAFE for c in ("SLD303", "SLD304", "SLD305"))
+    assert {c for c, r in RULES.items() if r.fix_safety is FixSafety.NONE} == {"SLD104", "SLD306"}
 
 
 @pytest.mark.parametrize("code", DESIGN_CODES)

@@ -64,6 +64,11 @@ class FixKind(enum.Enum):
     #: ``class`` statements) under ``if __name__ == "__main__":``; when
     #: ``refused`` is set, change nothing and warn with it
     GUARD_MAIN = "guard_main"
+    #: turn the list display at ``span`` into a tuple display (SLD304)
+    LIST_TO_TUPLE = "list_to_tuple"
+    #: round the steps value at ``span`` up as Keras 2 counted it (SLD305): replace
+    #: it with the literal ``value`` when given, else wrap it in ``math.ceil(...)``
+    CEIL_STEPS = "ceil_steps"
 
 
 @dataclass(frozen=True)

@@ -700,9 +700,13 @@ _RULE_LIST = (
         fix_safety=FixSafety.SAFE,
         fix_safety_note=_text(
             """
-            The new methods take the same arguments under the same names, so the call
-            does the same thing. Positional arguments after the first become keywords
-            because the positions differ between the old and new signatures. When
+            The new methods take the same arguments under the same names, so on
+            Keras 2 the call does the same thing. Positional arguments after the
+            first become keywords because the positions differ between the old and
+            new signatures. On Keras 3 the renamed call is not always the old one:
+            a `steps_per_epoch` larger than the `Sequence`'s length makes shorter
+            epochs there (Keras 2 looped the `Sequence`; see SLD306, reported
+            beside the rename), and a float `steps_per_epoch` gets SLD305's fix. When
             Keras 3 is targeted, `workers`, `use_multiprocessing` and `max_queue_size`
             move into the data's `PyDataset` constructor or go (see SLD302); where
             SLD302 would have no fix (data the analysis cannot identify), the call is
@@ -789,6 +793,365 @@ _RULE_LIST = (
         ),
         keras3_only=True,
         references=(_PYDATASET,),
+    ),
+    Rule(
+        code="SLD303",
+        name="keras3-non-generator-iterator",
+        summary=(
+            "Keras 3: an iterator that is not a generator (a hand-written lock wrapper) "
+            "is passed to `fit`/`evaluate`/`predict`."
+        ),
+        message=(
+            "{data} is {kind}, a hand-written iterator but not a generator: Keras 3's "
+            "{call}() rejects it with ValueError: Unrecognized data type (Keras 3: "
+            "{evidence}); {remedy}"
+        ),
+        what_it_does=_text(
+            """
+            When Keras 3 is targeted, finds the data (`x`, or `validation_data`) of
+            `fit`, `evaluate`, `predict` or their `*_generator` forms that is an
+            instance of a hand-written iterator wrapper class, or the result of a
+            generator function decorated with a hand-written wrapper decorator:
+            the argument itself, or a name bound once to it. Wrappers are
+            recognised by their structure, whatever their name: a class (no base
+            but `object`) whose `__iter__` returns `self` and whose `__next__` (or
+            Python 2 `next`) returns the next item of an iterator it was given in
+            `__init__` (`next(self.it)`, `self.it.__next__()`, `self.it.next()`),
+            and a decorator `def deco(f)` whose inner function returns
+            `Wrapper(f(*a, **kw))`. Only classes and decorators defined at the top
+            level of the same module are followed.
+            """
+        ),
+        why_bad=_text(
+            """
+            Keras 3 accepts a Python iterator only when it is a generator
+            (`isinstance(x, types.GeneratorType)`); any other iterator object, the
+            forum's `threadsafe_iter` lock wrapper included, fails at the first
+            call with `ValueError: Unrecognized data type`. Keras 2 took any
+            iterator, so code that trained for years stops at once after the
+            upgrade. safeloader's `ThreadSafeIterator` and `threadsafe_generator`
+            are accepted by Keras 3 as generators and stay thread-safe under Keras
+            2's `workers`.
+            """
+        ),
+        example=_text(
+            """
+            import threading
+
+            import keras
+
+
+            class threadsafe_iterator:
+                def __init__(self, it):
+                    self.it = it
+                    self.lock = threading.Lock()
+
+                def __iter__(self):
+                    return self
+
+                def __next__(self):
+                    with self.lock:
+                        return next(self.it)
+
+
+            def threadsafe_generator(f):
+                def g(*a, **kw):
+                    return threadsafe_iterator(f(*a, **kw))
+                return g
+
+
+            @threadsafe_generator
+            def batches(images, labels):
+                while True:
+                    yield images, labels
+
+
+            def train(model: keras.Model, images, labels):
+                model.fit(batches(images, labels), steps_per_epoch=100)
+            """
+        ),
+        use_instead=_text(
+            """
+            import keras
+
+            from safeloader import threadsafe_generator
+
+
+            @threadsafe_generator
+            def batches(images, labels):
+                while True:
+                    yield images, labels
+
+
+            def train(model: keras.Model, images, labels):
+                model.fit(batches(images, labels), steps_per_epoch=100)
+            """
+        ),
+        fix_title=(
+            "Replace the hand-written decorator with `safeloader.threadsafe_generator` and "
+            "the wrapper class with `safeloader.ThreadSafeIterator`, imported under their "
+            "names (an import nothing uses any more is left out, and so are the imports "
+            "only the removed code used)"
+        ),
+        fix_safety=FixSafety.SAFE,
+        fix_safety_note=_text(
+            """
+            The original cannot run on Keras 3, so nothing that worked changes. The
+            fix applies only where the class has nothing but `__init__(self, it)`,
+            `__iter__` and a `__next__`/`next` that hands on the wrapped iterator's
+            items (with or without a lock), so the runtime's class can take its
+            place under its own name; every use of the names keeps resolving.
+            Errors of the source are re-raised to every later caller instead of
+            ending iteration, and pickling the iterator raises a `TypeError` that
+            says why. Other wrappers are reported without a fix.
+            """
+        ),
+        keras3_only=True,
+        references=(_KERAS_FIT, _ITERATOR),
+    ),
+    Rule(
+        code="SLD304",
+        name="keras3-list-batches",
+        summary=(
+            "Keras 3: a `Sequence`/`PyDataset` `__getitem__` returns lists inside its "
+            "batch (`return [x1, x2], [y]`)."
+        ),
+        message=(
+            "{class_name}.__getitem__ returns the list {shown} inside its batch: Keras 3 "
+            "on TensorFlow raises TypeError (output_signature) for lists there (Keras 3: "
+            "{evidence}); make it a tuple"
+        ),
+        what_it_does=_text(
+            """
+            When Keras 3 is targeted, finds the list displays inside the batches a
+            `Sequence`/`PyDataset` subclass's `__getitem__` returns: the elements
+            of a returned tuple or list display (`return [x1, x2], [y]`), nested
+            ones too, and a name bound once in `__getitem__` to a list display and
+            returned as such an element (`inputs = [a, b]` ... `return inputs, y`).
+            A list returned as the whole batch (`return [x, y]`) works and is not
+            reported; lists the analysis cannot see (built by a call, a
+            comprehension or `append`) are not guessed at.
+            """
+        ),
+        why_bad=_text(
+            """
+            Keras 2 took `([x1, x2], [y])`, the usual multi-input style. Keras 3 on
+            the TensorFlow backend builds a `tf.data` pipeline from the first
+            batches and its `output_signature` cannot hold a list: `fit` stops at
+            once with `TypeError: output_signature must contain objects that are
+            subclass of tf.TypeSpec but found <class 'list'>`. Tuples mean the
+            same to every Keras and work.
+            """
+        ),
+        example=_text(
+            """
+            import keras
+
+
+            class Pairs(keras.utils.PyDataset):
+                def __init__(self, left, right, labels, **kwargs):
+                    super().__init__(**kwargs)
+                    self.left, self.right, self.labels = left, right, labels
+
+                def __len__(self):
+                    return len(self.labels)
+
+                def __getitem__(self, index):
+                    return [self.left[index], self.right[index]], [self.labels[index]]
+            """
+        ),
+        use_instead=_text(
+            """
+            import keras
+
+
+            class Pairs(keras.utils.PyDataset):
+                def __init__(self, left, right, labels, **kwargs):
+                    super().__init__(**kwargs)
+                    self.left, self.right, self.labels = left, right, labels
+
+                def __len__(self):
+                    return len(self.labels)
+
+                def __getitem__(self, index):
+                    return (self.left[index], self.right[index]), (self.labels[index],)
+            """
+        ),
+        fix_title="Turn the list display into a tuple display",
+        fix_safety=FixSafety.SAFE,
+        fix_safety_note=_text(
+            """
+            The original cannot run on Keras 3, and a tuple carries the same inputs
+            or targets in the same order. Only the brackets change (a single
+            element gets its trailing comma). A name bound to the list is fixed
+            where it is bound, only when `__getitem__` uses it nowhere but in its
+            returned batches; otherwise it is reported without a fix.
+            """
+        ),
+        keras3_only=True,
+        references=(_PYDATASET,),
+    ),
+    Rule(
+        code="SLD305",
+        name="keras3-float-steps",
+        summary=(
+            "Keras 3: a float `steps_per_epoch`, `validation_steps` or `steps` "
+            "(e.g. `n * 0.7 // batch`)."
+        ),
+        message=(
+            "{param}={value} is a float: Keras 3's {call}() raises TypeError where Keras 2 "
+            "ran ceil({param}) steps (Keras 3: {evidence}); {remedy}"
+        ),
+        what_it_does=_text(
+            """
+            When Keras 3 is targeted, finds a `steps_per_epoch` or
+            `validation_steps` of `fit` (and `steps` of `evaluate` and `predict`,
+            and the same arguments of the `*_generator` forms, by keyword or by
+            position) whose value is surely a float: a float literal, a true
+            division (`n / batch`), arithmetic with a float operand (`n * 0.7 //
+            batch`: floor division of a float is still a float), `float(...)`,
+            NumPy's `ceil`, `floor`, `trunc`, `rint` or `divide`, or a name bound
+            once to one of these. `//` of integers, `int(...)`, `len(...)`,
+            `round(x)` and `math.ceil`/`math.floor` give integers and are not
+            reported.
+            """
+        ),
+        why_bad=_text(
+            """
+            Keras 2 counted steps with `while step < steps_per_epoch`, so a float
+            ran `ceil(steps_per_epoch)` steps (2.5 ran 3, 2.0 ran 2). Keras 3
+            passes the value to `range()`: `TypeError: 'float' object cannot be
+            interpreted as an integer` at the first call. `fit_generator(...,
+            (n * 0.7) // batch)` worked for years and fails after the rename to
+            `fit`.
+            """
+        ),
+        example=_text(
+            """
+            import keras
+
+
+            def train(model: keras.Model, batches, samples, batch_size):
+                model.fit(batches, steps_per_epoch=samples * 0.8 // batch_size, epochs=10)
+            """
+        ),
+        use_instead=_text(
+            """
+            import math
+
+            import keras
+
+
+            def train(model: keras.Model, batches, samples, batch_size):
+                model.fit(batches, steps_per_epoch=math.ceil(samples * 0.8 // batch_size),
+                          epochs=10)
+            """
+        ),
+        fix_title=(
+            "Round the value up as Keras 2 counted it: a literal becomes the integer "
+            "`math.ceil` gives, any other value is wrapped in `math.ceil(...)` (with "
+            "`import math`)"
+        ),
+        fix_safety=FixSafety.SAFE,
+        fix_safety_note=_text(
+            """
+            The original cannot run on Keras 3. Keras 2 (tf_keras' data handler,
+            and the `*_generator` loops before it) ran steps while the step index
+            was below the value, which is `math.ceil` of it for every positive
+            value: the fixed call runs exactly the steps the Keras 2 call ran (the
+            tests run both and count them). A literal that is not positive, and an
+            expression in a function that binds `math` or `ceil` itself, are
+            reported without a fix.
+            """
+        ),
+        keras3_only=True,
+        references=(_KERAS_FIT,),
+    ),
+    Rule(
+        code="SLD306",
+        name="keras3-steps-beyond-dataset",
+        summary=(
+            "Keras 3: `steps_per_epoch` is provably larger than `len()` of the "
+            "`Sequence`/`PyDataset` it reads."
+        ),
+        message=(
+            "{param}={value} exceeds {length}, the batches {data} has: Keras 3 ends each "
+            "epoch there with only a warning, where Keras 2's workers looped the Sequence "
+            "(Keras 3: {evidence}); {remedy}"
+        ),
+        what_it_does=_text(
+            """
+            When Keras 3 is targeted, finds `steps_per_epoch` (`validation_steps`
+            for `validation_data`, `steps` of `evaluate`/`predict`) that is surely
+            larger than the length of the `Sequence`/`PyDataset` of the project
+            that the call reads: `len(data) * k` or `k * len(data)` with a literal
+            `k` above 1, `len(data) + k` with a literal `k` of 1 or more, where
+            `data` is the name passed as the data; or a literal larger than the
+            literal its class's `__len__` returns.
+            """
+        ),
+        why_bad=_text(
+            """
+            Keras 2 fed a `Sequence` through an enqueuer that, with `workers` (or
+            `fit_generator`'s defaults before tf.keras), started over at the end,
+            so `steps_per_epoch=len(seq) * 8` made one epoch eight passes. Keras 3
+            stops the epoch when the `PyDataset` runs out ("Your input ran out of
+            data") and starts the next one: every epoch silently shrinks to one
+            pass, and schedules, callbacks and checkpoints keyed to epochs change
+            meaning. (tf_keras with one worker stopped training altogether.)
+            """
+        ),
+        example=_text(
+            """
+            import keras
+
+
+            class Batches(keras.utils.PyDataset):
+                def __len__(self):
+                    return 100
+
+                def __getitem__(self, index):
+                    return load(index)
+
+
+            def main(model):
+                data = Batches()
+                model.fit(data, steps_per_epoch=len(data) * 8, epochs=10)
+            """
+        ),
+        use_instead=_text(
+            """
+            import keras
+
+
+            class Batches(keras.utils.PyDataset):
+                def __len__(self):
+                    return 100
+
+                def __getitem__(self, index):
+                    return load(index)
+
+
+            def main(model):
+                data = Batches()
+                model.fit(data, epochs=80)
+            """
+        ),
+        fix_title=None,
+        fix_safety=FixSafety.NONE,
+        fix_safety_note=_text(
+            """
+            There is no automatic fix: what an epoch should be is the author's
+            choice. Either leave `steps_per_epoch` out and multiply `epochs` (an
+            epoch is then one pass), or make the class's `__len__` return the
+            batches an epoch should have and read index `i % n` of the data in
+            `__getitem__`; both change epoch-keyed callbacks and schedules, which
+            a rewrite must not do silently. SLD301's rename of `fit_generator`
+            does not preserve such a call's behaviour on Keras 3 either.
+            """
+        ),
+        keras3_only=True,
+        references=(_KERAS_FIT, _PYDATASET),
     ),
 )
 

@@ -1,4 +1,5 @@
-"""The call-site rules: SLD101, SLD102, SLD103, SLD301 and SLD302.
+"""The call-site rules: SLD101, SLD102, SLD103, SLD301 and SLD302 (and, through
+:mod:`safeloader.analysis.keras3_data`, the Keras 3 data hazards SLD303, SLD305, SLD306).
 
 Each call of a method named ``fit``, ``evaluate``, ``predict`` or their
 ``*_generator`` forms, on any receiver, is read by its Keras signature
@@ -53,6 +54,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +69,7 @@ from safeloader.analysis.generators import (
     Value,
     node_span,
 )
+from safeloader.analysis.keras3_data import Keras3DataChecker
 from safeloader.analysis.keras3_settings import SettingsPlan, SettingsPlanner
 from safeloader.analysis.keras_version import KerasTarget
 from safeloader.analysis.main_guard import (
@@ -189,6 +192,12 @@ class CallChecker:
         """Return the Keras major version the module targets (``None``: unknown)."""
         return self.target().version
 
+    @functools.cached_property
+    def keras3_data(self) -> Keras3DataChecker:
+        """The checker of the Keras 3 data hazards (SLD303, SLD305, SLD306)."""
+        return Keras3DataChecker(self.tree, self.text, self.classifier, self.target,
+                                 lambda node: snippet(self.lines, node))
+
     def _touches(self, node: ast.AST) -> bool:
         """Whether a candidate line lies within ``node``'s lines."""
         first = getattr(node, "lineno", 0)
@@ -289,6 +298,8 @@ class CallChecker:
         reference = Reference(place.scope, position(call), place.path)
         yield from self._old_method(call, arguments, reference)
         yield from self._keras3_settings(call, arguments, reference)
+        if self.keras3_data.may_apply(call, arguments) and self._targets_keras3():
+            yield from self.keras3_data.check(call, arguments, reference)
         workers = self._count(arguments.workers, reference)
         if isinstance(workers, int) and workers <= 0 or workers is Given.HIDDEN:
             return  # Keras 2 starts no thread and no process for workers <= 0

@@ -10,11 +10,12 @@ SLD202: a class with ``__iter__`` and a Python 2 ``next`` method but no
 classes whose whole hierarchy is in the file are judged (an imported base may
 define ``__next__``).
 
-SLD203 (off by default): the hand-written ``threadsafe_iter`` class and
-``threadsafe_generator`` decorator of the forum answer, which
+SLD203 (off by default): the hand-written thread-safe wrapper class and its
+decorator (the forum's ``threadsafe_iter`` / ``threadsafe_generator``, under
+any name: recognised by structure, see :mod:`.iterator_wrappers`), which
 ``safeloader.ThreadSafeIterator`` and ``safeloader.threadsafe_generator``
-replace. Only the plain shapes are reported, so the import replaces them
-without changing what the rest of the file sees.
+replace. Only the shapes the runtime can replace are reported, so the import
+replaces them without changing what the rest of the file sees.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from safeloader.analysis.class_index import (
     span_of,
     walk_method,
 )
-from safeloader.analysis.guards import HANDWRITTEN_GUARDS
+from safeloader.analysis.iterator_wrappers import ModuleWrappers, returns_self
 from safeloader.findings import Finding, Fix, FixKind
 from safeloader.rules import RULES
 
@@ -49,8 +50,6 @@ from safeloader.rules import RULES
 _ADVANCING_METHODS = frozenset({"__next__", "next", "send"})
 #: statements the LOCK_NEXT_CALL fix may put under ``with``
 _SIMPLE_STATEMENTS = (ast.Return, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)
-#: the members a plain hand-written wrapper class has
-_WRAPPER_MEMBERS = frozenset({"__init__", "__iter__", "__next__", "next"})
 
 
 def effective_dunder_next(node: ast.ClassDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
@@ -197,20 +196,6 @@ def _binds(node: ast.ClassDef, name: str) -> bool:
     return name in class_methods(node) or name in class_attribute_names(node)
 
 
-def _returns_self(node: ast.ClassDef) -> bool:
-    """Whether the class's ``__iter__`` is the iterator's ``return self``."""
-    method = class_methods(node).get("__iter__")
-    owner = first_param(method) if isinstance(method, ast.FunctionDef) else None
-    if method is None or owner is None:
-        return False
-    body = list(local_nodes(method))
-    if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in body):
-        return False
-    returns = [n for n in body if isinstance(n, ast.Return)]
-    return bool(returns) and all(isinstance(r.value, ast.Name) and r.value.id == owner
-                                 for r in returns)
-
-
 def check_py2_next(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
     """SLD202 findings of one class."""
     method = class_methods(node).get("next")
@@ -222,7 +207,7 @@ def check_py2_next(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
         return
     chain = _in_file_hierarchy(index, node)
     iter_owners = [c for c in chain if _binds(c, "__iter__")] if chain is not None else []
-    if not iter_owners or not _returns_self(iter_owners[0]):
+    if not iter_owners or not returns_self(iter_owners[0]):
         return  # no __iter__, or one that hands out another iterator: not an iterator class
     if any(_binds(c, "__next__") for c in chain):
         return
@@ -231,101 +216,30 @@ def check_py2_next(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
         (Fix(FixKind.ADD_DUNDER_NEXT, span_of(node), params={"class_name": node.name}),))
 
 
-def _is_docstring(stmt: ast.stmt) -> bool:
-    return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
-            and isinstance(stmt.value.value, str))
-
-
-def _only_positional(fn: ast.FunctionDef | ast.AsyncFunctionDef, count: int) -> bool:
-    args = fn.args
-    return (len(args.posonlyargs) + len(args.args) == count and not args.defaults
-            and args.vararg is None and args.kwarg is None and not args.kwonlyargs)
-
-
-def is_plain_wrapper_class(index: ModuleIndex, node: ast.ClassDef) -> bool:
-    """The forum's ``threadsafe_iter`` shape: ``__init__(self, it)`` with a lock, and next."""
-    if node.decorator_list or node.keywords or node.bases and not (
-            len(node.bases) == 1 and isinstance(node.bases[0], ast.Name)
-            and node.bases[0].id == "object"):
-        return False
-    for stmt in node.body:
-        if isinstance(stmt, ast.FunctionDef) and stmt.name in _WRAPPER_MEMBERS:
-            continue
-        if isinstance(stmt, ast.Assign) and all(
-                isinstance(t, ast.Name) and t.id in _WRAPPER_MEMBERS for t in stmt.targets):
-            continue
-        if not _is_docstring(stmt):
-            return False
-    methods = class_methods(node)
-    init = methods.get("__init__")
-    return (init is not None and _only_positional(init, 2) and bool(lock_attributes(index, node))
-            and ("__next__" in methods or "next" in methods))
-
-
-def _wrapped_call_class(fn: ast.FunctionDef) -> str | None:
-    """``C`` when ``fn`` is ``def g(*a, **kw): return C(f(*a, **kw))`` (docstring allowed)."""
-    body = [s for s in fn.body if not _is_docstring(s)]
-    if len(body) != 1 or not isinstance(body[0], ast.Return):
-        return None
-    value = body[0].value
-    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
-            and len(value.args) == 1 and not value.keywords
-            and isinstance(value.args[0], ast.Call)):
-        return None
-    return value.func.id
-
-
-def is_plain_wrapper_decorator(node: ast.FunctionDef, wrapper_classes: set[str]) -> bool:
-    """The forum's ``threadsafe_generator(f)``: a closure returning ``threadsafe_iter(f(...))``."""
-    if node.decorator_list or not _only_positional(node, 1):
-        return False
-    body = [s for s in node.body if not _is_docstring(s)]
-    if len(body) != 2 or not isinstance(body[0], ast.FunctionDef):
-        return False
-    inner, ret = body[0], body[1]
-    for decorator in inner.decorator_list:
-        target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        if not (isinstance(target, (ast.Name, ast.Attribute))
-                and source_text(target) in ("wraps", "functools.wraps")):
-            return False
-    return (isinstance(ret, ast.Return) and isinstance(ret.value, ast.Name)
-            and ret.value.id == inner.name and _wrapped_call_class(inner) in wrapper_classes)
-
-
 def check_handwritten(index: ModuleIndex, tree: ast.Module) -> Iterator[Finding]:
-    """SLD203 findings: the module-level hand-written wrapper pair."""
-    subclassed = {b.id for defs in index.classes.values() for c in defs
-                  for b in c.bases if isinstance(b, ast.Name)}
-    bound_once: dict[str, bool] = {}
-    for stmt in tree.body:
-        if isinstance(stmt, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            bound_once[stmt.name] = stmt.name not in bound_once and stmt.name not in index.bindings
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    bound_once[target.id] = False
-    classes = {stmt.name for stmt in tree.body
-               if isinstance(stmt, ast.ClassDef) and stmt.name in HANDWRITTEN_GUARDS
-               and bound_once.get(stmt.name) and stmt.name not in subclassed
-               and is_plain_wrapper_class(index, stmt)}
-    for stmt in tree.body:
-        if not bound_once.get(getattr(stmt, "name", "")):
-            continue
-        if isinstance(stmt, ast.ClassDef) and stmt.name in classes:
-            kind, replacement = "thread-safe iterator class", "ThreadSafeIterator"
-        elif (isinstance(stmt, ast.FunctionDef) and stmt.name in HANDWRITTEN_GUARDS
-              and is_plain_wrapper_decorator(stmt, classes)):
-            kind, replacement = "decorator", "threadsafe_generator"
-        else:
-            continue
-        spelled = replacement if stmt.name == replacement else f"{replacement} as {stmt.name}"
+    """SLD203 findings: the module-level hand-written thread-safe wrappers, recognised
+    by their structure (:mod:`.iterator_wrappers`): a wrapper class that keeps a lock
+    and that ``ThreadSafeIterator`` can replace, and a decorator returning one."""
+    wrappers = ModuleWrappers.build(index, tree)
+    found: list[tuple[ast.stmt, str, Fix]] = []
+    for name, node in wrappers.classes.items():
+        fix = wrappers.class_fix(name)
+        if fix is not None and wrappers.holds_lock(name):
+            found.append((node, "thread-safe iterator class", fix))
+    reported = {fix.params["name"] for _, _, fix in found}
+    for name, (definition, returned) in wrappers.decorators.items():
+        fix = wrappers.decorator_fix(name)
+        if fix is not None and returned in reported:
+            found.append((definition, "decorator", fix))
+    found.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
+    for stmt, kind, fix in found:
+        name, replacement = fix.params["name"], fix.params["replacement"]
+        spelled = replacement if name == replacement else f"{replacement} as {name}"
         yield Finding(
             "SLD203", stmt.lineno, stmt.col_offset,
-            RULES["SLD203"].format(kind=kind, name=stmt.name, replacement=replacement,
+            RULES["SLD203"].format(kind=kind, name=name, replacement=replacement,
                                    spelled=spelled),
-            (Fix(FixKind.REPLACE_HANDWRITTEN, span_of(stmt),
-                 params={"name": stmt.name, "replacement": replacement}),))
+            (fix,))
 
 
 def check_iterator_class(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:

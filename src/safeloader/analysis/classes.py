@@ -1,10 +1,11 @@
-"""The class-based rules: SLD104, SLD105, SLD201, SLD202 and SLD203.
+"""The class-based rules: SLD104, SLD105, SLD201, SLD202, SLD203 and SLD304.
 
 Each class statement of the module, nested ones included, is judged on its
 own; the rules share one :class:`~safeloader.analysis.class_index.ModuleIndex`
 of the module's imports and classes. See :mod:`.class_dataset` (Keras
-``Sequence`` / ``PyDataset`` subclasses) and :mod:`.class_iterator`
-(hand-written iterators and thread-safe wrappers).
+``Sequence`` / ``PyDataset`` subclasses), :mod:`.list_batches` (their list
+batches under Keras 3) and :mod:`.class_iterator` (hand-written iterators and
+thread-safe wrappers).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from safeloader.analysis.class_dataset import check_dataset_class
 from safeloader.analysis.class_index import ModuleIndex
 from safeloader.analysis.class_iterator import check_handwritten, check_iterator_class
 from safeloader.analysis.keras_version import KerasTarget
+from safeloader.analysis.list_batches import check_list_batches
 from safeloader.findings import Finding
 
 
@@ -29,6 +31,7 @@ def check_classes(tree: ast.Module, target: Callable[[], KerasTarget]) -> Iterat
     for defs in index.classes.values():
         for node in defs:
             findings.extend(check_dataset_class(index, node, target))
+            findings.extend(check_list_batches(index, node, target))
             findings.extend(check_iterator_class(index, node))
     findings.extend(check_handwritten(index, tree))
     findings.sort(key=lambda f: (f.line, f.col, f.code))

@@ -145,6 +145,16 @@ def _find(call: ast.Call, params: tuple[str, ...], signature: tuple[str, ...]) -
     return Given.DEFAULT
 
 
+def find_argument(call: ast.Call, method: str, params: tuple[str, ...]) -> Argument | Given:
+    """How ``call`` of ``method`` passes the first of ``params`` that its signature has
+    (by keyword or by position); ``Given.DEFAULT`` when the signature has none of them."""
+    signature = _signature(call, method)
+    present = tuple(param for param in params if param in signature)
+    if not present:
+        return Given.DEFAULT
+    return _find(call, present, signature)
+
+
 def bind_loader_call(call: ast.Call, method: str) -> LoaderArguments:
     """Read the data and the loader settings (``workers``, ``use_multiprocessing``,
     ``max_queue_size``) of ``call``.

@@ -68,9 +68,10 @@ class CodemodSession:
         """Schedule the import for LibCST's ``AddImportsVisitor``."""
         AddImportsVisitor.add_needed_import(self._context, module, name, asname)
 
-    def remove_import(self, module: str, name: str) -> None:
-        """Schedule the removal for LibCST's ``RemoveImportsVisitor``."""
-        RemoveImportsVisitor.remove_unused_import(self._context, module, name)
+    def remove_import(self, module: str, name: str, asname: str | None = None) -> None:
+        """Schedule the removal for LibCST's ``RemoveImportsVisitor`` (which runs after
+        ``AddImportsVisitor``)."""
+        RemoveImportsVisitor.remove_unused_import(self._context, module, name, asname)
 
     def remove_imports_used_by(self, original: cst.CSTNode) -> None:
         """Schedule the removals for LibCST's ``RemoveImportsVisitor``."""

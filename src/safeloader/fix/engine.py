@@ -83,7 +83,7 @@ class PartialModuleSession:
         self._wrapper = wrapper
         self._bindings = lru_cache(maxsize=None)(self._find_bindings)
         self.imports: list[ImportRequest] = []
-        self.removals: list[tuple[str, str]] = []
+        self.removals: list[tuple[str, str, str | None]] = []
         self.removed_nodes: list[cst.CSTNode] = []
 
     @property
@@ -110,10 +110,11 @@ class PartialModuleSession:
         """Collect the import for :func:`~safeloader.fix.imports.add_imports`."""
         self.imports.append((module, name, asname))
 
-    def remove_import(self, module: str, name: str) -> None:
-        """Collect the removal, once every statement that mentions ``name`` is here."""
-        self._need_uses_of([name])
-        self.removals.append((module, name))
+    def remove_import(self, module: str, name: str, asname: str | None = None) -> None:
+        """Collect the removal, once every statement that mentions the name it
+        binds (``asname`` or ``name``) is here."""
+        self._need_uses_of([asname or name])
+        self.removals.append((module, name, asname))
 
     def remove_imports_used_by(self, original: cst.CSTNode) -> None:
         """Collect the removals, once every statement that mentions a global
@@ -312,8 +313,8 @@ def _edit_imports(session: PartialModuleSession, module: cst.Module, partial: Pa
         from libcst.codemod.visitors import RemoveImportsVisitor
 
         context = CodemodContext(filename=filename, wrapper=wrapper)
-        for module_name, name in session.removals:
-            RemoveImportsVisitor.remove_unused_import(context, module_name, name)
+        for module_name, name, asname in session.removals:
+            RemoveImportsVisitor.remove_unused_import(context, module_name, name, asname)
         for node in session.removed_nodes:
             RemoveImportsVisitor.remove_unused_import_by_node(context, node)
         module = RemoveImportsVisitor(context).transform_module(module)

@@ -69,6 +69,8 @@ HANDLER_MODULES: Mapping[FixKind, str] = MappingProxyType(
         FixKind.REMOVE_LOADER_SETTINGS: "safeloader.fix.fixes.remove_loader_settings",
         FixKind.ADD_LOADER_SETTINGS: "safeloader.fix.fixes.add_loader_settings",
         FixKind.GUARD_MAIN: "safeloader.fix.fixes.guard_main",
+        FixKind.LIST_TO_TUPLE: "safeloader.fix.fixes.list_to_tuple",
+        FixKind.CEIL_STEPS: "safeloader.fix.fixes.ceil_steps",
     }
 )
 
@@ -93,8 +95,9 @@ class ModuleSession(Protocol):
         """Make ``from <module> import <name> [as <asname>]`` (``import <module>``
         when ``name`` is ``None``) present once the walk is done."""
 
-    def remove_import(self, module: str, name: str) -> None:
-        """Drop ``from <module> import <name>`` once the walk is done, if nothing uses it."""
+    def remove_import(self, module: str, name: str, asname: str | None = None) -> None:
+        """Drop ``from <module> import <name> [as <asname>]`` once the walk is done (and
+        the imports asked for are added), if nothing uses it."""
 
     def remove_imports_used_by(self, original: cst.CSTNode) -> None:
         """Drop the imports ``original`` uses once the walk is done, each if nothing
@@ -144,23 +147,36 @@ class FixContext:
         if self.can_import(module, name):
             self.add_import(module, name)
             return cst.Name(name)
-        if "." not in module and all(
+        reference = self.import_module(module)
+        if reference is not None:
+            return cst.Attribute(value=reference, attr=cst.Name(name))
+        return None
+
+    def import_module(self, module: str) -> cst.BaseExpression | None:
+        """Make ``import <module>`` present (``module`` undotted); return the name for it.
+
+        ``None`` when something other than ``import <module>`` binds that name in
+        the module's global scope (nothing is added then).
+        """
+        if "." in module or not all(
             isinstance(node, cst.Import)
             and any(get_full_name_for_node(alias.name) == module and alias.asname is None
                     for alias in node.names)
             for node in self._bindings(module)
         ):
-            self._session.add_import(module, None, None)
-            return cst.Attribute(value=cst.Name(module), attr=cst.Name(name))
-        return None
+            return None
+        self._session.add_import(module, None, None)
+        return cst.Name(module)
 
     def _bindings(self, name: str) -> Sequence[cst.CSTNode | None]:
         """The nodes that bind ``name`` in the module's global scope."""
         return self._session.global_bindings(name)
 
-    def remove_import(self, module: str, name: str) -> None:
-        """Drop ``from <module> import <name>`` if nothing uses the name afterwards."""
-        self._session.remove_import(module, name)
+    def remove_import(self, module: str, name: str, asname: str | None = None) -> None:
+        """Drop ``from <module> import <name> [as <asname>]`` if nothing uses it
+        afterwards: also one this walk adds, so a fix can ask for an import that
+        is needed only while something still refers to it."""
+        self._session.remove_import(module, name, asname)
 
     def remove_imports_used_by(self, original: cst.CSTNode) -> None:
         """Drop the imports ``original`` (a node of the parsed tree, being removed) uses,

@@ -1,4 +1,4 @@
-"""SLD203: replace the hand-written ``threadsafe_iter`` / ``threadsafe_generator``.
+"""SLD203 and SLD303: replace the hand-written ``threadsafe_iter`` / ``threadsafe_generator``.
 
 The class or function is removed and the same name is imported from
 safeloader instead, so every use of it in the file still resolves:
@@ -6,7 +6,8 @@ safeloader instead, so every use of it in the file still resolves:
 ``ThreadSafeIterator``), ``from safeloader import threadsafe_generator``, or
 ``from safeloader import ThreadSafeIterator as ThreadSafeIter`` for other
 names. Imports only the removed code used (``import threading``) go too, when
-nothing else uses them.
+nothing else uses them, and so does the new import when nothing uses the name
+any more (a class that only the decorator removed with it returned).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def apply(
         context.warn(f"'{updated.name.value}' is not the hand-written '{name}'; left as it is")
         return updated
     context.remove_imports_used_by(original)
-    if _EXPORTS.get(name) == replacement:
-        context.add_import(_MODULE, name)
-    else:
-        context.add_import(_MODULE, replacement, asname=name)
+    asname = None if _EXPORTS.get(name) == replacement else name
+    context.add_import(_MODULE, replacement if asname else name, asname=asname)
+    # the name may have been used only by other wrappers removed in the same pass
+    context.remove_import(_MODULE, replacement if asname else name, asname)
     return cst.RemoveFromParent()

@@ -1,0 +1,127 @@
+"""SLD304: list displays inside the batches a ``Sequence``/``PyDataset`` returns (Keras 3).
+
+Keras 3 on TensorFlow builds ``tf.data`` pipelines from a ``PyDataset``'s
+first batches, and the ``output_signature`` it derives cannot hold a list:
+``return [x1, x2], [y]`` raises ``TypeError``; ``return (x1, x2), (y,)``
+works, and so does a list as the whole batch (``return [x, y]``, which Keras
+reads as a tuple). So the rule reports the list displays found among the
+elements of a returned tuple or list display, at any depth, and a name bound
+once in ``__getitem__`` to a list display that is returned as such an
+element. Precision first: only list displays the source shows count (not
+comprehensions, calls or lists grown with ``append``).
+
+Fix: ``LIST_TO_TUPLE`` at the list display; for a name, only when
+``__getitem__`` uses the name nowhere but as an element of its returned
+batches (a tuple cannot be appended to).
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Callable, Iterator
+
+from safeloader.analysis.class_dataset import derives_from_dataset
+from safeloader.analysis.class_index import (
+    ModuleIndex,
+    class_methods,
+    is_plain_method,
+    local_nodes,
+    span_of,
+)
+from safeloader.analysis.keras_version import KerasTarget
+from safeloader.findings import Finding, Fix, FixKind
+from safeloader.rules import RULES
+
+_SHOWN_LIMIT = 40
+
+
+def _shown(node: ast.List) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= _SHOWN_LIMIT else text[: _SHOWN_LIMIT - 4] + "...]"
+
+
+def _nested_lists(batch: ast.expr) -> Iterator[ast.List]:
+    """The list displays among the elements of ``batch`` (a tuple or list display),
+    at any depth of tuple and list displays."""
+    pending = list(reversed(batch.elts)) if isinstance(batch, (ast.Tuple, ast.List)) else []
+    while pending:
+        element = pending.pop()
+        if isinstance(element, ast.Starred):
+            element = element.value
+        if isinstance(element, ast.List):
+            yield element
+        if isinstance(element, (ast.Tuple, ast.List)):
+            pending.extend(reversed(element.elts))
+
+
+def _batch_names(batch: ast.expr) -> Iterator[ast.Name]:
+    """The names among the elements of ``batch``, at any depth of displays."""
+    pending = list(batch.elts) if isinstance(batch, (ast.Tuple, ast.List)) else []
+    while pending:
+        element = pending.pop()
+        if isinstance(element, ast.Name):
+            yield element
+        elif isinstance(element, (ast.Tuple, ast.List)):
+            pending.extend(element.elts)
+
+
+def _lists_bound_once(method: ast.FunctionDef) -> dict[str, ast.Assign]:
+    """The names ``method`` binds exactly once, by ``name = [...]``, and no other way."""
+    bound: dict[str, list[ast.AST]] = {}
+    params = [*method.args.posonlyargs, *method.args.args, *method.args.kwonlyargs]
+    for arg in [*params, method.args.vararg, method.args.kwarg]:
+        if arg is not None:
+            bound.setdefault(arg.arg, []).append(arg)
+    for node in local_nodes(method):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.setdefault(node.id, []).append(node)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            for name in node.names:
+                bound.setdefault(name, []).extend([node, node])
+    found = {}
+    for node in local_nodes(method):
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.List)
+                and len(bound.get(node.targets[0].id, ())) == 1):
+            found[node.targets[0].id] = node
+    return found
+
+
+def check_list_batches(index: ModuleIndex, node: ast.ClassDef,
+                       target: Callable[[], KerasTarget]) -> Iterator[Finding]:
+    """SLD304 findings of one class (nothing unless Keras 3 is targeted and the
+    class is a ``Sequence``/``PyDataset``)."""
+    method = class_methods(node).get("__getitem__")
+    if not isinstance(method, ast.FunctionDef) or not is_plain_method(method):
+        return
+    returns = [n for n in local_nodes(method) if isinstance(n, ast.Return)
+               and isinstance(n.value, (ast.Tuple, ast.List))]
+    if not returns or not derives_from_dataset(index, node) or target().version != "3":
+        return
+    lists: list[tuple[ast.List, bool]] = []
+    for ret in returns:
+        lists.extend((found, True) for found in _nested_lists(ret.value))  # type: ignore[arg-type]
+    bound = _lists_bound_once(method)
+    if bound:
+        in_batches = [name for ret in returns
+                      for name in _batch_names(ret.value)]  # type: ignore[arg-type]
+        returned = {name.id for name in in_batches if name.id in bound}
+        element_ids = {id(name) for name in in_batches}
+        for name in sorted(returned, key=lambda n: bound[n].lineno):
+            uses = [n for n in local_nodes(method) if isinstance(n, ast.Name)
+                    and n.id == name and isinstance(n.ctx, ast.Load)]
+            only_returned = all(id(use) in element_ids for use in uses)
+            value = bound[name].value
+            assert isinstance(value, ast.List)
+            lists.append((value, only_returned))
+            lists.extend((inner, only_returned) for inner in _nested_lists(value))
+    evidence = target().evidence
+    seen: set[int] = set()
+    for display, fixable in sorted(lists, key=lambda item: (item[0].lineno, item[0].col_offset)):
+        if id(display) in seen:
+            continue
+        seen.add(id(display))
+        message = RULES["SLD304"].format(class_name=node.name, shown=_shown(display),
+                                         evidence=evidence)
+        fixes = (Fix(FixKind.LIST_TO_TUPLE, span_of(display)),) if fixable else ()
+        yield Finding("SLD304", display.lineno, display.col_offset, message, fixes)

@@ -1,0 +1,351 @@
+"""The Keras 3 data hazards SLD303-SLD306: what is reported, what is not, and the fixes
+as text (the fixed programs are run on real Keras in ``test_keras3_hazard_runs.py``)."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from pathlib import Path
+
+import pytest
+from pyflakes.checker import Checker
+from pyflakes.messages import UnusedImport
+
+from codemod_helpers import fix, run_fixes, span_of
+
+from safeloader.analysis import AnalysisConfig, analyze_source
+from safeloader.findings import Finding, FixKind
+from safeloader.fix.runner import fix_text
+from safeloader.fix.selection import FixSelection, fix_key
+
+KERAS3 = AnalysisConfig(keras_version="3")
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+WRAPPER = '''\
+import threading
+
+
+class Locked:
+    def __init__(self, it):
+        self.it = it
+        self.lock = threading.Lock()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with self.lock:
+            return next(self.it)
+
+
+def locked(f):
+    def g(*a, **kw):
+        return Locked(f(*a, **kw))
+    return g
+
+
+@locked
+def batches():
+    while True:
+        yield 1
+
+
+'''
+
+
+def found(source: str, code: str, config: AnalysisConfig = KERAS3) -> list[Finding]:
+    return [f for f in analyze_source(textwrap.dedent(source), None, config) if f.code == code]
+
+
+def lines(source: str, code: str, config: AnalysisConfig = KERAS3) -> list[int]:
+    return [f.line for f in found(source, code, config)]
+
+
+def fixed(source: str, config: AnalysisConfig = KERAS3) -> str:
+    """``source`` after every default fix, checked to be stable on a second run."""
+    chosen = FixSelection().fixes_to_apply(analyze_source(source, Path("train.py"), config))
+    result = fix_text(source, Path("train.py"), chosen)
+    assert result.text is not None, result.error
+    again = FixSelection().fixes_to_apply(analyze_source(result.text, Path("train.py"), config))
+    assert fix_text(result.text, Path("train.py"), again).text == result.text
+    return result.text
+
+
+def unused_imports(source: str) -> set[str]:
+    """The names pyflakes (flake8's F401) reports as imported but unused."""
+    return {m.message_args[0] for m in Checker(ast.parse(source)).messages
+            if isinstance(m, UnusedImport)}
+
+
+# -- SLD303 -------------------------------------------------------------------
+
+@pytest.mark.parametrize("training", [
+    "def train(model):\n    model.fit(batches(), steps_per_epoch=2)\n",
+    "def train(model):\n    data = batches()\n    model.fit(data, steps_per_epoch=2)\n",
+    "def train(model, g):\n    model.fit(g, validation_data=Locked(g))\n",
+    "def train(model, g):\n    model.evaluate(x=Locked(g), steps=1)\n",
+    "def train(model):\n    model.fit_generator(batches(), 2)\n",
+])
+def test_sld303_reports_wrapper_objects_handed_to_keras3(training: str) -> None:
+    (finding,) = found(WRAPPER + training, "SLD303")
+    assert "not a generator" in finding.message and "Unrecognized data type" in finding.message
+
+
+@pytest.mark.parametrize("training", [
+    # a generator, or something the analysis cannot see
+    "def train(model, g):\n    model.fit(g)\n",
+    "def train(model):\n    model.fit(batches.__wrapped__())\n",
+    "def train(model):\n    data = batches()\n    data = iter([])\n    model.fit(data)\n",
+    "def train(model, it):\n    model.fit(it.Locked(1))\n",
+])
+def test_sld303_stays_silent_where_it_cannot_be_sure(training: str) -> None:
+    assert lines(WRAPPER + training, "SLD303") == []
+
+
+def test_sld303_is_keras3_only() -> None:
+    training = "def train(model):\n    model.fit(batches(), steps_per_epoch=2)\n"
+    assert lines(WRAPPER + training, "SLD303", AnalysisConfig(keras_version="2")) == []
+    assert lines(WRAPPER + training, "SLD303", AnalysisConfig()) == []  # unknown Keras
+
+
+@pytest.mark.parametrize("change", [
+    ("class Locked:", "class Locked(Base):"),             # an unknown base may be a PyDataset
+    ("return next(self.it)", "return self.it"),           # hands out no item
+    ("self.it = it", "self.it = make()"),                 # not the wrapped argument
+    ("def __iter__(self):\n        return self", "def __iter__(self):\n        yield 1"),
+    ("return Locked(f(*a, **kw))", "return list(f(*a, **kw))"),  # the decorator wraps nothing
+])
+def test_wrappers_are_recognised_by_structure_only(change: tuple[str, str]) -> None:
+    training = "def train(model):\n    model.fit(batches(), steps_per_epoch=2)\n"
+    assert lines(WRAPPER + training, "SLD303") == [30]
+    assert lines(WRAPPER.replace(*change) + training, "SLD303") == []
+
+
+def test_sld303_fix_replaces_the_pair_and_leaves_no_unused_import() -> None:
+    source = WRAPPER + "def train(model):\n    model.fit(batches(), steps_per_epoch=2)\n"
+    (finding,) = found(source, "SLD303")
+    assert [(f.kind, f.params["replacement"]) for f in finding.fixes] == [
+        (FixKind.REPLACE_HANDWRITTEN, "threadsafe_generator"),
+        (FixKind.REPLACE_HANDWRITTEN, "ThreadSafeIterator")]
+    text = fixed(source)
+    assert text.startswith("from safeloader import threadsafe_generator as locked\n\n\n@locked\n")
+    assert "threading" not in text and "class Locked" not in text
+    assert unused_imports(text) == set()
+    # the class still used elsewhere keeps its name, now safeloader's
+    used = source + "\n\nEMPTY = Locked(iter(()))\n"
+    text = fixed(used)
+    assert ("from safeloader import ThreadSafeIterator as Locked, "
+            "threadsafe_generator as locked\n") in text
+    assert unused_imports(text) == set()
+
+
+def test_sld303_without_fix_where_the_class_does_more() -> None:
+    source = WRAPPER.replace("    def __iter__", "    def __len__(self):\n        return 3\n\n"
+                             "    def __iter__") + "def train(model):\n    model.fit(batches())\n"
+    (finding,) = found(source, "SLD303")
+    assert finding.fixes == ()
+    assert "use safeloader.threadsafe_generator" in finding.message
+
+
+def test_sld203_and_sld303_plan_the_same_edits() -> None:
+    source = WRAPPER + "def train(model):\n    model.fit(batches(), steps_per_epoch=2)\n"
+    findings = analyze_source(source, None, KERAS3)
+    sld203 = {fix_key(fix_) for f in findings if f.code == "SLD203" for fix_ in f.fixes}
+    sld303 = {fix_key(fix_) for f in findings if f.code == "SLD303" for fix_ in f.fixes}
+    assert sld203 == sld303 and len(sld303) == 2
+
+
+@pytest.mark.parametrize("name", ["sld203_forum_pair.py", "sld203_renamed_pair.py",
+                                  "sld203_decorator_only.py", "sld303_lock_wrapper_keras3.py"])
+def test_wrapper_fixes_add_no_unused_import(name: str) -> None:
+    before = (FIXTURES / name).read_text()
+    after = (FIXTURES / "expected" / name).read_text()
+    assert unused_imports(after) <= unused_imports(before)
+
+
+# -- SLD304 -------------------------------------------------------------------
+
+DATASET = '''\
+import keras
+
+
+class Pairs(keras.utils.PyDataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+'''
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("        return [index, index], [index]\n", [9, 9]),
+    ("        return ([index, index], index)\n", [9]),
+    ("        return [[index, index], index]\n", [9]),            # inside a whole-batch list
+    ("        return (index, [index]), index\n", [9]),
+    ("        x = [index]\n        return x, index\n", [9]),
+    ("        return [index, index]\n", []),                       # the whole batch: works
+    ("        x = [index]\n        x = [index, 1]\n        return x, index\n", []),
+    ("        x = make(index)\n        return x, index\n", []),
+    ("        return [i for i in index], index\n", []),             # not a display
+])
+def test_sld304_lists_inside_batches(body: str, expected: list[int]) -> None:
+    assert lines(DATASET + body, "SLD304") == expected
+
+
+def test_sld304_is_keras3_only_and_for_datasets_only() -> None:
+    body = "        return [index, index], index\n"
+    assert lines(DATASET + body, "SLD304", AnalysisConfig(keras_version="2")) == []
+    plain = (DATASET + body).replace("(keras.utils.PyDataset)", "")
+    assert lines(plain, "SLD304") == []
+
+
+@pytest.mark.parametrize("before, after", [
+    ("return [a, b], [y]", "return (a, b), (y,)"),
+    ("return [a, b,], [y,]", "return (a, b,), (y,)"),
+    ("return ([a, *rest]), y", "return ((a, *rest)), y"),
+    ("return [  # inputs\n    a,\n    b,\n], y", "return (  # inputs\n    a,\n    b,\n), y"),
+    ("return [], y", "return (), y"),
+])
+def test_list_to_tuple_keeps_everything_but_the_brackets(before: str, after: str) -> None:
+    source = f"def f(a, b, y, rest):\n    {before}\n"
+    spans = [span_of(source, ast.List, index) for index in range(before.count("["))]
+    text, warnings = run_fixes(source, [fix(FixKind.LIST_TO_TUPLE, span, "SLD304")
+                                        for span in spans])
+    assert text == f"def f(a, b, y, rest):\n    {after}\n" and warnings == []
+
+
+# -- SLD305 -------------------------------------------------------------------
+
+STEPS = '''\
+import math
+
+import numpy as np
+
+BATCH = 32
+
+
+def train(model, data, n):
+    half = n / 2
+'''
+
+
+@pytest.mark.parametrize("value", [
+    "2.5", "n / BATCH", "n * 0.7 // BATCH", "(n * 0.7) // BATCH", "-(n / 2)", "half",
+    "float(n)", "np.ceil(n / BATCH)", "np.floor(n)", "n // BATCH + 0.0",
+])
+def test_sld305_reports_surely_float_steps(value: str) -> None:
+    source = STEPS + f"    model.fit(data, steps_per_epoch={value})\n"
+    (finding,) = found(source, "SLD305")
+    assert finding.line == 10 and f"steps_per_epoch={value}" in finding.message
+
+
+@pytest.mark.parametrize("value", [
+    "2", "n // BATCH", "int(n * 0.7)", "math.ceil(n / BATCH)", "math.floor(n * 0.5)",
+    "round(n / BATCH)", "len(data) // BATCH", "n * 2", "np.round(n)", "steps",
+])
+def test_sld305_leaves_integers_and_unknowns_alone(value: str) -> None:
+    source = STEPS + f"    model.fit(data, steps_per_epoch={value})\n"
+    assert lines(source, "SLD305") == []
+
+
+def test_sld305_reads_every_step_count_by_keyword_or_position() -> None:
+    source = STEPS + (
+        "    model.fit(data, validation_data=data, validation_steps=half)\n"
+        "    model.evaluate(data, steps=half)\n"
+        "    model.predict(data, None, 0, half)\n"
+        "    model.fit_generator(data, half, 2, 0, None, data, half)\n"
+        "    model.evaluate_generator(data, half)\n"
+    )
+    assert lines(source, "SLD305") == [10, 11, 12, 13, 13, 14]
+
+
+def test_sld305_shadowed_float_is_not_the_builtin() -> None:
+    source = STEPS + "    float = int\n    model.fit(data, steps_per_epoch=float(n))\n"
+    assert lines(source, "SLD305") == []
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2.5", "3"), ("2.0", "2"), ("1e3", "1000"), ("+0.5", "1"),
+    ("n / BATCH", "math.ceil(n / BATCH)"), ("(n / BATCH)", "math.ceil(n / BATCH)"),
+    ("half", "math.ceil(half)"),
+])
+def test_sld305_fix_rounds_up_as_keras2_counted(value: str, expected: str) -> None:
+    source = STEPS + f"    model.fit(data, steps_per_epoch={value})\n"
+    assert f"steps_per_epoch={expected})" in fixed(source)
+
+
+def test_sld305_fix_imports_math_once_or_falls_back_to_ceil() -> None:
+    without = STEPS.replace("import math\n\n", "")
+    text = fixed(without + "    model.fit(data, steps_per_epoch=n / 2, validation_steps=half)\n")
+    assert text.startswith("import numpy as np\nimport math\n") and text.count("import math") == 1
+    assert "steps_per_epoch=math.ceil(n / 2), validation_steps=math.ceil(half))" in text
+    bound = without.replace("BATCH = 32", "BATCH = 32\nmath = None")
+    text = fixed(bound + "    model.fit(data, steps_per_epoch=n / 2)\n")
+    assert "from math import ceil\n" in text and "steps_per_epoch=ceil(n / 2))" in text
+
+
+@pytest.mark.parametrize("source", [
+    STEPS + "    model.fit(data, steps_per_epoch=-1.5)\n",
+    STEPS.replace("n):", "n, math):") + "    model.fit(data, steps_per_epoch=n / 2)\n",
+    STEPS.replace("n):", "n):\n    ceil = 1") + "    model.fit(data, steps_per_epoch=n / 2)\n",
+])
+def test_sld305_without_fix_where_rounding_up_is_not_sure(source: str) -> None:
+    (finding,) = found(source, "SLD305")
+    assert finding.fixes == ()
+
+
+def test_one_pass_renames_rounds_and_replaces_together() -> None:
+    source = WRAPPER + "def train(model, n):\n    model.fit_generator(batches(), n / 4, 2)\n"
+    text = fixed(source)
+    assert "model.fit(batches(), steps_per_epoch=math.ceil(n / 4), epochs=2)\n" in text
+    assert text.startswith("import math\n") and unused_imports(text) == set()
+
+
+# -- SLD306 -------------------------------------------------------------------
+
+SEQUENCE = '''\
+import keras
+
+FACTOR = 4
+
+
+class Batches(keras.utils.Sequence):
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, index):
+        return index, index
+
+
+def train(model):
+    data = Batches()
+'''
+
+
+@pytest.mark.parametrize("call, expected", [
+    ("model.fit(data, steps_per_epoch=len(data) * 8)", [16]),
+    ("model.fit(data, steps_per_epoch=FACTOR * len(data))", [16]),
+    ("model.fit(data, steps_per_epoch=len(data) + 1)", [16]),
+    ("model.fit(data, steps_per_epoch=11)", [16]),
+    ("model.fit(x=data, validation_data=data, validation_steps=20)", [16]),
+    ("model.predict(data, steps=len(data) * 1.5)", [16]),
+    ("model.fit(data, steps_per_epoch=10)", []),
+    ("model.fit(data, steps_per_epoch=len(data))", []),
+    ("model.fit(data, steps_per_epoch=len(data) * 1)", []),
+    ("model.fit(data, steps_per_epoch=len(data) + 0)", []),
+    ("model.fit(data, steps_per_epoch=len(other) * 8)", []),
+    ("model.fit(data, validation_data=other, validation_steps=len(data) * 8)", []),
+    ("model.fit(iter(data), steps_per_epoch=len(data) * 8)", []),
+])
+def test_sld306_steps_provably_beyond_the_length(call: str, expected: list[int]) -> None:
+    findings = found(SEQUENCE + f"    {call}\n", "SLD306")
+    assert [f.line for f in findings] == expected
+    assert all(f.fixes == () and "ends each epoch" in f.message for f in findings)
+
+
+def test_sld306_needs_a_dataset_class_of_the_project_and_keras3() -> None:
+    plain = SEQUENCE.replace("(keras.utils.Sequence)", "") + (
+        "    model.fit(data, steps_per_epoch=len(data) * 8)\n")
+    assert lines(plain, "SLD306") == []
+    looped = SEQUENCE + "    model.fit(data, steps_per_epoch=len(data) * 8)\n"
+    assert lines(looped, "SLD306", AnalysisConfig(keras_version="2")) == []
