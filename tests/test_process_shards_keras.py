@@ -98,6 +98,18 @@ def test_tf_keras_fit_with_two_workers_trains_on_each_batch_once():
     assert _ended(pids)
 
 
+def test_tf_keras_fit_with_one_reader_trains_on_a_finite_stream_exactly_once():
+    """The remedy docs/processes.md gives: the shards prepare in parallel, and
+    tf_keras reads their merged stream in one thread (``workers=1``, no
+    enqueuer), to its very end: exactly the 12 batches, each once."""
+    seen: list[int] = []
+    model = RecordingModel(seen.append)
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    with sharded_generator(fns.id_batches, 2, processes=True) as batches:
+        model.fit(batches, steps_per_epoch=BATCHES, epochs=1, verbose=0)
+    assert sorted(seen) == list(range(BATCHES))
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_keras_3_fit_on_a_process_sharded_generator():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
