@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import textwrap
 
-from libcst.codemod import CodemodContext, TransformSuccess, transform_module
+from libcst.codemod import CodemodContext, TransformSkip, TransformSuccess, transform_module
 
 from safeloader.fix.codemod import SafeloaderFixCommand
 from safeloader.fix.engine import rewrite
@@ -48,16 +48,28 @@ def fix(kind: FixKind, span: Span, code: str = "SLD101", **params: str) -> tuple
     return code, Fix(kind, span, params=params)
 
 
+def codemod(source: str, fixes: list[tuple[str, Fix]]) -> tuple[str, list[str], list[str]]:
+    """Apply ``fixes`` to ``source`` with the codemod, as LibCST's runner would: the new
+    code (``source`` itself when the command skipped the file, as it must when it
+    changes nothing), the warnings, and the codes of the fixes applied."""
+    command = SafeloaderFixCommand(CodemodContext(filename="example.py"), fixes=fixes)
+    result = transform_module(command, source)
+    if isinstance(result, TransformSkip):
+        assert not command.applied
+        return source, list(result.warning_messages), []
+    assert isinstance(result, TransformSuccess), getattr(result, "traceback_str", result)
+    assert result.code != source
+    return result.code, list(result.warning_messages), [code for code, _ in command.applied]
+
+
 def run_fixes(source: str, fixes: list[tuple[str, Fix]]) -> tuple[str, list[str]]:
     """Apply ``fixes`` to ``source`` with the codemod; return the new code and the
     warnings, after checking that the engine gives the same."""
-    command = SafeloaderFixCommand(CodemodContext(filename="example.py"), fixes=fixes)
-    result = transform_module(command, source)
-    assert isinstance(result, TransformSuccess), getattr(result, "traceback_str", result)
+    code, warnings, applied = codemod(source, fixes)
     engine = rewrite(source, "example.py", fixes)
-    assert (engine.text, list(engine.warnings)) == (result.code, list(result.warning_messages))
-    assert engine.applied == tuple(code for code, _ in command.applied)
-    return result.code, list(result.warning_messages)
+    assert (engine.text, list(engine.warnings)) == (code, warnings)
+    assert engine.applied == tuple(applied)
+    return code, warnings
 
 
 def dedent(text: str) -> str:

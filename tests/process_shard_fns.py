@@ -137,3 +137,8 @@ def id_batches(shard_index: int, num_shards: int, batches: int = 12) -> Iterator
         x[:, 0] = batch_id
         x[:, 1] = np.linspace(-1.0, 1.0, 4, dtype=np.float32)
         yield x, 0.5 * x[:, 1:] + 0.1
+
+
+def many_id_batches(shard_index: int, num_shards: int) -> Iterator[Any]:
+    """:func:`id_batches`, 64 of them: more than a short ``fit`` and its read-ahead take."""
+    yield from id_batches(shard_index, num_shards, batches=64)

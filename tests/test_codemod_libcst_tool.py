@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = '''\
 from tf_keras.models import Sequential
 
@@ -77,3 +79,41 @@ def test_a_fix_in_another_module_is_a_warning(tmp_path: Path) -> None:
         in result.stderr
     )
     assert data.read_text() == "def batches(size):\n    yield size\n"
+
+
+#: files LibCST's runner would not write back byte for byte, none with a fix to make
+NOTHING_TO_FIX = {
+    # no finding at all: a final lone CR; trailing whitespace-only lines
+    "plain.py": b"import os\r\nprint(os.sep)\r",
+    "blank_tail.py": b"x = 1\n\n   \n\t\n",
+    # a finding (SLD104) that has no fix
+    "no_fix.py": b"import tf_keras as keras\n\n\nclass Batches(keras.utils.Sequence):\n"
+                 b"    def __getitem__(self, index):\n        self.seen += 1\n"
+                 b"        return index\n  \n\n",
+    # a finding (SLD103) whose unsafe fix is not asked for, or refused when it is
+    "refused.py": b"import numpy as np\nimport tf_keras as keras\n\nrows = np.zeros((8, 2))\n"
+                  b"\n\nclass Batches(keras.utils.Sequence):\n"
+                  b"    def __getitem__(self, index):\n        return rows[index]\n\n\n"
+                  b"model = keras.Sequential()\n"
+                  b"model.fit(Batches(), epochs=1, workers=2, use_multiprocessing=True)\r",
+}
+
+
+@pytest.mark.parametrize("unsafe", [[], ["--unsafe-fixes", "--select", "SLD103"]])
+def test_files_with_nothing_to_fix_are_skipped_byte_for_byte(
+    tmp_path: Path, unsafe: list[str]
+) -> None:
+    for name, data in NOTHING_TO_FIX.items():
+        (tmp_path / name).write_bytes(data)
+    names = sorted(NOTHING_TO_FIX)
+    result = _libcst_tool(
+        tmp_path, "-x", "safeloader.fix.codemod.SafeloaderFixCommand", "--no-format",
+        *unsafe, *names,
+    )
+    assert result.returncode == 0, result.stderr
+    assert {name: (tmp_path / name).read_bytes() for name in names} == NOTHING_TO_FIX
+    skipped = [name for name in names
+               if f"Skipped codemodding {tmp_path / name}:" in result.stderr]
+    assert skipped == names, result.stderr
+    refusal = "'Batches', which worker processes run, reads the global 'rows'"
+    assert (refusal in result.stderr) == bool(unsafe)

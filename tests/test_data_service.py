@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -50,6 +51,26 @@ def test_every_record_once_per_epoch_through_the_service(cluster, shards, shuffl
                                shuffle_buffer=shuffle_buffer, seed=5)
     first, second, rest = ids_per_epoch(dataset, 2)
     assert first == list(range(N)) and second == list(range(N)) and rest == []
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("form", [
+    "{host}:{port}",
+    pytest.param("[::1]:{port}", marks=pytest.mark.skipif(
+        not _ipv6_loopback(), reason="no IPv6 loopback here")),
+])
+def test_the_service_address_without_grpc_scheme_or_in_ipv6_form(cluster, shards, form):
+    host, port = cluster[0].split("://", 1)[1].rsplit(":", 1)
+    dataset = tfrecord_dataset(shards, batch_size=10, service=form.format(host=host, port=port))
+    assert ids_per_epoch(dataset, 1) == [list(range(N)), []]
 
 
 def test_service_pipeline_fails_with_the_file_name_of_a_corrupt_record(cluster, tmp_path):

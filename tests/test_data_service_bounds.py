@@ -23,7 +23,14 @@ tf = pytest.importorskip("tensorflow")
 
 from safeloader.data import tfrecord_dataset, write_tfrecords  # noqa: E402
 from safeloader.data.service import ServiceTimeoutError  # noqa: E402
-from safeloader.data.service_servers import start_worker  # noqa: E402
+from safeloader.data import service_servers  # noqa: E402
+from safeloader.data.service_servers import (  # noqa: E402
+    run_dispatcher,
+    run_worker,
+    start_dispatcher,
+    start_worker,
+)
+from safeloader.service_address import PortUnavailableError  # noqa: E402
 
 BOUND = 3.0  # service_timeout in these tests, seconds
 LIMIT = 60.0  # what counts as "never returned" here (a slow, shared CI machine)
@@ -82,10 +89,58 @@ def test_a_dispatcher_without_workers_fails_within_the_bound(records):
     assert f"{dispatcher.target} has no worker after {BOUND:g} s" in str(error)
 
 
-def test_a_worker_refuses_to_start_without_its_dispatcher():
+def test_a_worker_refuses_to_start_without_its_dispatcher(capsys):
     address = f"127.0.0.1:{free_port()}"
-    error, _ = outcome_within(LIMIT, lambda: start_worker(address, dispatcher_wait=BOUND))
+    error, _ = outcome_within(LIMIT, lambda: start_worker(address, dispatcher_timeout=BOUND))
     assert isinstance(error, ServiceTimeoutError) and address in str(error)
+    # the command says so in one line, naming the option that bounds the wait
+    statuses: list[int] = []
+    outcome_within(LIMIT, lambda: statuses.append(run_worker(address, 0, "127.0.0.1", 1.0)))
+    assert statuses == [1] and capsys.readouterr().err == (
+        f"safeloader service worker: no tf.data service dispatcher answered at grpc://{address} "
+        "within 1 s (--dispatcher-timeout): is `safeloader service dispatcher` running there?\n")
+
+
+@pytest.mark.parametrize("service, reason", [
+    ("localhost", "the port is missing"),
+    ("foo:bar", "the port 'bar' is not a number"),
+    ("localhost:99999", "the port 99999 is outside 1-65535"),
+    ("my host:5050", "the host 'my host' is not a host name or IP address"),
+])
+def test_a_malformed_service_address_fails_at_once(records, service, reason):
+    start = time.monotonic()
+    with pytest.raises(ValueError) as raised:
+        tfrecord_dataset(records, batch_size=4, service=service, service_timeout=LIMIT)
+    assert time.monotonic() - start < 1.0
+    assert str(raised.value).startswith(
+        f"service: {service!r} is not a tf.data service address: {reason} (")
+
+
+def test_a_second_dispatcher_on_a_served_port_is_refused(capsys):
+    """gRPC binds with SO_REUSEPORT: TensorFlow alone would start it and split the clients."""
+    service = tf.data.experimental.service
+    first = service.DispatchServer(service.DispatcherConfig(port=0))
+    port = int(first.target.rsplit(":", 1)[1])
+    try:
+        with pytest.raises(PortUnavailableError, match=f"^port {port} is in use"):
+            start_dispatcher(port)
+        assert run_dispatcher(port, None, "127.0.0.1", 10.0) == 1
+    finally:
+        first.stop()
+    assert capsys.readouterr().err.startswith(
+        f"safeloader service dispatcher: port {port} is in use")
+
+
+def test_a_port_taken_after_the_check_is_named_too(monkeypatch):
+    """The check and the start race; TensorFlow's bare error then gets the port."""
+    monkeypatch.setattr(service_servers, "check_port_free", lambda port: None)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(PortUnavailableError, match=(
+                f"^cannot listen on port {port}: Could not start gRPC server")):
+            start_dispatcher(port)
 
 
 @pytest.mark.parametrize("timeout", [0, -1, float("inf"), True, "5"])

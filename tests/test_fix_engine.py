@@ -22,12 +22,11 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-from libcst.codemod import CodemodContext, TransformSuccess, transform_module
+from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, ImportItem
 
-from codemod_helpers import call_span, dedent, fix, span_of
+from codemod_helpers import call_span, codemod, dedent, fix, span_of
 from safeloader.findings import Fix, FixKind
-from safeloader.fix.codemod import SafeloaderFixCommand
 from safeloader.fix.engine import rewrite, starting_chunks
 from safeloader.fix.imports import add_imports
 from safeloader.fix.module_layout import ModuleLayout
@@ -153,10 +152,8 @@ def _long(middle: str = "", fillers: int = 15) -> str:
 
 
 def _codemod(source: str, fixes: list[tuple[str, Fix]]) -> tuple[str, tuple[str, ...]]:
-    command = SafeloaderFixCommand(CodemodContext(filename="example.py"), fixes=fixes)
-    result = transform_module(command, source)
-    assert isinstance(result, TransformSuccess)
-    return result.code, tuple(result.warning_messages)
+    code, warnings, _ = codemod(source, fixes)
+    return code, tuple(warnings)
 
 
 def _long_fixes(source: str) -> list[tuple[str, Fix]]:

@@ -10,15 +10,14 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from libcst.codemod import CodemodContext, TransformSuccess, transform_module
 
 from safeloader.analysis import analyze_source
 from safeloader.analysis.config import AnalysisConfig
-from safeloader.fix.codemod import SafeloaderFixCommand
 from safeloader.findings import Fix, FixKind, Span
 from safeloader.fix.runner import fix_file, plan_file
 from safeloader.fix.selection import FixSelection
 
+from codemod_helpers import codemod
 from test_analysis_classes import CLASS_FIXTURES, FIXTURES, fixture_options
 
 EXPECTED = FIXTURES / "expected"
@@ -163,10 +162,8 @@ def test_replaced_pair_is_safeloaders() -> None:
 
 def rewrite(source: str, fix: Fix, code: str) -> tuple[str, list[str]]:
     """Apply one hand-made fix through the codemod; the new code and the warnings."""
-    command = SafeloaderFixCommand(CodemodContext(filename="example.py"), fixes=[(code, fix)])
-    result = transform_module(command, source)
-    assert isinstance(result, TransformSuccess)
-    return result.code, list(result.warning_messages)
+    text, warnings, _ = codemod(source, [(code, fix)])
+    return text, warnings
 
 
 def span(source: str, node_type: type[ast.AST], index: int = 0) -> Span:

@@ -10,6 +10,16 @@ from typing import Sequence
 
 from safeloader import __version__
 from safeloader.analysis.config import KERAS_VERSIONS
+from safeloader.service_address import (
+    MAX_PORT,
+    PortUnavailableError,
+    ServiceAddressError,
+    check_host,
+    check_port,
+    check_port_free,
+    check_timeout,
+    parse_service_address,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,19 +72,76 @@ def _add_service_parser(commands: argparse._SubParsersAction) -> None:
                         "stops on SIGTERM)")
     servers = service.add_subparsers(dest="server", required=True)
     dispatcher = servers.add_parser("dispatcher", help="start a tf.data service dispatcher")
-    dispatcher.add_argument("--port", type=int, required=True, help="port to serve on (0: any)")
+    dispatcher.add_argument("--port", type=_port, required=True,
+                            help=f"port to serve on, 0-{MAX_PORT} (0: any free port)")
     dispatcher.add_argument("--work-dir", help="journal the state here: a restarted dispatcher "
                                                "resumes it (fault-tolerant mode)")
-    dispatcher.add_argument("--worker-timeout", type=float, default=10.0, metavar="SECONDS",
+    dispatcher.add_argument("--worker-timeout", type=_seconds, default=10.0, metavar="SECONDS",
                             help="a worker silent this long counts as lost (default 10)")
     worker = servers.add_parser("worker", help="start a tf.data service worker")
-    worker.add_argument("--dispatcher", required=True, metavar="HOST:PORT",
-                        help="the dispatcher's address")
-    worker.add_argument("--port", type=int, default=0, help="port to serve on (default 0: any)")
+    worker.add_argument("--dispatcher", required=True, type=_dispatcher,
+                        metavar="HOST:PORT",
+                        help="the dispatcher's address: HOST:PORT or grpc://HOST:PORT "
+                             "(an IPv6 host in brackets: [::1]:5050)")
+    worker.add_argument("--port", type=_port, default=0,
+                        help=f"port to serve on, 0-{MAX_PORT} (default 0: any free port)")
+    worker.add_argument("--dispatcher-timeout", type=_seconds, default=60.0, metavar="SECONDS",
+                        help="give up when the dispatcher has not answered after this long "
+                             "(default 60)")
     for parser in (dispatcher, worker):
-        parser.add_argument("--host", default=socket.gethostname(),
+        parser.add_argument("--host", type=_host, default=socket.gethostname(),
                             help="the name clients reach this server by (default: this "
                                  "machine's host name)")
+
+
+# argparse turns the ValueError of these checks into "invalid ... value" without
+# the reason, so each one reports its check's own message.
+def _port(text: str) -> int:
+    try:
+        return check_port(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port number: give 0 to {MAX_PORT} (0: any free port)") from None
+
+
+def _host(text: str) -> str:
+    try:
+        return check_host(text)
+    except ServiceAddressError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a host name or IP address") from None
+
+
+def _dispatcher(text: str) -> str:
+    try:
+        return parse_service_address(text).url
+    except ServiceAddressError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        return check_timeout(float(text), "SECONDS")
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a positive number of seconds") from None
+
+
+def _run_service(args: argparse.Namespace) -> int:
+    # A port that cannot be served is told before TensorFlow loads (seconds, and
+    # its start-up chatter on standard error); the servers check it again.
+    try:
+        check_port_free(args.port)
+    except PortUnavailableError as error:
+        print(f"safeloader service {args.server}: {error}", file=sys.stderr)
+        return 1
+    from safeloader.data import service_servers
+
+    if args.server == "dispatcher":
+        return service_servers.run_dispatcher(args.port, args.work_dir, args.host,
+                                              args.worker_timeout)
+    return service_servers.run_worker(args.dispatcher, args.port, args.host,
+                                      args.dispatcher_timeout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,12 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return print_rule_docs(args.code)
     if args.command == "service":
-        from safeloader.data import service_servers
-
-        if args.server == "dispatcher":
-            return service_servers.run_dispatcher(args.port, args.work_dir, args.host,
-                                                  args.worker_timeout)
-        return service_servers.run_worker(args.dispatcher, args.port, args.host)
+        return _run_service(args)
     if args.command == "keras-version":
         from safeloader.analysis.keras_version_report import report_keras_versions
 

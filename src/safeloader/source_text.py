@@ -21,8 +21,15 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 
 
 def split_lines(text: str) -> list[str]:
-    """``text`` cut at Python's line breaks only (``str.splitlines`` also cuts at
-    form feeds and other characters the tokenizer does not count), ends kept."""
+    """``text`` cut into lines where Python's tokenizer and flake8 cut it, ends kept.
+
+    A CR LF, a lone CR (old Mac files) and an LF each end a line: ``ast``
+    counts them so, and flake8 reads files with universal newlines.
+    ``str.splitlines`` also cuts at form feeds, vertical tabs, the file,
+    group and record separators, NEL and the Unicode line and paragraph
+    separators, which Python source does not count as line ends. Every
+    line count in the analysis and the fixer goes through here.
+    """
     return _LINE.findall(text)
 
 

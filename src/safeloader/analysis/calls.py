@@ -55,6 +55,7 @@ from __future__ import annotations
 import ast
 import bisect
 import functools
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,11 +93,10 @@ from safeloader.analysis.signatures import (
 )
 from safeloader.findings import Finding, Fix, FixKind
 from safeloader.rules import RULES
+from safeloader.source_text import split_lines
 
 #: what may follow a loader method's name before its call's parenthesis
 _CALL_TAIL = re.compile(r"(?:_generator)?[ \t\r\n\f\\]*\(")
-#: a line break as Python's tokenizer counts them (old Mac files end lines with a lone CR)
-_LINE_BREAK = re.compile(r"\r\n?|\n")
 _LOADER_WORDS = ("fit", "evaluate", "predict")
 
 _SNIPPET_LIMIT = 40
@@ -123,15 +123,10 @@ def candidate_lines(text: str) -> list[int]:
             ):
                 offsets.append(start)
             start = text.find(word, start + 1)
-    offsets.sort()
-    lines: list[int] = []
-    line, previous = 1, 0
-    for offset in offsets:
-        line += len(_LINE_BREAK.findall(text, previous, offset))
-        previous = offset
-        if not lines or lines[-1] != line:
-            lines.append(line)
-    return lines
+    if not offsets:
+        return []
+    ends = list(itertools.accumulate(len(line) for line in split_lines(text)))
+    return sorted({bisect.bisect_right(ends, offset) + 1 for offset in offsets})
 
 
 def snippet(lines: Sequence[str], node: ast.AST) -> str:

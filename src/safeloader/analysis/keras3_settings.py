@@ -40,6 +40,7 @@ from safeloader.analysis.project import load_module
 from safeloader.analysis.scopes import BindingKind, Reference
 from safeloader.analysis.signatures import Argument, Given, LoaderArguments
 from safeloader.findings import Fix, FixKind
+from safeloader.source_text import split_lines
 
 #: every spelling of a loader setting, and its Keras 3 (``PyDataset``) name
 KERAS3_NAMES = {
@@ -138,7 +139,7 @@ class SettingsPlanner:
         texts = []
         for setting in settings:
             source = ast.get_source_segment(self.text, setting.value)
-            if source is None or "\n" in source:
+            if source is None or len(split_lines(source)) > 1:
                 return None
             texts.append(f"{KERAS3_NAMES[setting.spelling]}={source}")
         add = Fix(FixKind.ADD_LOADER_SETTINGS, node_span(construction),

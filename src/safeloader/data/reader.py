@@ -19,11 +19,8 @@ from safeloader.data.files import (
 )
 from safeloader.data.framing import FRAME_BYTES
 from safeloader.data.index import spec_from_json
-from safeloader.data.service import (
-    DEFAULT_SERVICE_TIMEOUT,
-    check_service_timeout,
-    distribute_bounded,
-)
+from safeloader.data.service import DEFAULT_SERVICE_TIMEOUT, distribute_bounded
+from safeloader.service_address import check_timeout, parse_service_address
 
 # Records per read batch of one file (per-batch ops are cheap once amortised
 # over this many records; rebatch then cuts batch_size batches).
@@ -69,8 +66,8 @@ def _validate(
         raise ValueError("give features= or parse_fn=, not both")
     if parse_fn is not None and not callable(parse_fn):
         raise ValueError(f"parse_fn must be callable, got {parse_fn!r}")
-    if service is not None and (not isinstance(service, str) or "://" not in service):
-        raise ValueError(f"service must be an address such as 'grpc://host:5050', got {service!r}")
+    if service is not None:
+        parse_service_address(service, name="service")
     if not isinstance(cache, (bool, str, os.PathLike)):
         raise ValueError(f"cache must be True, False or a file path, got {cache!r}")
 
@@ -323,7 +320,8 @@ def tfrecord_dataset(
 
     ``num_shards``/``shard_index`` give this worker its share: whole files
     when there are at least ``num_shards`` files, every ``num_shards``-th
-    record of each file otherwise. ``service="grpc://host:port"`` runs the
+    record of each file otherwise. ``service="host:port"`` (or
+    ``"grpc://host:port"``; an IPv6 host in brackets) runs the
     pipeline on tf.data service workers (``distributed_epoch``: each record
     once per epoch across them); it fails with ``ServiceTimeoutError`` naming
     the service when the dispatcher does not answer or has no worker within
@@ -348,7 +346,7 @@ def tfrecord_dataset(
     """
     _validate(batch_size, shuffle_buffer, repeat, num_shards, shard_index,
               features, parse_fn, service, cache)
-    service_timeout = check_service_timeout(service_timeout)
+    service_timeout = check_timeout(service_timeout, "service_timeout")
     codec = normalise_compression(compression)
     cache_file = None if cache is False else "" if cache is True else os.fspath(cache)
     if cache_file:

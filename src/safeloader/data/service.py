@@ -34,6 +34,8 @@ from typing import Any, Iterator
 import grpc
 import tensorflow as tf
 
+from safeloader.service_address import parse_service_address
+
 DEFAULT_SERVICE_TIMEOUT = 60.0
 """Seconds without an answer or a batch after which the service counts as failed."""
 
@@ -55,38 +57,26 @@ class ServiceTimeoutError(TimeoutError):
     """The tf.data service did not answer, or sent no batch, within the bound: names the service."""
 
 
-def check_service_timeout(timeout: Any) -> float:
-    """Return ``timeout`` as seconds, or raise ``ValueError`` naming ``service_timeout``."""
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
-            or not 0 < timeout < float("inf"):
-        raise ValueError(f"service_timeout must be a positive number of seconds, got {timeout!r}")
-    return float(timeout)
-
-
-def dispatcher_address(service: str) -> str:
-    """Return the ``host:port`` of ``"grpc://host:port"``; ``ValueError`` for another protocol."""
-    protocol, _, address = service.partition("://")
-    if protocol != "grpc" or not address:
-        raise ValueError(f"service must be an address such as 'grpc://host:5050', got {service!r}")
-    return address
-
-
-def wait_for_workers(service: str, timeout: float, *, need_worker: bool = True) -> None:
+def wait_for_workers(service: str, timeout: float, *, need_worker: bool = True,
+                     timeout_name: str = "service_timeout") -> None:
     """Return once the dispatcher at ``service`` answers and (``need_worker``) lists a worker.
 
-    Raises :class:`ServiceTimeoutError` naming the address when nothing
-    answers there, or no worker registers, within ``timeout`` seconds; and
-    ``ConnectionError`` when what answers is not a tf.data dispatcher.
+    ``service`` is ``HOST:PORT`` or ``grpc://HOST:PORT``. Raises
+    :class:`ServiceTimeoutError` naming the address (and ``timeout_name``,
+    the setting that gave ``timeout``) when nothing answers there, or no
+    worker registers, within ``timeout`` seconds; and ``ConnectionError``
+    when what answers is not a tf.data dispatcher.
     """
-    address = dispatcher_address(service)
+    address = parse_service_address(service)
+    service = address.url
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(address) as channel:
+    with grpc.insecure_channel(address.host_port) as channel:
         try:
             grpc.channel_ready_future(channel).result(timeout=timeout)
         except grpc.FutureTimeoutError:
             raise ServiceTimeoutError(
                 f"no tf.data service dispatcher answered at {service} within {timeout:g} s "
-                f"(service_timeout): is `safeloader service dispatcher` running there?"
+                f"({timeout_name}): is `safeloader service dispatcher` running there?"
             ) from None
         get_workers = channel.unary_unary(_GET_WORKERS)
         while True:
@@ -103,8 +93,8 @@ def wait_for_workers(service: str, timeout: float, *, need_worker: bool = True) 
             if remaining <= 0:
                 raise ServiceTimeoutError(
                     f"the tf.data service dispatcher at {service} has no worker after "
-                    f"{timeout:g} s (service_timeout): start one with "
-                    f"`safeloader service worker --dispatcher {address}`"
+                    f"{timeout:g} s ({timeout_name}): start one with "
+                    f"`safeloader service worker --dispatcher {address.host_port}`"
                 )
             time.sleep(min(0.1, remaining))
 
@@ -208,11 +198,13 @@ def distribute_bounded(
 ) -> tf.data.Dataset:
     """Run ``dataset`` on the tf.data service at ``service`` (``distributed_epoch``), bounded.
 
-    Raises :class:`ServiceTimeoutError` now when the dispatcher does not
-    answer or has no worker within ``timeout`` seconds; the returned dataset
-    raises it (wrapped in a ``tf.errors.OpError`` whose message names the
-    service) when an epoch gets no batch for ``timeout`` seconds.
+    ``service`` is ``HOST:PORT`` or ``grpc://HOST:PORT``. Raises
+    :class:`ServiceTimeoutError` now when the dispatcher does not answer or
+    has no worker within ``timeout`` seconds; the returned dataset raises it
+    (wrapped in a ``tf.errors.OpError`` whose message names the service)
+    when an epoch gets no batch for ``timeout`` seconds.
     """
+    service = parse_service_address(service, name="service").url
     wait_for_workers(service, timeout)
     distributed = dataset.apply(tf.data.experimental.service.distribute(
         processing_mode="distributed_epoch", service=service))

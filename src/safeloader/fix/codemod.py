@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Sequence
 
 import libcst as cst
-from libcst.codemod import CodemodCommand, CodemodContext
+from libcst.codemod import CodemodCommand, CodemodContext, SkipFile
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import GlobalScope, PositionProvider, ScopeProvider
 
@@ -150,19 +150,27 @@ class SafeloaderFixCommand(CodemodCommand):
         return chosen
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
-        """Apply the fixes to ``tree`` in one walk."""
+        """Apply the fixes to ``tree`` in one walk.
+
+        Raises LibCST's ``SkipFile`` when no fix changes the module: LibCST's
+        runner would otherwise write back its own reprint of the file, which
+        is not always byte for byte (a final lone CR, trailing
+        whitespace-only lines).
+        """
         self.applied = []
         fixes = self._fixes_for(tree)
         if not fixes:
-            return tree
+            raise SkipFile("nothing for safeloader to fix")
         positions = self.metadata[PositionProvider]
         text = ModuleText(tree.code)
         index = NodeIndex(text, positions)  # type: ignore[arg-type]
         targets = find_targets(fixes, index, text.char_span, self.warn)
         if not targets:
-            return tree
+            raise SkipFile("no safeloader fix matched the code: see the warnings")
         session = CodemodSession(self.context)
         applier = FixApplier(targets, positions, session, self.warn)  # type: ignore[arg-type]
         fixed = tree.visit(applier)
         self.applied = applier.applied
+        if fixed.deep_equals(tree):
+            raise SkipFile("every safeloader fix here was left undone: see the warnings")
         return fixed

@@ -17,6 +17,7 @@ import libcst as cst
 
 from safeloader.findings import Fix
 from safeloader.fix.fixes import MATCH_ENCLOSING, FixContext
+from safeloader.source_text import split_lines
 
 NODE_TYPE = cst.Module
 MATCH = MATCH_ENCLOSING
@@ -64,10 +65,11 @@ def apply(
 
 
 def _statement_at(module: cst.Module, line: int) -> int | None:
-    """The index of the top-level statement of ``module`` whose lines hold ``line``."""
+    """The index of the top-level statement of ``module`` whose lines hold ``line``
+    (lines counted as the analysis counts them: a lone CR ends a line too)."""
     start = 1 + len(module.header)
     for index, stmt in enumerate(module.body):
-        end = start + module.code_for_node(stmt).count("\n")
+        end = start + len(split_lines(module.code_for_node(stmt)))
         if start <= line < end:
             return index
         start = end
