@@ -405,9 +405,10 @@ class _ProcessShards:
         call raises ``StopIteration``), so closing never waits for a shard.
         """
         with self.wake_lock:
-            if not self.closing and self.wake is not None:
-                self.wake[1].send_bytes(b"wake")
-            self.closing = True
+            wake = not self.closing and self.wake is not None
+            self.closing = True  # before the wake-up: the woken consumer reads it
+            if wake:
+                self.wake[1].send_bytes(b"wake")  # type: ignore[index]
         with self.lock:
             if self.outcome is None:
                 self.outcome = StopIteration()
