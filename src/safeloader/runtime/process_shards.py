@@ -149,8 +149,11 @@ class _ShardProcess:
         except OSError:
             pass  # the process has ended; its death or its last message is read next
 
-    def drain(self) -> None:
-        """Read and drop what the shard sent and nobody will take (frees a blocked sender)."""
+    def drain(self) -> bool:
+        """Read and drop what the shard sent and nobody will take (frees a blocked sender).
+
+        Returns whether more may come (the shard's end of the channel is open).
+        """
         channel = self.channel
         try:
             while not channel.closed and channel.poll():
@@ -158,7 +161,8 @@ class _ShardProcess:
                 if message[0] == "item":
                     self.ring.note(message[2])
         except (EOFError, OSError, pickle.UnpicklingError):
-            return
+            return False
+        return not channel.closed
 
     def release(self) -> None:
         """Free the channel, the segments and the process's handles (the process has ended)."""
@@ -379,11 +383,14 @@ class _ProcessShards:
                 shard.process.terminate()
             pending[shard.process.sentinel] = shard
         deadline = time.monotonic() + STOP_GRACE_SECONDS
+        open_channels = {shard.channel: shard for shard in live}
         while pending and time.monotonic() < deadline:
-            channels = [shard.channel for shard in pending.values()]
-            ready = connection.wait(list(pending) + channels, deadline - time.monotonic())
-            for shard in pending.values():
-                shard.drain()  # a sender blocked on a full channel may then finish
+            ready = connection.wait(list(pending) + list(open_channels),
+                                    deadline - time.monotonic())
+            for channel in ready:
+                shard = open_channels.get(channel)  # type: ignore[call-overload]
+                if shard is not None and not shard.drain():  # a blocked sender may then finish
+                    del open_channels[channel]  # at its end: watching it would spin
             for sentinel in ready:
                 if sentinel in pending:
                     pending.pop(sentinel).process.join()
