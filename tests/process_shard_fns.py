@@ -139,15 +139,22 @@ def id_batches(shard_index: int, num_shards: int, batches: int = 12) -> Iterator
         yield x, 0.5 * x[:, 1:] + 0.1
 
 
-def tracked_arrays(shard_index: int, num_shards: int) -> Iterator[dict[str, Any]]:
+def tracked_arrays(directory: str, shard_index: int, num_shards: int) -> Iterator[dict[str, Any]]:
     """Three items a shard (within the default buffer: all sent without waiting for the consumer),
-    each an array of ``100 * shard + k`` and the pid of the resource tracker this process uses
-    (``None`` when it was handed the fd of one it did not start)."""
+    each an array of ``100 * shard + k``.
+
+    Once its first item was sent (a shared memory segment made), the shard writes the pid of
+    the resource tracker it uses to ``<directory>/tracker-<shard>``: ``None`` when it was
+    handed the pipe of a tracker it did not start.
+    """
     from multiprocessing import resource_tracker
 
     for k in range(3):
-        yield {"shard": shard_index, "k": k, "x": np.full(1000, 100 * shard_index + k),
-               "tracker": resource_tracker._resource_tracker._pid}
+        yield {"shard": shard_index, "k": k, "x": np.full(1000, 100 * shard_index + k)}
+        if k == 0:
+            with open(os.path.join(directory, f"tracker-{shard_index}"), "w",
+                      encoding="ascii") as record:
+                record.write(str(resource_tracker._resource_tracker._pid))
 
 
 def _rebuild_only_in(pid: int, record: int) -> int:

@@ -75,8 +75,10 @@ def test_ten_process_generators_kept_after_end_error_close_or_death_hold_nothing
 
 SLOW_CONSUMER = textwrap.dedent(
     """
+    import functools
     import json
     import os
+    import sys
     import time
     from multiprocessing import resource_tracker
 
@@ -92,15 +94,28 @@ SLOW_CONSUMER = textwrap.dedent(
             return True
 
 
+    def wait_until(condition):
+        while not condition():
+            time.sleep(0.01)
+
+
     if __name__ == "__main__":
         report = {}
         # fork first: no resource tracker runs yet in this fresh process
         for method in ("fork", "forkserver", "spawn"):
-            merged = sharded_generator(process_shard_fns.tracked_arrays, 2, processes=True,
-                                       mp_context=method)
+            directory = os.path.join(sys.argv[1], method)
+            os.mkdir(directory)
+            fn = functools.partial(process_shard_fns.tracked_arrays, directory)
+            merged = sharded_generator(fn, 2, processes=True, mp_context=method)
             items = [next(merged)]
-            while not all(ended(pid) for pid in merged.pids):  # every shard has sent all
-                time.sleep(0.01)
+            wait_until(lambda: all(ended(pid) for pid in merged.pids))  # every item sent
+            trackers = sorted(open(os.path.join(directory, name)).read()
+                              for name in os.listdir(directory))
+            own = str(resource_tracker._resource_tracker._pid)
+            # a tracker a shard started for itself unlinks that shard's segments once it
+            # is gone: wait for it to have done so, if there is one
+            wait_until(lambda: all(ended(int(pid)) for pid in trackers if pid not in (own,
+                                                                                      "None")))
             error = None
             try:
                 items += list(merged)
@@ -110,7 +125,7 @@ SLOW_CONSUMER = textwrap.dedent(
                 "items": [[item["shard"], item["k"]] for item in items],
                 "intact": all((item["x"] == 100 * item["shard"] + item["k"]).all()
                               for item in items),
-                "trackers": sorted({str(item["tracker"]) for item in items}),
+                "trackers": sorted(set(trackers)),
                 "error": error,
                 "segments": [name for name in os.listdir("/dev/shm")
                              if name.startswith(f"sl{os.getpid()}_")],
@@ -126,8 +141,8 @@ def test_every_start_method_delivers_every_item_once_to_a_consumer_reading_after
     segments of the items not yet read when the child exited."""
     script = tmp_path / "slow_consumer.py"
     script.write_text(SLOW_CONSUMER, encoding="utf-8")
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                            env=ENV, timeout=WAIT, cwd=tmp_path)
+    result = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True,
+                            text=True, env=ENV, timeout=WAIT, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     every_item = [[shard, k] for shard in range(2) for k in range(3)]
