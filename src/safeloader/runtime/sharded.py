@@ -410,10 +410,13 @@ def sharded_generator(
         processes: run each shard in its own process instead of a thread, for
             work that holds the GIL; see :mod:`safeloader.runtime.process_shards`.
             ``fn`` must then be importable by the children (``def`` at the top
-            level of a module): a lambda or local function is a ``TypeError``,
-            and whatever else cannot be pickled a ``SpawnSafetyError``.
+            level of a module, not under the ``__main__`` guard, not in a
+            notebook): a lambda or local function is a ``TypeError``, and
+            whatever else a child could not receive a ``SpawnSafetyError``.
         mp_context: with ``processes``, the multiprocessing context (or start
-            method name) to start them with; ``spawn`` when ``None``.
+            method name: ``spawn``, ``forkserver`` or ``fork``) to start them
+            with; ``spawn`` when ``None``. Each delivers every item exactly
+            once; see docs/processes.md for what each costs.
 
     Returns:
         A :class:`ShardedGenerator` (a ``ProcessShardedGenerator`` with
