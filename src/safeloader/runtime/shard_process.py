@@ -64,8 +64,9 @@ class MainImported:
         return (_announce_imported, (self.channel,))
 
 
-def _announce_imported(channel: connection.Connection) -> None:
+def _announce_imported(channel: connection.Connection) -> MainImported:
     channel.send(("imported",))
+    return MainImported(channel)
 
 
 class _Stop(BaseException):
