@@ -23,6 +23,7 @@ import threading
 import time
 import traceback
 import types
+from multiprocessing import resource_tracker
 from pathlib import Path
 
 import numpy as np
@@ -273,13 +274,16 @@ def test_leaving_a_with_block_frees_the_shared_memory_of_items_not_taken():
     # the autouse fixture checks that no segment is left
 
 
-def test_garbage_collection_ends_the_processes():
+def test_garbage_collection_ends_the_processes_and_frees_every_descriptor():
+    resource_tracker.ensure_running()  # the tracker's pipe belongs to the process, once
+    fds = len(os.listdir("/proc/self/fd"))
     merged = sharded_generator(fns.forever, 2, processes=True)
     next(merged)
     pids = merged.pids
     del merged
     gc.collect()
     assert not any(_running(pid) for pid in pids)
+    assert len(os.listdir("/proc/self/fd")) == fds
 
 
 def test_a_shard_process_leaves_without_interpreter_teardown(tmp_path):
