@@ -142,3 +142,63 @@ def id_batches(shard_index: int, num_shards: int, batches: int = 12) -> Iterator
 def many_id_batches(shard_index: int, num_shards: int) -> Iterator[Any]:
     """:func:`id_batches`, 64 of them: more than a short ``fit`` and its read-ahead take."""
     yield from id_batches(shard_index, num_shards, batches=64)
+
+
+def tracked_arrays(directory: str, shard_index: int, num_shards: int) -> Iterator[dict[str, Any]]:
+    """Three items a shard (within the default buffer: all sent without waiting for the consumer),
+    each an array of ``100 * shard + k``.
+
+    Once its first item was sent (a shared memory segment made), the shard writes the pid of
+    the resource tracker it uses to ``<directory>/tracker-<shard>``: ``None`` when it was
+    handed the pipe of a tracker it did not start.
+    """
+    from multiprocessing import resource_tracker
+
+    for k in range(3):
+        yield {"shard": shard_index, "k": k, "x": np.full(1000, 100 * shard_index + k)}
+        if k == 0:
+            with open(os.path.join(directory, f"tracker-{shard_index}"), "w",
+                      encoding="ascii") as record:
+                record.write(str(resource_tracker._resource_tracker._pid))
+
+
+def _rebuild_only_in(pid: int, record: int) -> int:
+    if os.getpid() != pid:
+        raise LookupError(f"record {record} lives in process {pid} only")
+    return record
+
+
+class ProcessBound:
+    """An object whose pickle rebuilds only in the process that made it (its __reduce__ fails
+    in any other), as a handle to a per-process resource would."""
+
+    def __init__(self, record: int) -> None:
+        self.record = record
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_only_in, (os.getpid(), self.record))
+
+
+def process_bound(shard_index: int, num_shards: int) -> Iterator[Any]:
+    """Shard 0 yields arrays; shard 1 an array, then items the consumer cannot rebuild."""
+    yield np.full(8, shard_index)
+    while True:
+        yield np.full(8, shard_index) if shard_index == 0 else (np.ones(8), ProcessBound(7))
+
+
+def yields_a_generator(shard_index: int, num_shards: int) -> Iterator[Any]:
+    """Yields an item that cannot be pickled (a generator object) in shard 1."""
+    yield shard_index
+    if shard_index == 1:
+        yield (k for k in range(3))
+    while True:
+        yield shard_index
+
+
+def flagged(shard_index: int, num_shards: int) -> Iterator[tuple[np.ndarray, ...]]:
+    """One item: a read-only array, a Fortran-order array, and one array twice."""
+    frozen = np.arange(6.0).reshape(2, 3)
+    frozen.flags.writeable = False
+    fortran = np.asfortranarray(np.arange(12).reshape(3, 4))
+    twice = np.full(4, shard_index)
+    yield frozen, fortran, twice, twice

@@ -10,9 +10,11 @@ from __future__ import annotations
 import functools
 import gc
 import glob
+import json
 import multiprocessing
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +23,7 @@ import threading
 import time
 import traceback
 import types
+from multiprocessing import resource_tracker
 from pathlib import Path
 
 import numpy as np
@@ -193,10 +196,58 @@ def test_fn_returning_no_iterable_is_named():
 
 def test_a_shard_process_that_dies_is_a_shard_error_not_a_hang():
     merged = sharded_generator(fns.dies, 2, processes=True)
-    with pytest.raises(ShardError, match=r"shard 1 of 2 failed: .*exit code -9"):
+    with pytest.raises(ShardError, match=r"shard 1 of 2 failed: .*exit code -9") as info:
         for _ in range(100):
             next(merged)
+    assert "before its last item" in str(info.value)
+    assert "__main__" not in str(info.value)  # killed mid-stream: no advice about the guard
     assert not any(_running(pid) for pid in merged.pids)
+
+
+def test_an_item_the_consumer_cannot_rebuild_is_a_shard_error_on_every_later_call():
+    """Its __reduce__ fails in the consumer: the shard is named, the cause kept, never a hang."""
+    merged = sharded_generator(fns.process_bound, 2, processes=True, max_queue_size=1)
+    assert [next(merged).tolist() for _ in range(3)] == [[0] * 8, [1] * 8, [0] * 8]
+    errors = []
+    for _ in range(4):  # the failing call, then the third and later ones after it
+        with pytest.raises(ShardError) as info:
+            next(merged)
+        errors.append(info.value)
+    error = errors[0]
+    assert str(error) == ("shard 1 of 2 failed: LookupError: record 7 lives in process "
+                          f"{merged.pids[1]} only (an item it sent could not be rebuilt in "
+                          f"the consumer's process)")
+    assert type(error.__cause__) is LookupError and error.shard_index == 1
+    assert all(later is error for later in errors)
+    assert not any(_running(pid) for pid in merged.pids)
+
+
+def test_an_item_a_shard_cannot_pickle_is_a_shard_error_saying_so():
+    with pytest.raises(ShardError, match=r"^shard 1 of 2 failed: TypeError: cannot pickle "
+                                         r"'generator' object \(an item it yielded could not "
+                                         r"be pickled\)$"):
+        list(sharded_generator(fns.yields_a_generator, 2, processes=True))
+
+
+def test_a_shard_that_dies_loading_fn_says_so_without_the_guard_hint(monkeypatch):
+    """fn pickles here (its module is in sys.modules) but the child cannot import that module."""
+    phantom = types.ModuleType("phantom_shards")
+    exec("def shard(shard_index, num_shards):\n    yield shard_index\n", phantom.__dict__)
+    monkeypatch.setitem(sys.modules, "phantom_shards", phantom)
+    with pytest.raises(ShardError, match=r"exit code 1 while loading fn \(shard; its traceback "
+                                         r"went to stderr\): fn must be importable") as info:
+        list(sharded_generator(phantom.shard, 2, processes=True))
+    assert "__main__" not in str(info.value)
+
+
+def test_read_only_and_fortran_arrays_keep_their_flags_and_one_array_twice_stays_one():
+    items = list(sharded_generator(fns.flagged, 2, processes=True))
+    [(frozen, fortran, first, second), _] = items
+    assert not frozen.flags.writeable
+    np.testing.assert_array_equal(frozen, np.arange(6.0).reshape(2, 3))
+    assert fortran.flags.f_contiguous and not fortran.flags.c_contiguous
+    np.testing.assert_array_equal(fortran, np.arange(12).reshape(3, 4))
+    assert first is second and first.flags.writeable
 
 
 # -- ending ----------------------------------------------------------------------
@@ -223,13 +274,16 @@ def test_leaving_a_with_block_frees_the_shared_memory_of_items_not_taken():
     # the autouse fixture checks that no segment is left
 
 
-def test_garbage_collection_ends_the_processes():
+def test_garbage_collection_ends_the_processes_and_frees_every_descriptor():
+    resource_tracker.ensure_running()  # the tracker's pipe belongs to the process, once
+    fds = len(os.listdir("/proc/self/fd"))
     merged = sharded_generator(fns.forever, 2, processes=True)
     next(merged)
     pids = merged.pids
     del merged
     gc.collect()
     assert not any(_running(pid) for pid in pids)
+    assert len(os.listdir("/proc/self/fd")) == fds
 
 
 def test_a_shard_process_leaves_without_interpreter_teardown(tmp_path):
@@ -239,6 +293,97 @@ def test_a_shard_process_leaves_without_interpreter_teardown(tmp_path):
     assert list(merged) == [0, 1, 0, 1]
     assert not any(_running(pid) for pid in merged.pids)
     assert list(tmp_path.iterdir()) == []
+
+
+GUARDED = textwrap.dedent(
+    """
+    import functools
+    import json
+    import multiprocessing
+
+    import process_shard_fns
+    from safeloader import check_spawn_safe, sharded_generator
+
+
+    def top_level(shard_index, num_shards):
+        yield shard_index
+
+
+    if __name__ == "__main__":
+        def guarded(shard_index, num_shards):
+            yield shard_index
+
+        class Settings:
+            pass
+
+        refusals = {}
+        for label, fn in [
+            ("fn", guarded),
+            ("class", functools.partial(process_shard_fns.counting_forever, Settings())),
+        ]:
+            try:
+                sharded_generator(fn, 2, processes=True)
+            except TypeError as error:
+                refusals[label] = str(error)
+        try:
+            check_spawn_safe({"settings": Settings()})
+        except TypeError as error:
+            refusals["check"] = str(error)
+        started = len(multiprocessing.active_children())
+        top = list(sharded_generator(top_level, 2, processes=True))
+        print(json.dumps({"refusals": refusals, "started": started, "top": top}))
+    """
+)
+
+
+def _run_script(tmp_path: Path, source: str) -> subprocess.CompletedProcess:
+    script = tmp_path / "train.py"
+    script.write_text(source, encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(TESTS)]))
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env=env, timeout=WAIT, cwd=tmp_path)
+
+
+def test_a_fn_or_class_defined_under_the_main_guard_is_refused_before_any_process(tmp_path):
+    result = _run_script(tmp_path, GUARDED)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    script = tmp_path / "train.py"
+    guard = 'under `if __name__ == \\"__main__\\":`'.replace("\\", "")
+    fn = report["refusals"]["fn"]
+    assert fn.startswith(f"fn: function __main__.guarded (defined {guard} in {script} line 15, "
+                         f"a block a spawned process skips")
+    assert "move it to a module-level def" in fn
+    assert report["refusals"]["class"].startswith(
+        f"fn.args[0] (its class): class __main__.Settings (defined {guard} in {script} line 18")
+    assert report["refusals"]["check"].startswith(
+        f"dict['settings'] (its class): class __main__.Settings (defined {guard}")
+    assert report["started"] == 0  # refused before any process started
+    assert report["top"] == [0, 1]  # a top-level def of the same script is fine
+
+
+def test_the_guard_hint_comes_when_a_child_dies_importing_the_main_module(tmp_path):
+    unguarded = textwrap.dedent(
+        """
+        import process_shard_fns
+        from safeloader import ShardError, sharded_generator
+
+        merged = sharded_generator(process_shard_fns.numbered, 2, processes=True)
+        try:
+            print(list(merged))
+        except ShardError as error:
+            print("consumer:", error)
+        """
+    )
+    result = _run_script(tmp_path, unguarded)
+    consumer = [line for line in result.stdout.splitlines() if line.startswith("consumer:")]
+    assert len(consumer) == 1, result.stdout + result.stderr
+    assert re.search(
+        rf"consumer: shard 0 of 2 failed: RuntimeError: the process of shard 0 \(pid \d+\) ended "
+        rf"with exit code 1 while importing the main module \({re.escape(str(tmp_path))}/train"
+        rf"\.py\), before it could load fn \(its traceback went to stderr\)\. A spawned "
+        rf"process first imports the script being run: the script's work must start under "
+        rf"`if __name__ == \"__main__\":`\.$", consumer[0])
 
 
 def test_a_script_read_from_standard_input_is_refused_at_once():

@@ -12,7 +12,7 @@ from safeloader.runtime.process_shards import (
     check_shard_function,
     resolve_context,
 )
-from safeloader.runtime.sharded import ShardedGenerator, sharded_generator
+from safeloader.runtime.sharded import DEFAULT_MAX_QUEUE_SIZE, ShardedGenerator
 
 
 def from_generator(
@@ -45,8 +45,11 @@ def from_generator(
     ``processes=True`` runs each shard in its own spawned process instead
     (``sharded_generator(..., processes=True)``, for work that holds the GIL;
     ``mp_context`` picks another start method), started afresh for each pass
-    over the dataset; ``fn`` is checked at once (a lambda or local function is
-    a ``TypeError``).
+    over the dataset; ``fn`` is checked once, at once (a lambda or local
+    function is a ``TypeError``, a function defined under the ``__main__``
+    guard or in a notebook a ``SpawnSafetyError``). Each pass's processes,
+    pipes and shared memory are released when it ends, errs or is dropped,
+    even though Keras and tf.data keep that pass's generator object.
 
     ``output_signature`` is what ``tf.data.Dataset.from_generator`` takes (a
     nest of ``tf.TensorSpec``). Raises ``ValueError`` for ``num_shards`` < 1
@@ -66,7 +69,9 @@ def from_generator(
     # 2.0x that way (benchmarks/bench_sharded.py), where each source is a
     # Python call from a tf.data thread of its own.
     def merged() -> ShardedGenerator[Any] | ProcessShardedGenerator[Any]:
-        return sharded_generator(fn, num_shards, deterministic=deterministic,
-                                 processes=processes, mp_context=context)
+        if context is not None:  # checked above, once for every pass
+            return ProcessShardedGenerator(fn, num_shards, DEFAULT_MAX_QUEUE_SIZE, deterministic,
+                                           context)
+        return ShardedGenerator(fn, num_shards, DEFAULT_MAX_QUEUE_SIZE, deterministic)
 
     return tf.data.Dataset.from_generator(merged, output_signature=output_signature)

@@ -11,13 +11,16 @@ workers:
 
 - ``fn`` is checked before anything starts: a lambda or a local function
   (which a spawned process cannot import) is a ``TypeError``, and anything
-  else that cannot be pickled a :class:`~safeloader.SpawnSafetyError` naming
-  the part (e.g. a ``functools.partial`` argument holding a generator).
+  else a spawned process could not receive a
+  :class:`~safeloader.SpawnSafetyError` naming the part (a
+  ``functools.partial`` argument holding a generator; a function or class
+  defined under the ``__main__`` guard or in a notebook).
 - Items: NumPy arrays, also inside tuples, lists and dicts, cross through
   shared memory (:mod:`safeloader.runtime.shared_arrays`: a ring of segments per
   shard, reused, copied out by the consumer); anything else is pickled.
 - Bounded buffers: a shard has at most ``max_queue_size`` items sent and not
-  yet taken (a semaphore it takes before each send), plus the one in hand.
+  yet taken (it spends a credit per item; the consumer returns one per item
+  taken, see :mod:`safeloader.runtime.shard_process`), plus the one in hand.
 - Order and delivery: each item exactly once; round-robin over the shards
   when ``deterministic`` (shards that end drop out), first come first served
   otherwise.
@@ -26,14 +29,21 @@ workers:
   shard's exception (rebuilt from pickle, or a ``RuntimeError`` with its type
   and message when it cannot be), whose own ``__cause__`` is a
   :class:`ShardTraceback` holding the traceback text from the shard's
-  process. A shard process that dies (killed, out of memory) is a
-  ``ShardError`` too; the consumer watches each process, so it never waits on
-  a dead one.
+  process. An item the consumer cannot rebuild (its ``__reduce__`` fails
+  there) is a ``ShardError`` naming the shard, its cause that failure. A
+  shard process that dies (killed, out of memory) is a ``ShardError`` too,
+  saying how far it got (importing the main module, loading ``fn``, or
+  running); the consumer watches each process, so it never waits on a dead
+  one.
 - Ending: on exhaustion, an error, ``close()``, leaving a ``with`` block,
   garbage collection of the iterator and interpreter exit, every process is
   asked to stop (``SIGTERM``: its generator is closed, so ``finally`` blocks
   run), killed if it has not ended within :data:`STOP_GRACE_SECONDS`, and
-  reaped; its shared memory segments are unlinked. A shard process leaves
+  reaped; then every operating-system resource the iterator made is
+  released, whoever still holds the Python object (Keras and tf.data keep
+  each epoch's generator): each channel, the wake-up pipe, each process's
+  handles (``Process.close()``) and every shared memory segment. Nothing is
+  made before the first ``next()``. A shard process leaves
   with ``os._exit`` once its generator is closed: ``atexit`` handlers do not
   run there, and the consumer does not wait seconds for the interpreter to
   tear down what the main script imported (TensorFlow, say).
@@ -43,29 +53,37 @@ workers:
   consumer alone, which then stops them (and a stopped shard process unlinks
   its segments; multiprocessing's resource tracker unlinks any left once the
   last of these processes is gone).
+
+Start methods. ``spawn`` (the default) and ``forkserver`` pickle ``fn`` and
+import the main module in each new process; ``fork`` copies the consumer's
+memory and pickles nothing. Every one of them delivers every item exactly
+once. That needs one precaution under ``fork``: multiprocessing starts its
+resource tracker lazily, and a forked child that creates the first shared
+memory segment starts a tracker of its own, which unlinks that child's
+segments when the child exits, items not yet read included. So the
+consumer starts its tracker before it starts any process: forked children
+then inherit it (as CPython intends for ``fork``; spawned and forkserver
+children are handed it anyway), and a segment is unlinked by the consumer
+once read, or by that one tracker once every process of the program is gone.
 """
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 import pickle
-import signal
-import sys
 import threading
 import time
-import traceback
 import types
-import weakref
-from collections.abc import Iterable, Iterator
-from multiprocessing import connection
+from collections.abc import Iterable
+from multiprocessing import connection, resource_tracker
 from multiprocessing.context import BaseContext
-from multiprocessing.reduction import ForkingPickler
-from typing import Any, Callable, NoReturn, TypeVar
+from typing import Any, Callable, TypeVar
 
-from safeloader.runtime.shared_arrays import SlotReader, SlotWriter, segment_prefix
-from safeloader.runtime.sharded import ShardError, ShardedGenerator
+from safeloader.runtime.main_module import GUARD, main_file
+from safeloader.runtime.shard_iterator import MergedShards, ShardError, shard_name
+from safeloader.runtime.shard_process import MainImported, Message, run_shard
+from safeloader.runtime.shared_arrays import SlotReader, segment_prefix
 from safeloader.runtime.spawn_safety import check_spawn_safe
 
 __all__ = [
@@ -73,7 +91,9 @@ __all__ = [
     "STOP_GRACE_SECONDS",
     "ProcessShardedGenerator",
     "ShardTraceback",
+    "check_shard_function",
     "process_sharded_generator",
+    "resolve_context",
 ]
 
 T = TypeVar("T")
@@ -84,8 +104,10 @@ DEFAULT_START_METHOD = "spawn"
 #: How long a stopping shard process may take to close its generator before it is killed.
 STOP_GRACE_SECONDS = 5.0
 
-# ("item", payload, segment) | ("end",) | ("error", ...) | ("died", text)
-_Message = tuple[Any, ...]
+#: How far a shard process got, as its consumer knows it.
+_STARTING, _IMPORTED, _RUNNING = "importing the main module", "loading fn", "running"
+
+_REBUILD_CONTEXT = "an item it sent could not be rebuilt in the consumer's process"
 
 
 class ShardTraceback(Exception):
@@ -99,159 +121,61 @@ class ShardTraceback(Exception):
         return f"\n\nTraceback in the shard's process:\n{self.args[0]}"
 
 
-# -- the shard process ---------------------------------------------------------
+class _ShardProcess:
+    """One shard as its consumer sees it: the process, the channel, the ring, how far it got."""
 
+    __slots__ = ("index", "process", "pid", "channel", "ring", "stage")
 
-class _Stop(BaseException):
-    """Raised in a shard process by ``SIGTERM``: the consumer asked it to stop."""
+    def __init__(
+        self, index: int, process: Any, channel: connection.Connection, ring: SlotReader,
+        stage: str,
+    ) -> None:
+        self.index = index
+        self.process = process
+        self.pid: int = process.pid
+        self.channel = channel
+        self.ring = ring
+        self.stage = stage
 
+    @property
+    def released(self) -> bool:
+        """Whether :meth:`release` has run."""
+        return self.channel.closed
 
-class _StopSignal:
-    """``SIGTERM`` raises :class:`_Stop` in the main thread, except inside :meth:`deferred`.
+    def give_credit(self) -> None:
+        """Tell the shard that one more of its items was taken (its slot is free)."""
+        try:
+            self.channel.send_bytes(b"")
+        except OSError:
+            pass  # the process has ended; its death or its last message is read next
 
-    A flag, not a signal mask: the parent watcher's thread may be the one the
-    signal is delivered to, while Python runs the handler in the main thread.
-    """
+    def drain(self) -> bool:
+        """Read and drop what the shard sent and nobody will take (frees a blocked sender).
 
-    def __init__(self) -> None:
-        self.deferring = False
-        self.requested = False
-        if hasattr(signal, "SIGTERM") and os.name == "posix":  # elsewhere terminate() is final
-            signal.signal(signal.SIGTERM, self._handle)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.requested = True
-        if not self.deferring:
-            self.ignore()
-            raise _Stop
-
-    @contextlib.contextmanager
-    def deferred(self) -> Iterator[None]:
-        """Hold a stop request back while an item is written and sent, then honour it.
-
-        So no segment is made without being kept, and no message is cut in half.
+        Returns whether more may come (the shard's end of the channel is open).
         """
-        self.deferring = True
+        channel = self.channel
         try:
-            yield
-        finally:
-            self.deferring = False
-        if self.requested:
-            self.ignore()
-            raise _Stop
+            while not channel.closed and channel.poll():
+                message = channel.recv()
+                if message[0] == "item":
+                    self.ring.note(message[2])
+        except (EOFError, OSError, pickle.UnpicklingError):
+            return False
+        return not channel.closed
 
-    def ignore(self) -> None:
-        """From now on a stop request changes nothing (the clean-up is running)."""
-        self.deferring = True
-        if hasattr(signal, "SIGTERM") and os.name == "posix":
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-
-def _watch_parent() -> None:
-    """Stop this process when its parent (the consumer) dies, even inside a long ``next()``."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        connection.wait([parent.sentinel])
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(STOP_GRACE_SECONDS)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="safeloader-parent-watch", daemon=True).start()
-
-
-def run_shard(
-    fn: Callable[[int, int], Iterable[Any]],
-    index: int,
-    num_shards: int,
-    writer: connection.Connection,
-    slots: Any,
-    max_queue_size: int,
-    prefix: str,
-) -> None:
-    """Body of shard ``index``'s process: send its items, then an end or error message."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stop = _StopSignal()
-    ring = SlotWriter(prefix, max_queue_size)
-    iterator: Iterator[Any] | None = None
-    finished = False  # the last message is sent: the consumer unlinks the segments
-    try:
-        _watch_parent()
-        try:
-            iterator = _open(fn, index, num_shards)
-            for item in iterator:
-                slots.acquire()  # at most max_queue_size items in flight
-                with stop.deferred():
-                    payload, segment_name = ring.write(item)
-                    writer.send(("item", payload, segment_name))
-            message: _Message = ("end",)
-        except _Stop:
+    def release(self) -> None:
+        """Free the channel, the segments and the process's handles (the process has ended)."""
+        if self.released:
             return
-        except BaseException as error:  # noqa: BLE001 - handed to the consumer
-            message = _error_message(error)
-        with stop.deferred():
-            writer.send(message)
-            finished = True
-    except (_Stop, BrokenPipeError):
-        return  # asked to stop, or the consumer is gone
-    finally:
-        stop.ignore()
-        try:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                close()  # the generator's finally blocks run here
-            ring.close(unlink=not finished)
-            writer.close()
-        except BaseException:  # noqa: BLE001 - nobody above us to raise to
-            traceback.print_exc()
-        _exit_at_once()
-
-
-def _exit_at_once() -> NoReturn:
-    """End the shard process without finalizing its interpreter.
-
-    The shard has closed its generator and handed over or unlinked its shared
-    memory. What finalization would still do is tear down the modules the
-    main script imported (with TensorFlow: seconds), while the consumer waits
-    to reap the process at the end of every pass.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (AttributeError, OSError, ValueError):
-            pass
-    os._exit(0)
-
-
-def _open(fn: Callable[[int, int], Iterable[Any]], index: int, num_shards: int) -> Iterator[Any]:
-    result = fn(index, num_shards)
-    try:
-        return iter(result)
-    except TypeError:
-        raise TypeError(
-            f"sharded_generator: {_name(fn)}({index}, {num_shards}) returned "
-            f"{type(result).__name__}, which is not iterable"
-        ) from None
-
-
-def _error_message(error: BaseException) -> _Message:
-    text = "".join(traceback.format_exception(error))
-    try:
-        data: bytes | None = bytes(ForkingPickler.dumps(error))
-        pickle.loads(data)  # an exception class whose __init__ needs other arguments fails here
-    except Exception:  # noqa: BLE001 - sent as text instead
-        data = None
-    kind = type(error)
-    return ("error", data, f"{kind.__module__}.{kind.__qualname__}", str(error), text)
-
-
-# -- the consumer --------------------------------------------------------------
+        self.drain()
+        self.channel.close()
+        self.ring.close()
+        self.process.close()  # its sentinel and the pipes multiprocessing kept for it
 
 
 class _ProcessShards:
-    """The consumer's side: processes, pipes and slots, under one lock.
+    """The consumer's side: the shards' processes, under one lock.
 
     Never refers to the :class:`ProcessShardedGenerator` that owns it, so that
     dropping the iterator lets its finalizer call :meth:`close`.
@@ -271,47 +195,51 @@ class _ProcessShards:
         self.deterministic = deterministic
         self.context = context
         self.lock = threading.RLock()
-        self.processes: list[Any] = []
-        self.readers: list[connection.Connection] = []
-        self.slots: list[Any] = []
-        self.rings: list[SlotReader] = []
+        self.shards: list[_ShardProcess] = []
         self.rotation = list(range(num_shards))
         self.position = 0
         self.started = False
-        self.outcome: BaseException | None = None  # StopIteration or ShardError, sticky
-        # close() from another thread wakes a consumer waiting in next() through this pipe.
+        self.outcome: BaseException | None = None  # StopIteration, ShardError...: sticky
+        # close() from another thread wakes a consumer waiting in next() through
+        # this pipe. Made by start(), closed with the rest; wake_lock, not lock,
+        # guards it: close() writes to it while a consumer holds the lock.
         self.closing = False
-        self.wake_reader, self.wake_writer = connection.Pipe(duplex=False)
+        self.wake_lock = threading.Lock()
+        self.wake: tuple[connection.Connection, connection.Connection] | None = None
 
     def start(self) -> None:
-        """Start one process per shard (lock held)."""
+        """Start one process per shard (lock held); on failure that error is every outcome."""
         self.started = True
-        consumer = os.getpid()
         try:
+            if os.name == "posix":
+                # Forked children inherit a running tracker; without one, each
+                # would start its own and lose its unread segments at exit.
+                resource_tracker.ensure_running()
+            self.wake = connection.Pipe(duplex=False)
+            consumer = os.getpid()
+            stage = _IMPORTED if self.context.get_start_method() == "fork" else _STARTING
             for index in range(self.num_shards):
-                reader, writer = self.context.Pipe(duplex=False)
-                slots = self.context.Semaphore(self.max_queue_size)
-                process = self.context.Process(
-                    target=run_shard,
-                    args=(self.fn, index, self.num_shards, writer, slots, self.max_queue_size,
-                          segment_prefix(consumer, index)),
-                    name=f"safeloader-shard-{index}",
-                    daemon=True,
-                )
+                ours, theirs = self.context.Pipe(duplex=True)
                 try:
+                    process = self.context.Process(
+                        target=run_shard,
+                        args=(theirs, MainImported(theirs), self.fn, index, self.num_shards,
+                              self.max_queue_size, segment_prefix(consumer, index)),
+                        name=f"safeloader-shard-{index}",
+                        daemon=True,
+                    )
                     process.start()
                 except BaseException:
-                    reader.close()
+                    ours.close()
                     raise
                 finally:
-                    writer.close()  # the child holds the write end: EOF once it is gone
-                self.readers.append(reader)
-                self.slots.append(slots)
-                self.rings.append(SlotReader(self.max_queue_size))
-                self.processes.append(process)
-        except BaseException:
-            self.outcome = StopIteration()
-            self._stop_processes()
+                    theirs.close()  # the child holds its end: EOF here once it is gone
+                self.shards.append(
+                    _ShardProcess(index, process, ours, SlotReader(self.max_queue_size), stage)
+                )
+        except BaseException as error:
+            self.outcome = error if isinstance(error, Exception) else StopIteration()
+            self._release()
             raise
 
     def next_item(self) -> Any:
@@ -323,62 +251,70 @@ class _ProcessShards:
                 if not self.rotation:
                     self._finish(StopIteration())
                     break
-                index = self._next_shard()
-                message = self._receive(index) if index is not None else ("closed",)
-                if message[0] == "closed":
-                    if self.outcome is None:
-                        self.outcome = StopIteration()
+                shard = self._next_shard()
+                message = self._receive(shard) if shard is not None else ("closed",)
+                kind = message[0]
+                if shard is None or kind == "closed":
+                    self.outcome = StopIteration()  # close() releases everything
                     break
-                if message[0] == "item":
+                if kind == "imported":
+                    shard.stage = _IMPORTED
+                elif kind == "started":
+                    shard.stage = _RUNNING
+                elif kind == "item":
                     try:
-                        item = self.rings[index].read(message[1], message[2])
-                    except Exception as error:  # noqa: BLE001 - e.g. the segment vanished
-                        self._finish(self._shard_error(index, error))
+                        item = shard.ring.read(message[1], message[2])
+                    except Exception as error:  # noqa: BLE001 - its __reduce__ failed here...
+                        failure: ShardError | None = self._shard_error(
+                            shard, error, _REBUILD_CONTEXT)
+                    else:
+                        failure = None
+                    shard.give_credit()  # the slot is free, whatever came of the item
+                    if failure is not None:
+                        self._finish(failure)
                         break
-                    self.slots[index].release()
                     if self.deterministic:
                         self.position = (self.position + 1) % len(self.rotation)
                     return item
-                if message[0] == "end":
-                    self._drop(index)
-                    continue
-                self._finish(self._error_of(index, message))
+                elif kind == "end":
+                    self._drop(shard.index)
+                else:
+                    self._finish(self._error_of(shard, message))
             outcome = self.outcome
         raise outcome.with_traceback(None)
 
-    def _next_shard(self) -> int | None:
-        """The shard whose item comes next, or ``None`` when ``close()`` was called (lock held)."""
+    def _next_shard(self) -> _ShardProcess | None:
+        """The shard whose message comes next; ``None`` once ``close()`` was called (lock held)."""
         if self.deterministic:
-            return self.rotation[self.position]
-        watched: list[Any] = [self.wake_reader]
+            return self.shards[self.rotation[self.position]]
+        assert self.wake is not None
+        watched: list[Any] = [self.wake[0]]
         for index in self.rotation:
-            watched += [self.readers[index], self.processes[index].sentinel]
+            watched += [self.shards[index].channel, self.shards[index].process.sentinel]
         ready = set(connection.wait(watched))
         if self.closing:
             return None
         count = len(self.rotation)
         for offset in range(count):  # the first ready shard after the last one served
-            index = self.rotation[(self.position + offset) % count]
-            if self.readers[index] in ready or self.processes[index].sentinel in ready:
+            shard = self.shards[self.rotation[(self.position + offset) % count]]
+            if shard.channel in ready or shard.process.sentinel in ready:
                 self.position = (self.position + offset + 1) % count
-                return index
+                return shard
         raise AssertionError("connection.wait returned no watched object")
 
-    def _receive(self, index: int) -> _Message:
-        """Shard ``index``'s next message; waits for it, the process's end or ``close()``."""
-        reader, process = self.readers[index], self.processes[index]
-        connection.wait([reader, process.sentinel, self.wake_reader])
+    def _receive(self, shard: _ShardProcess) -> Message:
+        """The shard's next message; waits for it, the process's end or ``close()``."""
+        assert self.wake is not None
+        connection.wait([shard.channel, shard.process.sentinel, self.wake[0]])
         if self.closing:
             return ("closed",)
         try:
-            if reader.poll():  # its messages first: it may have ended right after sending
-                return reader.recv()  # type: ignore[no-any-return]
-        except EOFError:
-            pass
-        process.join()
-        return ("died", f"the process of shard {index} (pid {process.pid}) ended with exit "
-                        f"code {process.exitcode} before its last item (its own error, if any, "
-                        f"went to stderr)")
+            if shard.channel.poll():  # its messages first: it may have ended right after sending
+                return shard.channel.recv()  # type: ignore[no-any-return]
+        except (EOFError, OSError, pickle.UnpicklingError):
+            pass  # cut short: the process died while sending
+        shard.process.join()
+        return ("died",)
 
     def _drop(self, index: int) -> None:
         """Shard ``index`` has ended: it leaves the rotation (lock held).
@@ -392,95 +328,104 @@ class _ProcessShards:
             self.position -= 1
         self.position = self.position % len(self.rotation) if self.rotation else 0
 
-    def _error_of(self, index: int, message: _Message) -> ShardError:
+    def _error_of(self, shard: _ShardProcess, message: Message) -> ShardError:
         if message[0] == "died":
-            return self._shard_error(index, RuntimeError(
-                f"{message[1]}. A spawned process first imports the script being run: its "
-                f"work must start under `if __name__ == \"__main__\":`."
-            ))
-        _, data, type_name, text, traceback_text = message
+            return self._shard_error(shard, RuntimeError(self._death(shard)))
+        _, data, type_name, text, traceback_text, context = message
         error: BaseException
         try:
             error = pickle.loads(data) if data is not None else RuntimeError(f"{type_name}: {text}")
         except Exception:  # noqa: BLE001 - the class may not load here
             error = RuntimeError(f"{type_name}: {text}")
         error.__cause__ = ShardTraceback(traceback_text)
-        return self._shard_error(index, error)
+        return self._shard_error(shard, error, context)
 
-    def _shard_error(self, index: int, error: BaseException) -> ShardError:
-        shard_error = ShardError(index, self.num_shards, error)
+    def _death(self, shard: _ShardProcess) -> str:
+        """What to say of a shard process that ended before its last message."""
+        ended = (f"the process of shard {shard.index} (pid {shard.pid}) ended with exit code "
+                 f"{shard.process.exitcode}")
+        if shard.stage == _STARTING:
+            path = main_file()
+            return (f"{ended} while importing the main module{f' ({path})' if path else ''}, "
+                    f"before it could load fn (its traceback went to stderr). A spawned process "
+                    f"first imports the script being run: the script's work must start under "
+                    f"`{GUARD}`.")
+        if shard.stage == _IMPORTED:
+            return (f"{ended} while loading fn ({shard_name(self.fn)}; its traceback went to "
+                    f"stderr): fn must be importable there, a def at the top level of an "
+                    f"importable module")
+        return f"{ended} before its last item (its own error, if any, went to stderr)"
+
+    def _shard_error(self, shard: _ShardProcess, error: BaseException,
+                     context: str = "") -> ShardError:
+        shard_error = ShardError(shard.index, self.num_shards, error, context)
         shard_error.__cause__ = error
         return shard_error
 
     def _finish(self, outcome: BaseException) -> None:
-        """Record the final outcome and end every process (lock held)."""
+        """Record the final outcome and release everything (lock held)."""
         if self.outcome is None:
             self.outcome = outcome
-        self._stop_processes()
+        self._release()
 
-    def _stop_processes(self, indices: list[int] | None = None) -> None:
-        """Stop, reap and drain the given shard processes (by default all not yet stopped)."""
-        if indices is None:
-            indices = [index for index, reader in enumerate(self.readers) if not reader.closed]
+    def _release(self) -> None:
+        """End every shard process, then free every resource the shards hold (lock held).
+
+        Idempotent: each shard's channel, segments and process handles, and the
+        wake-up pipe, are released once.
+        """
+        live = [shard for shard in self.shards if not shard.released]
         pending = {}
-        for index in indices:
-            process = self.processes[index]
-            if process.exitcode is None:
-                process.terminate()
-            pending[process.sentinel] = index
+        for shard in live:
+            if shard.process.exitcode is None:
+                shard.process.terminate()
+            pending[shard.process.sentinel] = shard
         deadline = time.monotonic() + STOP_GRACE_SECONDS
+        open_channels = {shard.channel: shard for shard in live}
         while pending and time.monotonic() < deadline:
-            readers = [self.readers[index] for index in pending.values()]
-            ready = connection.wait(list(pending) + readers, deadline - time.monotonic())
-            for index in pending.values():
-                self._drain(index)  # a sender blocked on a full pipe may then finish
+            ready = connection.wait(list(pending) + list(open_channels),
+                                    deadline - time.monotonic())
+            for channel in ready:
+                shard = open_channels.get(channel)  # type: ignore[call-overload]
+                if shard is not None and not shard.drain():  # a blocked sender may then finish
+                    del open_channels[channel]  # at its end: watching it would spin
             for sentinel in ready:
                 if sentinel in pending:
-                    self.processes[pending.pop(sentinel)].join()
-        for index in pending.values():
-            self.processes[index].kill()
-            self.processes[index].join()
-        for index in indices:
-            self._drain(index)
-            self.readers[index].close()
-            self.rings[index].close()
-
-    def _drain(self, index: int) -> None:
-        """Read and drop what shard ``index`` sent and nobody will take (frees a blocked sender)."""
-        reader = self.readers[index]
-        try:
-            while not reader.closed and reader.poll():
-                message = reader.recv()
-                if message[0] == "item":
-                    self.rings[index].note(message[2])
-        except (EOFError, OSError, pickle.UnpicklingError):
-            return
+                    pending.pop(sentinel).process.join()
+        for shard in pending.values():
+            shard.process.kill()
+            shard.process.join()
+        for shard in live:
+            shard.release()
+        with self.wake_lock:
+            if self.wake is not None:
+                for end in self.wake:
+                    end.close()
+                self.wake = None
 
     def close(self) -> None:
-        """End every process and free what they sent; later ``next()`` raises ``StopIteration``.
+        """End every process and free what they hold; later ``next()`` raises ``StopIteration``.
 
         A consumer waiting in ``next()`` in another thread is woken first (its
         call raises ``StopIteration``), so closing never waits for a shard.
         """
-        if not self.closing:
-            self.closing = True
-            self.wake_writer.send_bytes(b"wake")
+        with self.wake_lock:
+            wake = not self.closing and self.wake is not None
+            self.closing = True  # before the wake-up: the woken consumer reads it
+            if wake:
+                self.wake[1].send_bytes(b"wake")  # type: ignore[index]
         with self.lock:
             if self.outcome is None:
                 self.outcome = StopIteration()
-            self._stop_processes()
+            self._release()
 
 
-def _name(fn: Callable[..., Any]) -> str:
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-
-
-class ProcessShardedGenerator(ShardedGenerator[T]):
+class ProcessShardedGenerator(MergedShards[T]):
     """The iterator ``sharded_generator(..., processes=True)`` returns; see the module docstring.
 
-    What the consumer sees (a generator to Keras, ``with``, ``close()``, no
-    pickling) is :class:`~safeloader.runtime.sharded.ShardedGenerator`'s; the
-    shards behind it are processes.
+    ``close()`` asks each process to stop (its generator is closed, so its
+    ``finally`` blocks run), kills it after :data:`STOP_GRACE_SECONDS`, and
+    releases every resource; later ``next()`` calls raise ``StopIteration``.
     """
 
     __slots__ = ()
@@ -493,31 +438,21 @@ class ProcessShardedGenerator(ShardedGenerator[T]):
         deterministic: bool,
         context: BaseContext,
     ) -> None:
-        self._shards = _ProcessShards(  # type: ignore[assignment]
-            fn, num_shards, max_queue_size, bool(deterministic), context
-        )
-        self._finalizer = weakref.finalize(self, self._shards.close)
+        shards = _ProcessShards(fn, num_shards, max_queue_size, bool(deterministic), context)
+        super().__init__(shards, shards.close)
 
     @property
     def pids(self) -> list[int]:
         """The process ids of the shards started so far (empty before the first ``next()``)."""
-        return [process.pid for process in self._shards.processes]  # type: ignore[attr-defined]
-
-    def close(self) -> None:
-        """End the shard processes and unlink their shared memory.
-
-        Each process is asked to stop (its generator is closed, so its
-        ``finally`` blocks run) and killed after :data:`STOP_GRACE_SECONDS`.
-        Later ``next()`` calls raise ``StopIteration``.
-        """
-        self._shards.close()
+        return [shard.pid for shard in self._shards.shards]  # type: ignore[attr-defined]
 
     def __repr__(self) -> str:
         shards = self._shards
         mode = "round-robin" if shards.deterministic else "first-come"
         return (
-            f"<safeloader.ProcessShardedGenerator {_name(shards.fn)} x {shards.num_shards} "
-            f"processes ({shards.context.get_start_method()}), {mode}, "
+            f"<safeloader.ProcessShardedGenerator {shard_name(shards.fn)} x {shards.num_shards} "
+            f"processes ({shards.context.get_start_method()}), "  # type: ignore[attr-defined]
+            f"{mode}, "
             f"max_queue_size={shards.max_queue_size}>"
         )
 
@@ -550,10 +485,10 @@ def check_shard_function(fn: Callable[..., Any], context: BaseContext) -> None:
             f"functools.partial(fn, ...)."
         )
     check_spawn_safe(fn, name="fn")
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-    if main_file is not None and not os.path.exists(main_file):
+    path = main_file()
+    if path is not None and not os.path.exists(path):
         raise TypeError(
-            f"sharded_generator(processes=True): the program runs from {main_file}, which a "
+            f"sharded_generator(processes=True): the program runs from {path}, which a "
             f"spawned process cannot import (multiprocessing starts it from the script's "
             f"file); save the script to a file and run that."
         )

@@ -47,16 +47,13 @@ import threading
 import time
 import types
 import warnings
-import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator
 from multiprocessing.context import BaseContext
-from typing import TYPE_CHECKING, Any, Callable, Generic, NoReturn, TypeVar
+from typing import Any, Callable, TypeVar
 
-from safeloader.runtime.threadsafe import PICKLE_MESSAGE
-
-if TYPE_CHECKING:
-    from safeloader.runtime.process_shards import ProcessShardedGenerator
+from safeloader.runtime.process_shards import ProcessShardedGenerator, process_sharded_generator
+from safeloader.runtime.shard_iterator import MergedShards, ShardError, shard_name
 
 __all__ = [
     "ABANDON_AFTER_SECONDS",
@@ -71,22 +68,6 @@ T = TypeVar("T")
 
 #: Items each shard may prepare ahead of the consumers.
 DEFAULT_MAX_QUEUE_SIZE = 4
-
-
-class ShardError(RuntimeError):
-    """A shard of a :func:`sharded_generator` raised; ``__cause__`` is its error."""
-
-    def __init__(self, shard_index: int, num_shards: int, error: BaseException) -> None:
-        RuntimeError.__init__(
-            self,
-            f"shard {shard_index} of {num_shards} failed: {type(error).__name__}: {error}",
-        )
-        self.shard_index = shard_index
-        self.num_shards = num_shards
-        self.error = error
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (ShardError, (self.shard_index, self.num_shards, self.error))
 
 
 #: Queued by a shard after its last item.
@@ -224,7 +205,7 @@ class _Shards:
             return iter(result)
         except TypeError:
             raise TypeError(
-                f"sharded_generator: {_name(self.fn)}({index}, {self.num_shards}) returned "
+                f"sharded_generator: {shard_name(self.fn)}({index}, {self.num_shards}) returned "
                 f"{type(result).__name__}, which is not iterable"
             ) from None
 
@@ -356,26 +337,32 @@ def _reap(shards: _Shards, threads: list[threading.Thread]) -> None:
 
 
 def _caller_stacklevel() -> int:
-    """The ``stacklevel`` that points ``warnings.warn`` at the first frame outside this module.
+    """The ``stacklevel`` that points ``warnings.warn`` at the first frame outside safeloader's
+    shard modules (this one, and :mod:`~safeloader.runtime.shard_iterator` for ``close()``).
 
     Written by hand: ``warnings.warn(skip_file_prefixes=...)`` needs Python 3.12.
     """
+    internal = (__name__, MergedShards.__module__)
     frame = sys._getframe(1)  # _reap, which calls warnings.warn
     level = 1
-    while frame is not None and frame.f_globals.get("__name__") == __name__:
+    while frame is not None and frame.f_globals.get("__name__") in internal:
         frame = frame.f_back
         level += 1
     return level
 
 
-def _name(fn: Callable[..., Any]) -> str:
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+class ShardedGenerator(MergedShards[T]):
+    """The iterator :func:`sharded_generator` returns: shards in threads; see the module docstring.
 
+    ``close()`` lets each thread finish the call it is in, for up to
+    :data:`ABANDON_AFTER_SECONDS` in all; a shard still inside ``fn``'s code
+    then is abandoned with a :class:`ShardAbandonedWarning`. A shard's
+    generator is closed in its own thread, so its ``finally`` blocks run;
+    ``close()`` waits for that cleanup (it is not a call in ``fn``'s data
+    path, and a shard that ends mid-cleanup would leak its files).
+    """
 
-class ShardedGenerator(Generic[T]):
-    """The iterator :func:`sharded_generator` returns; see the module docstring."""
-
-    __slots__ = ("_shards", "_finalizer", "__weakref__")
+    __slots__ = ()
 
     def __init__(
         self,
@@ -384,55 +371,15 @@ class ShardedGenerator(Generic[T]):
         max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE,
         deterministic: bool = True,
     ) -> None:
-        self._shards = _Shards(fn, num_shards, max_queue_size, bool(deterministic))
-        self._finalizer = weakref.finalize(self, self._shards.shutdown)
-
-    # Keras 3 accepts a Python iterator only if isinstance(x, GeneratorType);
-    # see safeloader.runtime.threadsafe's module docstring.
-    @property  # type: ignore[misc]
-    def __class__(self) -> type:  # noqa: D105
-        return types.GeneratorType
-
-    @property
-    def num_shards(self) -> int:
-        """How many shards (and producer threads) feed this iterator."""
-        return self._shards.num_shards
-
-    def __iter__(self) -> ShardedGenerator[T]:
-        return self
-
-    def __next__(self) -> T:
-        return self._shards.next_item()  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        """Stop the shards and drop their buffered items; later ``next()`` raises ``StopIteration``.
-
-        Each thread may first finish the call it is in, for up to
-        :data:`ABANDON_AFTER_SECONDS` in all; a shard still inside ``fn``'s code
-        then is abandoned with a :class:`ShardAbandonedWarning`. A shard's
-        generator is closed in its own thread, so its ``finally`` blocks run;
-        ``close()`` waits for that cleanup (it is not a call in ``fn``'s
-        data path, and a shard that ends mid-cleanup would leak its files).
-        """
-        self._shards.close()
-
-    def __enter__(self) -> ShardedGenerator[T]:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __reduce_ex__(self, protocol: Any) -> NoReturn:
-        raise TypeError(PICKLE_MESSAGE.format(name=type(self).__name__))
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError(PICKLE_MESSAGE.format(name=type(self).__name__))
+        shards = _Shards(fn, num_shards, max_queue_size, bool(deterministic))
+        # dropped without close(): tell the threads to stop, wait for none of them
+        super().__init__(shards, shards.shutdown)
 
     def __repr__(self) -> str:
         shards = self._shards
         mode = "round-robin" if shards.deterministic else "first-come"
         return (
-            f"<safeloader.ShardedGenerator {_name(shards.fn)} x {shards.num_shards} shards, "
+            f"<safeloader.ShardedGenerator {shard_name(shards.fn)} x {shards.num_shards} shards, "
             f"{mode}, max_queue_size={shards.max_queue_size}>"
         )
 
@@ -463,10 +410,13 @@ def sharded_generator(
         processes: run each shard in its own process instead of a thread, for
             work that holds the GIL; see :mod:`safeloader.runtime.process_shards`.
             ``fn`` must then be importable by the children (``def`` at the top
-            level of a module): a lambda or local function is a ``TypeError``,
-            and whatever else cannot be pickled a ``SpawnSafetyError``.
+            level of a module, not under the ``__main__`` guard, not in a
+            notebook): a lambda or local function is a ``TypeError``, and
+            whatever else a child could not receive a ``SpawnSafetyError``.
         mp_context: with ``processes``, the multiprocessing context (or start
-            method name) to start them with; ``spawn`` when ``None``.
+            method name: ``spawn``, ``forkserver`` or ``fork``) to start them
+            with; ``spawn`` when ``None``. Each delivers every item exactly
+            once; see docs/processes.md for what each costs.
 
     Returns:
         A :class:`ShardedGenerator` (a ``ProcessShardedGenerator`` with
@@ -482,9 +432,6 @@ def sharded_generator(
     _check_count("num_shards", num_shards)
     _check_count("max_queue_size", max_queue_size)
     if processes:
-        # process_shards imports this module: imported here, when first used
-        from safeloader.runtime.process_shards import process_sharded_generator
-
         return process_sharded_generator(
             fn, num_shards, max_queue_size=max_queue_size, deterministic=deterministic,
             mp_context=mp_context,

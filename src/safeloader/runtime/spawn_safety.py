@@ -14,7 +14,16 @@ pickle does (what ``__reduce_ex__`` returns: the attributes, the items, a
 ``functools.partial``'s function and arguments, a bound method's object) to
 the first part that cannot be pickled itself, and raises
 :class:`SpawnSafetyError` naming its path and type, e.g.
-``Batches.stream: generator object``. Synchronisation objects of
+``Batches.stream: generator object``.
+
+Some things pickle in the parent and still cannot be found by the child:
+a function or class defined in ``__main__`` under
+``if __name__ == "__main__":`` (the child imports the script without running
+that block), in a notebook, or in an interactive session
+(:mod:`safeloader.runtime.main_module`). The check's pickler refuses those
+too, wherever they sit in the object (an instance's class, a
+``functools.partial``'s function), so they are named the same way.
+Synchronisation objects of
 :mod:`multiprocessing` (``Lock``, ``Value``, ...) pass: they cannot be pickled
 at any other time, but they do travel to a process that is being started.
 """
@@ -22,13 +31,15 @@ at any other time, but they do travel to a process that is being started.
 from __future__ import annotations
 
 import functools
+import io
 import pickle
-import sys
 import types
 from collections.abc import Iterator
 from typing import Any
 
 from multiprocessing.reduction import ForkingPickler
+
+from safeloader.runtime.main_module import unreachable_from_child
 
 __all__ = ["SpawnSafetyError", "check_spawn_safe"]
 
@@ -86,7 +97,7 @@ def check_spawn_safe(obj: object, name: str | None = None) -> None:
     """
     root = name if name is not None else _root_name(obj)
     try:
-        ForkingPickler.dumps(obj)
+        _dumps(obj)
     except Exception as error:  # noqa: BLE001 - pickle raises many kinds
         culprit = _find(obj, root, set(), 0)
         if culprit is not None:
@@ -94,10 +105,26 @@ def check_spawn_safe(obj: object, name: str | None = None) -> None:
         if _INHERITANCE_ONLY in str(error):
             return
         raise SpawnSafetyError(root, _type_name(obj), _reason(error)) from None
-    if isinstance(obj, (types.FunctionType, type)):
-        culprit = _check_global(obj, root)  # pickles here, yet a child may not find it
-        if culprit is not None:
-            raise culprit
+
+
+class _Unreachable(pickle.PicklingError):
+    """A function or class that pickles here but that a spawned process cannot find."""
+
+
+class _ProbingPickler(ForkingPickler):
+    """multiprocessing's pickler, refusing what a spawned child could not look up."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, (types.FunctionType, type)):
+            reason = unreachable_from_child(obj)
+            if reason is not None:
+                raise _Unreachable(reason)
+        return NotImplemented
+
+
+def _dumps(obj: object) -> None:
+    """Pickle ``obj`` as a process start would; raise what that would, or :class:`_Unreachable`."""
+    _ProbingPickler(io.BytesIO(), pickle.DEFAULT_PROTOCOL).dump(obj)
 
 
 def _find(obj: object, path: str, seen: set[int], depth: int) -> SpawnSafetyError | None:
@@ -112,14 +139,19 @@ def _find(obj: object, path: str, seen: set[int], depth: int) -> SpawnSafetyErro
     parts = _parts(obj, path)
     if parts is None:  # its own reduction fails: this is the culprit
         return _check_whole(obj, path)
-    for part_path, part in parts:
+    while True:
         try:
-            ForkingPickler.dumps(part)
+            part_path, part = next(parts)
+        except StopIteration:
+            return None
+        except Exception:  # noqa: BLE001 - a malformed reduction: the object is the culprit
+            return _check_whole(obj, path)
+        try:
+            _dumps(part)
         except Exception:  # noqa: BLE001 - any failure: look inside
             found = _find(part, part_path, seen, depth + 1)
             if found is not None:
                 return found
-    return None
 
 
 def _parts(obj: object, path: str) -> Iterator[tuple[str, object]] | None:
@@ -142,12 +174,16 @@ def _parts(obj: object, path: str) -> Iterator[tuple[str, object]] | None:
         return None
     if isinstance(reduced, str):  # a global: checked as a whole
         return iter(())
+    if not isinstance(reduced, tuple) or not 2 <= len(reduced) <= 6:
+        return None  # pickle refuses it ("must return string or tuple"): the object is the culprit
+    if reduced[1] is not None and not isinstance(reduced[1], tuple):
+        return None  # arguments that are not a tuple: pickle refuses them too
     return _reduced_parts(reduced, path)
 
 
 def _reduced_parts(reduced: tuple[Any, ...], path: str) -> Iterator[tuple[str, object]]:
     """The parts of a ``__reduce_ex__`` tuple: class, arguments, state, items."""
-    constructor, arguments, *rest = reduced + (None,) * (5 - len(reduced))
+    constructor, arguments, *rest = reduced + (None,) * (6 - len(reduced))
     state, list_items, dict_items = rest[0], rest[1], rest[2]
     yield f"{path} (its class)", constructor
     for index, argument in enumerate(arguments or ()):
@@ -180,38 +216,33 @@ def _chain(*parts: Any) -> Iterator[tuple[str, object]]:
 
 def _check_global(obj: Any, path: str) -> SpawnSafetyError | None:
     """Functions and classes travel as ``module.qualname``: the child must find them there."""
+    qualname = getattr(obj, "__qualname__", repr(obj))
+    module = getattr(obj, "__module__", None)
+    kind = "class" if isinstance(obj, type) else "function"
     try:
         pickle.dumps(obj, pickle.DEFAULT_PROTOCOL)
     except Exception as error:  # noqa: BLE001 - PicklingError, AttributeError...
-        qualname = getattr(obj, "__qualname__", repr(obj))
-        module = getattr(obj, "__module__", None)
         where = "a lambda" if qualname.endswith("<lambda>") else (
             "a local function or class" if "<locals>" in qualname else "not importable by that name"
         )
-        kind = "class" if isinstance(obj, type) else "function"
         return SpawnSafetyError(path, f"{kind} {module}.{qualname} ({where})", _reason(error))
-    if getattr(obj, "__module__", None) == "__main__" and not _main_is_importable():
+    reason = unreachable_from_child(obj)
+    if reason is not None:
         return SpawnSafetyError(
-            path, f"function __main__.{obj.__qualname__}",
-            "__main__ is not a file a spawned process can import (an interactive session)",
+            path, f"{kind} {module}.{qualname} ({reason})",
+            "a spawned process finds it by module and name, and its __main__ does not have it",
         )
     return None
 
 
 def _check_whole(obj: object, path: str) -> SpawnSafetyError | None:
     try:
-        ForkingPickler.dumps(obj)
+        _dumps(obj)
     except Exception as error:  # noqa: BLE001
         if _INHERITANCE_ONLY in str(error):
             return None  # a multiprocessing Lock/Value: it travels when a process starts
         return SpawnSafetyError(path, _type_name(obj), _reason(error))
     return None
-
-
-def _main_is_importable() -> bool:
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    return bool(getattr(main, "__file__", None) or getattr(spec, "name", None))
 
 
 def _root_name(obj: object) -> str:
