@@ -19,6 +19,7 @@ from safeloader.analysis.config import AnalysisConfig
 from safeloader.analysis.keras_version import keras_target
 from safeloader.analysis.prefilter import class_rules_might_fire, might_have_findings
 from safeloader.findings import Finding
+from safeloader.notebooks.cells import CellBoundaries
 from safeloader.source_text import split_lines
 
 __all__ = ["AnalysisConfig", "analyze_module", "analyze_source", "might_have_findings"]
@@ -29,15 +30,19 @@ def analyze_module(
     lines: Sequence[str],
     path: Path | None,
     config: AnalysisConfig = AnalysisConfig(),
+    cells: CellBoundaries | None = None,
 ) -> list[Finding]:
     """Return every finding of every rule in ``tree``, sorted by line, column and code.
 
     ``lines`` are the source lines (with or without line ends) the tree was
     parsed from; ``path`` the file (``None`` for stdin or a snippet: imports
-    of project modules are then not followed).
+    of project modules are then not followed). ``cells``: the module is a
+    notebook's code cells, separated there (see :mod:`safeloader.notebooks`):
+    the rules then say and fix what holds in a notebook, where no worker
+    re-runs the code and spawned workers cannot import what it defines.
     """
     target = functools.cache(lambda: keras_target(tree, config.keras_version, path))
-    checker = CallChecker(tree, lines, path, config, target)
+    checker = CallChecker(tree, lines, path, config, target, notebook=cells is not None)
     findings = list(checker.findings())
     if class_rules_might_fire(checker.text):
         findings.extend(check_classes(tree, target))

@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "(see its select/ignore); nothing to fix", file=sys.stderr)
     # which codes is flake8's decision (``reporting``); the selection adds fix safety
     selection = FixSelection(select=(CODE_FAMILY,), unsafe_fixes=args.unsafe_fixes)
-    files = reporting.files()
+    files = reporting.files(notebooks=True)
     missing = [path for path in files if not os.path.lexists(path)]
     for path in missing:
         print(f"{path}: no such file or directory", file=sys.stderr)
@@ -234,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if plan.error is not None:
             summary.errors += 1
             print(f"{plan.path}: {plan.error}; left unchanged", file=sys.stderr)
+        if plan.note is not None:
+            print(f"{plan.path}: {plan.note}", file=sys.stderr)
     for outcome in outcomes:
         for warning in outcome.warnings:
             print(f"{outcome.path}:{warning}", file=sys.stderr)
@@ -243,8 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if outcome.changed:
             summary.changed += 1
             summary.by_code.update(outcome.applied)
-            if outcome.texts is not None:
-                _write_diff(unified_diff(outcome.path, *outcome.texts))
+            for change in outcome.changes:
+                _write_diff(unified_diff(outcome.path, change.before, change.after, change.part))
     for note in missing_dependency_notes(
         outcome.path for outcome in outcomes if outcome.changed and outcome.adds_safeloader_import
     ):
