@@ -1,5 +1,5 @@
-"""The ``safeloader`` command: ``demo``, ``rule CODE``, ``keras-version PATH...``, ``bench``
-and ``service``."""
+"""The ``safeloader`` command: ``demo``, ``rule CODE``, ``lint PATH...``,
+``keras-version PATH...``, ``bench`` and ``service``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rule = commands.add_parser("rule", help="print the documentation of a rule")
     rule.add_argument("code", help="a rule code such as SLD101, or 'all'")
+    from safeloader.lint import add_lint_arguments
+
+    add_lint_arguments(commands.add_parser(
+        "lint", help="report the SLD findings of Python files and notebooks, as flake8 "
+                     "decides what to report"))
     keras = commands.add_parser(
         "keras-version", help="say which Keras each file is checked against, and why"
     )
@@ -95,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return service_servers.run_dispatcher(args.port, args.work_dir, args.host,
                                                   args.worker_timeout)
         return service_servers.run_worker(args.dispatcher, args.port, args.host)
+    if args.command == "lint":
+        from safeloader.lint import lint
+
+        return lint(args)
     if args.command == "keras-version":
         from safeloader.analysis.keras_version_report import report_keras_versions
 

@@ -44,8 +44,9 @@ class CellBoundaries:
     separators: tuple[int, ...]
 
     def cell_at(self, line: int) -> int:
-        """The 1-based number of the cell holding ``line`` (0: above the first cell)."""
-        return bisect.bisect_left(self.separators, line)
+        """The 1-based number of the cell holding ``line`` (its separator line
+        included; 0: above the first cell)."""
+        return bisect.bisect_right(self.separators, line)
 
     def line_in_cell(self, line: int) -> int:
         """``line`` counted from 1 at the first line of its cell."""
@@ -102,18 +103,19 @@ def cell_boundary_problem(
     ``magic`` matches (a tool's placeholders for IPython lines) must stay in
     their cell.
     """
-    lines = split_lines(after)
-    for number, line in enumerate(lines, 1):
-        body = line.rstrip("\r\n")
-        if body != body.lstrip() and is_separator(body.strip()):
-            cell = bisect.bisect_left(separators_in(lines, is_separator), number)
-            return CellProblem(cell, f"a fix would move code across the boundary with "
-                                     f"cell {cell + 1}")
-    old_separators = [line.strip() for line in split_lines(before)
-                      if is_separator(line.rstrip("\r\n"))]
-    new_separators = [line.strip() for line in lines if is_separator(line.rstrip("\r\n"))]
-    if old_separators != new_separators:
-        return CellProblem(0, "a fix would add, remove or reorder a cell boundary")
+    old_lines, lines = split_lines(before), split_lines(after)
+    old_separators = [line.strip() for line in old_lines if is_separator(line.rstrip("\r\n"))]
+    new_separators = [line.strip() for line in lines if is_separator(line.strip())]
+    moved = any(is_separator(line.strip()) and not is_separator(line.rstrip("\r\n"))
+                for line in lines)
+    if moved or old_separators != new_separators:
+        # name the cell the change starts in: its first line that differs
+        first = next((number for number, (old, new) in enumerate(zip(old_lines, lines), 1)
+                      if old != new), min(len(old_lines), len(lines)) + 1)
+        cell = bisect.bisect_right(separators_in(old_lines, is_separator), first)
+        return CellProblem(cell, "a fix would move code across a cell boundary (a separator "
+                                 "line moved)" if moved else
+                           "a fix would add, remove or reorder a cell boundary")
     old_head, old_cells = split_at_separators(before, is_separator)
     new_head, new_cells = split_at_separators(after, is_separator)
     if old_head != new_head:
