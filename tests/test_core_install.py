@@ -90,7 +90,8 @@ PROJECTS = {
 def core_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The interpreter of a venv holding safeloader's core install and nothing of Keras."""
     base = tmp_path_factory.mktemp("core")
-    wheels = build_wheelhouse(base / "wheels", ["flake8", "libcst", "nbformat", "packaging", "wheel"])
+    wheels = build_wheelhouse(
+        base / "wheels", ["flake8", "libcst", "nbformat", "packaging", "wheel"])
     source = base / "source"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):

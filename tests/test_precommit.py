@@ -71,7 +71,8 @@ def _commit_all(repo: Path) -> str:
 @pytest.fixture(scope="module")
 def precommit_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     base = tmp_path_factory.mktemp("precommit")
-    wheels = build_wheelhouse(base / "wheels", ["flake8", "libcst", "nbformat", "packaging", "wheel"])
+    wheels = build_wheelhouse(
+        base / "wheels", ["flake8", "libcst", "nbformat", "packaging", "wheel"])
     return {
         **os.environ,
         "PRE_COMMIT_HOME": str(base / "cache"),

@@ -76,4 +76,3 @@ def lint(args: argparse.Namespace) -> int:
     if failed:
         return 2
     return 1 if reported else 0
-

@@ -188,23 +188,33 @@ def _magic_form(line: str) -> str | None:
 def _assigned_magic(stripped: str) -> str | None:
     """The target of ``target = !cmd`` / ``target = %magic``, if ``stripped`` is one.
 
-    The first ``=`` outside brackets (not ``==``, ``<=``... and not an
-    augmented assignment), followed by ``!`` or ``%``: as IPython reads it.
+    The first ``=`` outside brackets and strings (not ``==``, ``<=``... and not
+    an augmented assignment), followed by ``!`` or ``%``: as IPython reads it.
     """
     depth = 0
-    for position, char in enumerate(stripped):
-        if char in "([{":
+    position = 0
+    while position < len(stripped):
+        char = stripped[position]
+        if char in "'\"":
+            closing = stripped.find(char, position + 1)
+            while closing > 0 and stripped[closing - 1] == "\\":
+                closing = stripped.find(char, closing + 1)
+            if closing < 0:
+                return None
+            position = closing
+        elif char == "#":
+            return None
+        elif char in "([{":
             depth += 1
         elif char in ")]}":
             depth = max(depth - 1, 0)
-        elif char in "'\"#":
-            return None
         elif char == "=" and depth == 0:
             before = stripped[position - 1] if position else ""
-            after = stripped[position + 1:].lstrip()
-            if not position or before in "=<>!+-*/%&|^@:" or stripped[position + 1:][:1] == "=":
+            after = stripped[position + 1:]
+            if not position or before in "=<>!+-*/%&|^@:" or after.startswith("="):
                 return None
-            return stripped[:position].rstrip() if after.startswith(("!", "%")) else None
+            return stripped[:position].rstrip() if after.lstrip().startswith(("!", "%")) else None
+        position += 1
     return None
 
 
