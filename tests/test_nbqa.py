@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from notebook_helpers import code_sources, copy_fixture, parses_on_its_own
 
 BIN = Path(sys.executable).parent

@@ -24,6 +24,7 @@ from safeloader.notebooks.cells import (
     is_nbqa_separator,
     nbqa_cells,
 )
+from safeloader.notebooks.pip_installs import PipInstall
 from safeloader.source_text import SourceError, SourceText, decode_source, split_lines
 
 NOTEBOOK_SUFFIX = ".ipynb"
@@ -66,6 +67,8 @@ class ModuleFile(ABC):
     cells: CellBoundaries | None
     #: said of the file instead of analysing it (a notebook with no code cells)
     note: str | None = None
+    #: the ``pip install`` commands a notebook runs (its own declared dependencies)
+    pip_installs: tuple[PipInstall, ...] = ()
 
     def noqa_lines(self) -> list[str] | None:
         """The lines flake8's ``# noqa`` handling should read (``None``: the file's)."""
@@ -132,6 +135,7 @@ class NotebookModuleFile(ModuleFile):
         self.text = self.module.text
         self.lines = self.module.lines
         self.cells = self.module.boundaries
+        self.pip_installs = self.module.pip_installs
         if not self.notebook.code_cells:
             self.note = "no code cells: nothing to check"
 

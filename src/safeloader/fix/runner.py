@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Sequence
 
 from safeloader.analysis import AnalysisConfig, analyze_module, might_have_findings
+from safeloader.analysis.config import KerasVersion
+from safeloader.analysis.keras_version import KerasTarget
+from safeloader.analysis.notebook_keras import notebook_keras_target
 from safeloader.findings import Finding, Fix
 from safeloader.fix.atomic_write import ChangedOnDiskError, FileSnapshot, replace_file
 from safeloader.fix.dependency_note import adds_safeloader_import
@@ -92,19 +95,14 @@ def read_module_file(path: Path) -> ModuleFile:
     return decode_module_file(path, raw)
 
 
-def file_findings(
-    module: ModuleFile, config: AnalysisConfig, reporting: Flake8Reporting | None = None,
-) -> list[Finding]:
-    """The findings of ``module`` that flake8 would report with ``reporting`` (all of
-    them when ``None``); :class:`AnalysisFailure` when it cannot be analysed."""
-    path, text = module.path, module.text
-    if not might_have_findings(text):
-        return []
+def parse_module_file(module: ModuleFile) -> ast.Module:
+    """``module``'s text parsed; :class:`AnalysisFailure` naming where it is not Python."""
+    text = module.text
     if "\0" in text:
         line = len(split_lines(text[:text.index("\0")] + "x"))
         raise AnalysisFailure(f"contains a NUL byte (line {line}): not Python source")
     try:
-        tree = ast.parse(text, filename=str(path))
+        return ast.parse(text, filename=str(module.path))
     except SyntaxError as error:
         where = module.describe_line(error.lineno) if error.lineno else "line ?"
         raise AnalysisFailure(f"syntax error: {error.msg} ({where})") from error
@@ -112,8 +110,20 @@ def file_findings(
         raise AnalysisFailure(TOO_DEEP) from error
     except (ValueError, MemoryError) as error:
         raise AnalysisFailure(f"cannot parse: {error}") from error
+
+
+def file_findings(
+    module: ModuleFile, config: AnalysisConfig, reporting: Flake8Reporting | None = None,
+) -> list[Finding]:
+    """The findings of ``module`` that flake8 would report with ``reporting`` (all of
+    them when ``None``); :class:`AnalysisFailure` when it cannot be analysed."""
+    if not might_have_findings(module.text):
+        return []
+    tree = parse_module_file(module)
+    path = module.path
     try:
-        findings = analyze_module(tree, module.lines, path, config, cells=module.cells)
+        findings = analyze_module(tree, module.lines, path, config, cells=module.cells,
+                                  pip_installs=module.pip_installs)
         if reporting is not None:
             findings = reporting.reported(path, findings, module.noqa_lines())
     except RecursionError as error:
@@ -121,6 +131,15 @@ def file_findings(
     except Exception as error:  # a bug in one rule must not stop the other files
         raise AnalysisFailure(f"internal error in the analysis: {error!r}") from error
     return findings
+
+
+def file_keras_target(path: Path, configured: KerasVersion) -> KerasTarget:
+    """The Keras the file ``path`` (a script, or a notebook's code cells and ``pip
+    install`` commands) is checked against under ``configured``, and why;
+    :class:`ModuleFileError` or :class:`AnalysisFailure` when it cannot be read."""
+    module = read_module_file(path)
+    return notebook_keras_target(parse_module_file(module), configured, path,
+                                 module.pip_installs)
 
 
 def plan_file(
