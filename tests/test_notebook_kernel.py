@@ -46,11 +46,11 @@ def offline_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def execute(path: Path) -> list[str]:
     """Run the notebook ``path`` in a fresh kernel (an error in a cell fails the test);
-    return each code cell's printed output."""
+    return what each code cell printed to stdout."""
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    return ["".join(output.get("text", "") for output in cell.outputs)
+    return ["".join(output.text for output in cell.outputs if output.get("name") == "stdout")
             for cell in notebook.cells if cell.cell_type == "code"]
 
 
