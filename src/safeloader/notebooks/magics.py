@@ -86,8 +86,8 @@ class MaskedCell:
         seen: set[str] = set()
         restored = []
         for line in split_lines(text):
-            marker = next((m for m in wanted if _ends_with_marker(line, m)), None)
-            if marker is None:
+            marker = _body(line).rpartition("# ")[2]
+            if marker not in wanted:
                 restored.append(line)
                 continue
             masked = wanted[marker]
@@ -108,10 +108,6 @@ class MaskedCell:
 def _body(line: str) -> str:
     """``line`` without its line break."""
     return line.rstrip("\r\n")
-
-
-def _ends_with_marker(line: str, marker: str) -> bool:
-    return _body(line).endswith(f"# {marker}")
 
 
 def mask_cell(source: str, marker: MarkerFactory) -> MaskedCell:
