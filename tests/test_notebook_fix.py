@@ -243,3 +243,14 @@ def test_outputs_and_metadata_of_the_fixed_notebook_are_the_same_json(tmp_path: 
     for cell in (*before["cells"], *after["cells"]):
         del cell["source"]
     assert after == before
+
+
+def test_a_warning_names_the_cell_and_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notebook = write_notebook(tmp_path / "train.ipynb", "import tf_keras as keras",
+                              GENERATOR, "options = {}\nmodel.fit_generator(batches(), **options)")
+    assert main([str(notebook)]) == 0
+    assert f"{notebook}:cell_3:2:1: 'fit_generator' call left unchanged" in (
+        capsys.readouterr().err
+    )

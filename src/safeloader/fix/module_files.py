@@ -13,6 +13,7 @@ as the file's new text.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from safeloader.notebooks.pip_installs import PipInstall
 from safeloader.source_text import SourceError, SourceText, decode_source, split_lines
 
 NOTEBOOK_SUFFIX = ".ipynb"
+#: the ``line:column:`` a fixer warning starts with
+_WARNING_PLACE = re.compile(r"(\d+)(:\d+: )")
 
 
 class ModuleFileError(Exception):
@@ -81,6 +84,12 @@ class ModuleFile(ABC):
     def describe_line(self, line: int) -> str:
         """Where the module's ``line`` is in the file, in words."""
         return f"line {line}"
+
+    def relocate(self, warning: str) -> str:
+        """A fixer warning (``line:col: message``, in the module's lines) with the
+        line named as :meth:`location` names it."""
+        return _WARNING_PLACE.sub(lambda match: self.location(int(match[1])) + match[2],
+                                  warning, count=1)
 
     @abstractmethod
     def fixed(self, text: str) -> FixedFile:

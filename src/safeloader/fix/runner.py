@@ -201,24 +201,24 @@ def fix_file(
         return FileOutcome(path, error=error.reason)
     except RecursionError:
         return FileOutcome(path, error=TOO_DEEP)
+    warnings = tuple(module.relocate(warning) for warning in fixed.warnings)
     if fixed.text is None or fixed.text == module.text:
-        return FileOutcome(path, warnings=fixed.warnings, error=fixed.error)
+        return FileOutcome(path, warnings=warnings, error=fixed.error)
     try:
         new = module.fixed(fixed.text)
     except ModuleFileError as error:
-        return FileOutcome(path, warnings=fixed.warnings, error=error.reason)
+        return FileOutcome(path, warnings=warnings, error=error.reason)
     if not new.changes:
-        return FileOutcome(path, warnings=fixed.warnings)
+        return FileOutcome(path, warnings=warnings)
     if write:
         try:
             replace_file(path, module.encode(new.text), expected=snapshot)
         except ChangedOnDiskError:
-            return FileOutcome(path, warnings=fixed.warnings,
-                               error="changed on disk while being fixed")
+            return FileOutcome(path, warnings=warnings, error="changed on disk while being fixed")
         except (OSError, UnicodeEncodeError) as error:
-            return FileOutcome(path, warnings=fixed.warnings, error=f"cannot write: {error}")
+            return FileOutcome(path, warnings=warnings, error=f"cannot write: {error}")
     return FileOutcome(
-        path, changed=True, applied=fixed.applied, warnings=fixed.warnings,
+        path, changed=True, applied=fixed.applied, warnings=warnings,
         changes=new.changes if keep_texts else (),
         adds_safeloader_import=adds_safeloader_import(module.text, fixed.text),
     )
