@@ -11,6 +11,7 @@ from notebook_helpers import copy_fixture, write_notebook
 from safeloader.cli import main
 from safeloader.notebooks.document import CodeCell
 from safeloader.notebooks.module import NotebookModule
+from safeloader.notebooks.nbqa import nbqa_notebook, nbqa_pip_installs
 from safeloader.notebooks.pip_installs import PipInstall
 
 pytestmark = pytest.mark.usefixtures("outside_the_repository")
@@ -72,3 +73,15 @@ def test_keras_version_lists_notebooks_and_names_the_unreadable(
     assert err.startswith("broken.ipynb: invalid JSON")
     assert main(["keras-version", "--keras-version", "2", "train_keras3.ipynb"]) == 0
     assert capsys.readouterr().out == "train_keras3.ipynb: Keras 2 (configured)\n"
+
+
+def test_a_file_nbqa_wrote_leads_to_its_notebooks_pip_lines(tmp_path: Path) -> None:
+    write_notebook(tmp_path / "train.ipynb", '%pip install "keras>=3"')
+    written = tmp_path / "trainq7x_k2ab_nbqa_ipynb.py"
+    assert nbqa_notebook(written) == tmp_path / "train.ipynb"
+    assert nbqa_pip_installs(written) == (PipInstall(1, ("keras>=3",)),)
+    assert nbqa_notebook(tmp_path / "train_nbqa_ipynb.py") is None
+    assert nbqa_pip_installs(tmp_path / "otherq7x_k2ab_nbqa_ipynb.py") == ()
+    (tmp_path / "brokenq7x_k2ab_nbqa_ipynb.py").touch()
+    (tmp_path / "broken.ipynb").write_text("{")
+    assert nbqa_pip_installs(tmp_path / "brokenq7x_k2ab_nbqa_ipynb.py") == ()

@@ -3,7 +3,8 @@ as the file's new text.
 
 - A Python file is its own text (:mod:`safeloader.source_text`: its encoding,
   BOM and line ends kept). A file nbQA wrote from a notebook (its cells after
-  ``# %%NBQA-CELL-SEP`` lines) is analysed as a notebook, and a fix that
+  ``# %%NBQA-CELL-SEP`` lines) is analysed as a notebook, with the notebook's
+  ``pip install`` lines (:mod:`safeloader.notebooks.nbqa`), and a fix that
   moves code across a separator is refused: nbQA rebuilds the notebook from
   the pieces between them.
 - A notebook (``.ipynb``) is its code cells as one module
@@ -25,6 +26,7 @@ from safeloader.notebooks.cells import (
     is_nbqa_separator,
     nbqa_cells,
 )
+from safeloader.notebooks.nbqa import nbqa_pip_installs
 from safeloader.notebooks.pip_installs import PipInstall
 from safeloader.source_text import SourceError, SourceText, decode_source, split_lines
 
@@ -110,6 +112,8 @@ class PythonFile(ModuleFile):
         self.text = source.text
         self.lines = split_lines(source.text)
         self.cells = nbqa_cells(self.lines)
+        if self.cells is not None:
+            self.pip_installs = nbqa_pip_installs(source.path)
 
     def fixed(self, text: str) -> FixedFile:
         """``text`` itself, unless it moves code across one of nbQA's cell separators."""
