@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,12 @@ def test_the_training_notebook_is_fixed_cell_by_cell_and_nothing_else_changes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     notebook = copy_fixture("train_tf_keras.ipynb", tmp_path)
+    notebook.chmod(0o640)
     before_text, before = notebook.read_text(encoding="utf-8"), code_sources(notebook)
     assert main(["--unsafe-fixes", str(notebook)]) == 0
     after_text, after = notebook.read_text(encoding="utf-8"), code_sources(notebook)
+    assert stat.S_IMODE(notebook.stat().st_mode) == 0o640
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".git", notebook.name]
     assert without_sources(after_text) == without_sources(before_text)
     assert [number for number, (old, new) in enumerate(zip(before, after), 1)
             if old != new] == [2, 4, 6, 8]
