@@ -63,12 +63,13 @@ def test_only_the_changed_sources_differ_in_every_layout(layout: str) -> None:
 
 
 def test_a_changed_source_is_laid_out_as_jupyter_writes_it() -> None:
-    nb = notebook("a = 1", "b = 2")
+    nb = notebook("a = 1", "", "b = 2")
     text = nbformat.writes(nb)
     document = read_notebook(NAME, text.encode())
     expected = nbformat.v4.new_notebook(**nb)
     expected.cells[1].source = "a = 1\nc = 3"
-    assert document.with_sources({1: "a = 1\nc = 3"}) == nbformat.writes(expected)
+    expected.cells[2].source = "d = 4"
+    assert document.with_sources({1: "a = 1\nc = 3", 2: "d = 4"}) == nbformat.writes(expected)
 
 
 def test_a_byte_order_mark_is_kept() -> None:

@@ -70,13 +70,14 @@ class NotebookFile:
             return self.text
         by_index = {cell.index: sources[cell.number] for cell in self.code_cells
                     if cell.number in sources}
+        ensure_ascii = _ESCAPED_NON_ASCII.search(self.text) is not None
         pieces = []
         cursor = 0
         for index, (start, end) in source_spans(self.text):
             if index not in by_index:
                 continue
             pieces.append(self.text[cursor:start])
-            pieces.append(_source_value(self.text, start, end, by_index[index]))
+            pieces.append(_source_value(self.text, start, end, by_index[index], ensure_ascii))
             cursor = end
         pieces.append(self.text[cursor:])
         return "".join(pieces)
@@ -189,11 +190,11 @@ def _elements(text: str, position: int) -> Iterator[int]:
 
 # -- writing a source in the file's style --------------------------------------
 
-def _source_value(text: str, start: int, end: int, source: str) -> str:
+def _source_value(text: str, start: int, end: int, source: str, ensure_ascii: bool) -> str:
     """``source`` as JSON in the style of the value at ``text[start:end]``: a
     string, or a list of its lines laid out as that list was (one line per
-    element, each on its own line at the list's indentation; or on one line)."""
-    ensure_ascii = _ESCAPED_NON_ASCII.search(text) is not None
+    element, each on its own line at the list's indentation; or on one line);
+    non-ASCII characters escaped when the file escapes them (``ensure_ascii``)."""
     old = text[start:end]
     if old.startswith('"'):
         return json.dumps(source, ensure_ascii=ensure_ascii)
