@@ -7,6 +7,9 @@ projects there and in this environment (TensorFlow, tf_keras and Keras 3
 installed); the reports must be identical and the expected ones: a project
 declaring Keras 2, one declaring Keras 3, a file with Keras 2 evidence only,
 and the programs whose fixes ``test_keras3_migration_runs.py`` runs.
+``safeloader lint`` does the same for notebooks (which flake8 does not read):
+nbformat, in the core install, reads them, and a notebook's ``%pip install``
+line declares its Keras wherever it is linted.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from migration_programs import PROGRAMS
+from notebook_helpers import copy_fixture
 from wheelhouse import build_wheelhouse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +94,8 @@ PROJECTS = {
 def core_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The interpreter of a venv holding safeloader's core install and nothing of Keras."""
     base = tmp_path_factory.mktemp("core")
-    wheels = build_wheelhouse(base / "wheels", ["flake8", "libcst", "packaging", "wheel"])
+    wheels = build_wheelhouse(
+        base / "wheels", ["flake8", "libcst", "nbformat", "packaging", "wheel"])
     source = base / "source"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
@@ -147,3 +152,32 @@ def test_findings_are_the_same_with_and_without_keras(
     with_keras = _flake8(Path(sys.executable), project, here)
     assert with_keras == expected
     assert _flake8(core_python, project, _clean_env()) == with_keras
+
+
+#: fixture notebook -> the findings ``safeloader lint`` must report as "file:cell:line:col: CODE"
+NOTEBOOKS = {
+    "train_keras3.ipynb": ["train_keras3.ipynb:cell_4:2:5: SLD105",
+                           "train_keras3.ipynb:cell_5:2:17: SLD302",
+                           "train_keras3.ipynb:cell_6:7:17: SLD302"],
+    "train_tf_keras.ipynb": ["train_tf_keras.ipynb:cell_6:2:17: SLD301",
+                             "train_tf_keras.ipynb:cell_6:2:31: SLD102",
+                             "train_tf_keras.ipynb:cell_8:1:17: SLD103"],
+}
+
+
+def _lint(python: Path, project: Path, env: dict[str, str]) -> list[str]:
+    done = subprocess.run([str(python), "-m", "safeloader", "lint", "."], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode in (0, 1), done.stderr
+    return sorted(" ".join(line.split(" ", 2)[:2]) for line in done.stdout.splitlines())
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_notebooks_are_linted_the_same_with_and_without_keras(
+    tmp_path: Path, core_python: Path, name: str
+) -> None:
+    copy_fixture(name, tmp_path)
+    here = {**_clean_env(), "PYTHONPATH": str(ROOT / "src")}
+    with_keras = _lint(Path(sys.executable), tmp_path, here)
+    assert with_keras == NOTEBOOKS[name]
+    assert _lint(core_python, tmp_path, _clean_env()) == with_keras

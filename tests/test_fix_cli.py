@@ -278,10 +278,10 @@ def test_a_failing_analysis_is_reported_for_its_file_and_the_rest_goes_on(
 
     real = runner.analyze_module
 
-    def analysis_with_a_bug(tree, lines, path, config):  # type: ignore[no-untyped-def]
+    def analysis_with_a_bug(tree, lines, path, config, **cells):  # type: ignore[no-untyped-def]
         if path.name == "a_buggy.py":
             raise RuntimeError("boom")
-        return real(tree, lines, path, config)
+        return real(tree, lines, path, config, **cells)
 
     monkeypatch.setattr(runner, "analyze_module", analysis_with_a_bug)
     buggy = write(tmp_path / "a_buggy.py", BAD)

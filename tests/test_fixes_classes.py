@@ -33,7 +33,7 @@ def fix_once(path: Path) -> str:
     outcome = fix_file(path, [(code, fix) for _, code, fix in plan.fixes],
                        write=False, keep_texts=True)
     assert outcome.error is None and outcome.warnings == ()
-    return outcome.texts[1] if outcome.texts else path.read_text()
+    return outcome.changes[0].after if outcome.changes else path.read_text()
 
 
 @pytest.mark.parametrize("path", FIXED, ids=lambda p: p.name)

@@ -32,7 +32,7 @@ def test_each_file_is_reported_with_its_evidence(
         "src/legacy.py: Keras 2 (imports tf_keras)",
         "train.py: Keras 3 (pyproject.toml: keras>=3.3)",
     ]
-    assert err.startswith("src/broken.py: cannot parse:")
+    assert err.startswith("src/broken.py: syntax error:")
     assert main(["keras-version", "--keras-version", "2", "train.py"]) == 0
     assert capsys.readouterr().out == "train.py: Keras 2 (configured)\n"
 

@@ -1,10 +1,15 @@
-"""Real pre-commit with this repository's ``.pre-commit-hooks.yaml``.
+"""Real pre-commit with this repository's ``.pre-commit-hooks.yaml``, and with nbQA's
+``nbqa-flake8`` hook given safeloader as an additional dependency.
 
 A hook repository is made from this checkout (the package and the hooks file,
 committed in a temporary git repository); a second temporary repository holds a
-bad training script and a ``.pre-commit-config.yaml`` using both hooks.
+bad training script (or notebook) and a ``.pre-commit-config.yaml`` using the hooks.
 pre-commit builds the hooks' environment itself, as for any user, with pip
-pointed at an offline wheelhouse of the dependencies (see ``wheelhouse.py``).
+pointed at an offline wheelhouse of the dependencies (see ``wheelhouse.py``),
+which also holds a wheel of this checkout (``safeloader`` as an additional
+dependency) and nbQA's. nbQA's hook repository cannot be cloned offline: a
+stand-in declares its ``nbqa-flake8`` hook as nbQA does (``nbqa flake8`` on Jupyter
+files, ``flake8`` as its default additional dependency) and installs nbqa.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from notebook_helpers import copy_fixture
 from wheelhouse import build_wheelhouse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,22 +75,6 @@ def _commit_all(repo: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def precommit_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    base = tmp_path_factory.mktemp("precommit")
-    wheels = build_wheelhouse(base / "wheels", ["flake8", "libcst", "wheel"])
-    return {
-        **os.environ,
-        "PRE_COMMIT_HOME": str(base / "cache"),
-        "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(wheels),
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "VIRTUALENV_NO_PERIODIC_UPDATE": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        **GIT_IDENTITY,
-    }
-
-
-@pytest.fixture(scope="module")
 def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     repo = tmp_path_factory.mktemp("hooks")
     for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):
@@ -95,6 +85,59 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     )
     _git(repo, "init", "-q")
     return repo, _commit_all(repo)
+
+
+@pytest.fixture(scope="module")
+def precommit_env(tmp_path_factory: pytest.TempPathFactory,
+                  hook_repo: tuple[Path, str]) -> dict[str, str]:
+    base = tmp_path_factory.mktemp("precommit")
+    wheels = build_wheelhouse(
+        base / "wheels", ["flake8", "libcst", "nbformat", "packaging", "wheel", "nbqa"])
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(base / "cache"),
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(wheels),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "VIRTUALENV_NO_PERIODIC_UPDATE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        **GIT_IDENTITY,
+    }
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
+                    str(hook_repo[0])], check=True, env=env, timeout=600)
+    return env
+
+
+NBQA_HOOKS = """\
+- id: nbqa-flake8
+  name: nbqa-flake8
+  entry: nbqa flake8
+  language: python
+  require_serial: true
+  types: [jupyter]
+  additional_dependencies: [flake8]
+"""
+
+
+@pytest.fixture(scope="module")
+def nbqa_hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    repo = tmp_path_factory.mktemp("nbqa-hooks")
+    (repo / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+        '\n[project]\nname = "nbqa-hook-stand-in"\nversion = "0"\ndependencies = ["nbqa"]\n'
+        "\n[tool.setuptools]\npy-modules = []\n"
+    )
+    (repo / ".pre-commit-hooks.yaml").write_text(NBQA_HOOKS)
+    _git(repo, "init", "-q")
+    return repo, _commit_all(repo)
+
+
+def _project(tmp_path: Path, config: str) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    _git(project, "init", "-q")
+    (project / ".pre-commit-config.yaml").write_text(config)
+    return project
 
 
 def _pre_commit(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -133,3 +176,45 @@ def test_hooks_fix_a_bad_training_script(
     again = _pre_commit(project, precommit_env, "run", "--all-files")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "safeloader-fix" in again.stdout and "Passed" in again.stdout
+
+
+def test_hooks_fix_a_notebook_cell_by_cell(
+    tmp_path: Path, hook_repo: tuple[Path, str], precommit_env: dict[str, str]
+) -> None:
+    hooks, rev = hook_repo
+    project = _project(tmp_path, f"repos:\n- repo: {hooks}\n  rev: {rev}\n  hooks:\n"
+                                 "  - id: safeloader-check\n    stages: [manual]\n"
+                                 "  - id: safeloader-fix\n")
+    notebook = copy_fixture("train_tf_keras.ipynb", project)
+    original = notebook.read_bytes()
+    _commit_all(project)
+
+    check = _pre_commit(project, precommit_env, "run", "--hook-stage", "manual",
+                        "safeloader-check", "--all-files")
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert "+++ b/train_tf_keras.ipynb:cell_6" in check.stdout
+    assert notebook.read_bytes() == original
+
+    fix = _pre_commit(project, precommit_env, "run", "safeloader-fix", "--all-files")
+    assert fix.returncode == 1, fix.stdout + fix.stderr
+    assert "files were modified by this hook" in fix.stdout
+    assert notebook.read_bytes() != original
+
+
+def test_nbqa_flake8_hook_with_safeloader_reports_the_notebook_hazards(
+    tmp_path: Path, nbqa_hook_repo: tuple[Path, str], precommit_env: dict[str, str]
+) -> None:
+    hooks, rev = nbqa_hook_repo
+    project = _project(tmp_path, f"repos:\n- repo: {hooks}\n  rev: {rev}\n  hooks:\n"
+                                 "  - id: nbqa-flake8\n    additional_dependencies: [safeloader]\n"
+                                 "    args: [--select=SLD]\n")
+    copy_fixture("train_tf_keras.ipynb", project)
+    _commit_all(project)
+    run = _pre_commit(project, precommit_env, "run", "nbqa-flake8", "--all-files")
+    assert run.returncode == 1, run.stdout + run.stderr
+    reported = [line.split(" ", 2)[:2] for line in run.stdout.splitlines()
+                if line.startswith("train_tf_keras.ipynb:")]
+    assert reported == [["train_tf_keras.ipynb:cell_6:2:17:", "SLD301"],
+                        ["train_tf_keras.ipynb:cell_6:2:31:", "SLD102"],
+                        ["train_tf_keras.ipynb:cell_8:1:17:", "SLD103"]]
+    assert "cannot import what a notebook defines" in run.stdout

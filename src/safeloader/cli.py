@@ -1,5 +1,5 @@
-"""The ``safeloader`` command: ``demo``, ``rule CODE``, ``keras-version PATH...``, ``bench``
-and ``service``."""
+"""The ``safeloader`` command: ``demo``, ``rule CODE``, ``lint PATH...``,
+``keras-version PATH...``, ``bench`` and ``service``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rule = commands.add_parser("rule", help="print the documentation of a rule")
     rule.add_argument("code", help="a rule code such as SLD101, or 'all'")
+    from safeloader.lint import add_lint_arguments
+
+    add_lint_arguments(commands.add_parser(
+        "lint", help="report the SLD findings of Python files and notebooks, as flake8 "
+                     "decides what to report"))
     keras = commands.add_parser(
         "keras-version", help="say which Keras each file is checked against, and why"
     )
@@ -157,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_rule_docs(args.code)
     if args.command == "service":
         return _run_service(args)
+    if args.command == "lint":
+        from safeloader.lint import lint
+
+        return lint(args)
     if args.command == "keras-version":
         from safeloader.analysis.keras_version_report import report_keras_versions
 

@@ -9,6 +9,11 @@ added to flake8's default ignore list; ``--extend-select SLD203`` turns
 them on (so does selecting the family explicitly, ``--select SLD``: flake8
 lets an explicit selection beat a default ignore). ``# noqa`` is flake8's own business: findings are reported on the
 line of the node they concern.
+
+A file nbQA wrote from a notebook (its cells after ``# %%NBQA-CELL-SEP``
+lines, as ``nbqa flake8 train.ipynb`` hands it over) is analysed as a
+notebook: the messages say what holds there, and the notebook's ``%pip
+install`` lines, which nbQA hides, are read from the notebook itself.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from flake8.options.manager import OptionManager
 
 from safeloader.analysis import analyze_module, might_have_findings
 from safeloader.analysis.config import KERAS_VERSIONS, AnalysisConfig
+from safeloader.notebooks.cells import nbqa_cells
+from safeloader.notebooks.nbqa import nbqa_pip_installs
 from safeloader.rules import RULES
 
 _STDIN_NAMES = frozenset({"stdin", "-", "(none)"})
@@ -98,5 +105,8 @@ class Plugin:
         """Yield ``(line, column, message, type)`` for every finding in the file."""
         if not might_have_findings("".join(self.lines)):
             return
-        for finding in analyze_module(self.tree, self.lines, self.path, self.config):
+        cells = nbqa_cells(self.lines)
+        installs = nbqa_pip_installs(self.path) if cells and self.path else ()
+        for finding in analyze_module(self.tree, self.lines, self.path, self.config, cells,
+                                      installs):
             yield finding.line, finding.col, finding.message, type(self)

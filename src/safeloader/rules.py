@@ -47,10 +47,22 @@ class Rule:
     default_enabled: bool = True
     keras3_only: bool = False
     references: tuple[str, ...] = ()
+    #: the message template in a notebook, where what the rule warns about differs
+    #: (``None``: the script's); see :meth:`format_in_notebook`
+    notebook_message: str | None = None
+    #: what is different in a notebook, for the rule's page (``None``: nothing)
+    notebook_note: str | None = None
 
     def format(self, **fields: str) -> str:
         """Return the flake8 message: the code, a space, the filled template."""
         return f"{self.code} {self.message.format(**fields)}"
+
+    def format_in_notebook(self, **fields: str) -> str:
+        """Return the flake8 message for a notebook's code: the notebook template's
+        when the rule has one, else :meth:`format`'s."""
+        if self.notebook_message is None:
+            return self.format(**fields)
+        return f"{self.code} {self.notebook_message.format(**fields)}"
 
 
 def _text(block: str) -> str:
@@ -273,6 +285,25 @@ _RULE_LIST = (
             """
         ),
         references=(_KERAS_FIT, _MP_GUARD),
+        notebook_message=(
+            "generator {generator} feeds {call}({setting}) to worker processes, which "
+            "cannot import what a notebook defines (spawn) and replay their own copy "
+            "(fork); use threads: {remedy}, or safeloader.sharded_generator for parallel "
+            "batches (with processes=True it needs {function} moved into a module such as "
+            "{module})"
+        ),
+        notebook_note=_text(
+            """
+            A notebook's functions live in the kernel's `__main__`, which a spawned
+            worker process (Windows, macOS, or `spawn` anywhere) cannot import, and
+            a generator object cannot be sent to one at all. The message says so
+            and points at threads: the same unsafe fix (`use_multiprocessing=False`
+            and a thread-safe generator), or `safeloader.sharded_generator` for
+            batches prepared in parallel; running its shards in processes
+            (`processes=True`) needs the generator function moved into a `.py`
+            module, which the message names.
+            """
+        ),
     ),
     Rule(
         code="SLD103",
@@ -355,6 +386,26 @@ _RULE_LIST = (
             """
         ),
         references=(_MP_GUARD,),
+        notebook_message=(
+            "{call}({setting}) loads {data} in worker processes, but spawned workers "
+            "(Windows, macOS) cannot import class '{name}', which the notebook defines: move "
+            "it into a module such as {module} and import it, or load in threads "
+            "({keyword}=False)"
+        ),
+        notebook_note=_text(
+            """
+            A notebook is not a script: no worker re-runs it, so a `__main__` guard
+            means nothing there. What fails instead is the class: it lives in the
+            kernel's `__main__`, which a spawned worker process (Windows, macOS, or
+            `spawn` anywhere) cannot import. So in a notebook the rule reports
+            multiprocessing loading of a `Sequence`/`PyDataset` whose class the
+            notebook defines, wherever the call is (a class imported from a module
+            is fine, and is not reported), and says to move the class into a
+            module, naming one, or to load in threads. Its fix there is the thread
+            route, never the guard: `use_multiprocessing=False` on the call or on
+            the dataset's constructor (unsafe, only with `--unsafe-fixes`).
+            """
+        ),
     ),
     Rule(
         code="SLD104",
@@ -1173,11 +1224,14 @@ def render_markdown(rule: Rule) -> str:
         else ""
     )
     references = "\n".join(f"- <{url}>" for url in rule.references)
+    notebook = (f"## In a notebook\n\n{rule.notebook_note}\n\n"
+                if rule.notebook_note is not None else "")
     return (
         f"# {rule.code} ({rule.name})\n\n"
         f"{rule.summary}{enabled}{keras3}\n\n"
         f"## What it does\n\n{rule.what_it_does}\n\n"
         f"## Why is this bad?\n\n{rule.why_bad}\n\n"
+        f"{notebook}"
         f"## Example\n\n```python\n{rule.example}\n```\n\n"
         f"## Use instead\n\n```python\n{rule.use_instead}\n```\n\n"
         f"## Fix safety\n\n{fix}{rule.fix_safety_note}\n\n"

@@ -48,6 +48,15 @@ Fixes (read by ``safeloader-fix``):
 * SLD103: ``GUARD_MAIN`` at the first statement that moves under the
   ``__main__`` guard, the same fix for every SLD103 of the module
   (:mod:`safeloader.analysis.main_guard_fix`).
+
+In a notebook (``notebook``: the module is a notebook's code cells) no worker
+re-runs the code, but a spawned worker cannot import what the notebook
+defines: SLD103 then reports, wherever the call is, processes loading an
+object of a class the notebook defines, and its fix is
+``DISABLE_MULTIPROCESSING`` at the ``use_multiprocessing=True`` that starts
+them (on the call or on the dataset's constructor), never ``GUARD_MAIN``;
+SLD102 says the same of a generator. Their messages are the registry's
+notebook variants.
 """
 
 from __future__ import annotations
@@ -104,6 +113,14 @@ _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _KERAS3_MODERN = frozenset({"fit", "evaluate", "predict"})
 #: the Keras base classes whose objects are safe to load from under processes
 _KERAS_DATASETS = frozenset({"Sequence", "PyDataset"})
+#: where a capital follows a lower-case letter or digit: ``ImageSequence`` -> ``image_sequence``
+_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def module_file_for(name: str) -> str:
+    """A module file name for the class or function ``name`` to move into
+    (``ImageSequence`` -> ``image_sequence.py``)."""
+    return _WORD_START.sub("_", name).lower() + ".py"
 
 
 def candidate_lines(text: str) -> list[int]:
@@ -162,9 +179,10 @@ class CallChecker:
 
     def __init__(
         self, tree: ast.Module, lines: Sequence[str], path: Path | None, config: AnalysisConfig,
-        target: Callable[[], KerasTarget],
+        target: Callable[[], KerasTarget], *, notebook: bool = False,
     ):
         self.tree = tree
+        self.notebook = notebook
         self.lines = lines
         ends = not lines or lines[0].endswith(("\n", "\r"))
         self.text = ("" if ends else "\n").join(lines)
@@ -302,8 +320,9 @@ class CallChecker:
         loader_settings_apply = not (method in _KERAS3_MODERN and self._targets_keras3())
         threaded = workers is None or isinstance(workers, int) and workers > 1
         generator_rules = loader_settings_apply and (processes is True or threaded)
-        on_import = self._runs_on_import(place)
-        if not generator_rules and not on_import:
+        # in a notebook no worker re-runs the code: what matters is what it defines
+        watch_processes = self.notebook or self._runs_on_import(place)
+        if not generator_rules and not watch_processes:
             return
         classified = []
         for data in arguments.data:
@@ -315,7 +334,7 @@ class CallChecker:
                     yield from self._generator_rules(
                         arguments, data, value, workers, processes, classified
                     )
-        if on_import:
+        if watch_processes:
             yield from self._main_guard_rule(
                 call, arguments, classified, processes is True and loader_settings_apply
             )
@@ -416,9 +435,17 @@ class CallChecker:
                 fixes.extend([decorate] if decorate is not None else [])
             if note:
                 advice += f"; {note}"
-            message = RULES["SLD102"].format(
-                generator=label, call=arguments.method, setting=setting, remedy=advice
-            )
+            if self.notebook:
+                function = value.function
+                message = RULES["SLD102"].format_in_notebook(
+                    generator=label, call=arguments.method, setting=setting, remedy=advice,
+                    function=f"'{function.label}'" if function else "its generator function",
+                    module=module_file_for(function.label) if function else "data.py",
+                )
+            else:
+                message = RULES["SLD102"].format(
+                    generator=label, call=arguments.method, setting=setting, remedy=advice
+                )
             yield Finding("SLD102", data.lineno, data.col_offset, message, tuple(fixes))
             return
         if value.guarded or workers is not None and workers <= 1:
@@ -534,6 +561,9 @@ class CallChecker:
         processes: bool,
     ) -> Iterator[Finding]:
         """SLD103 for a call that runs on import: worker processes started unguarded."""
+        if self.notebook:
+            yield from self._notebook_processes_rule(call, arguments, classified, processes)
+            return
         setting = None
         if processes:
             setting = self._setting(arguments.use_multiprocessing, "")
@@ -551,3 +581,41 @@ class CallChecker:
         yield Finding("SLD103", line, col,
                       RULES["SLD103"].format(call=arguments.method, setting=setting),
                       (fix,) if fix is not None else ())
+
+    def _notebook_processes_rule(
+        self,
+        call: ast.Call,
+        arguments: LoaderArguments,
+        classified: list[tuple[ast.expr, object]],
+        processes: bool,
+    ) -> Iterator[Finding]:
+        """SLD103 in a notebook: processes loading an object of a class the notebook
+        defines, which a spawned worker cannot import; fixed by loading in threads."""
+        for data, value in classified:
+            if not isinstance(value, InstanceRef) or self.classifier.is_other_module(
+                value.cls.scope.module_scope().path
+            ):
+                continue
+            name = value.cls.definition.name
+            flag: ast.keyword | Argument | None = None
+            if processes and isinstance(arguments.use_multiprocessing, Argument):
+                flag = arguments.use_multiprocessing
+                setting = self._setting(flag, "")
+            elif starts_processes(value, self.classifier):
+                construction = value.construction
+                assert construction is not None
+                flag = next(k for k in construction.keywords if k.arg == "use_multiprocessing")
+                setting = f"{name}(..., use_multiprocessing=True)"
+            else:
+                continue
+            keyword = flag.spelling if isinstance(flag, Argument) else "use_multiprocessing"
+            fixes: tuple[Fix, ...] = ()
+            if isinstance(flag.value, ast.Constant):
+                fixes = (Fix(FixKind.DISABLE_MULTIPROCESSING, node_span(flag.value), None,
+                             {"keyword": keyword}),)
+            line, col = self._method_position(call)
+            yield Finding("SLD103", line, col, RULES["SLD103"].format_in_notebook(
+                call=arguments.method, setting=setting, data=f"'{snippet(self.lines, data)}'",
+                name=name, module=module_file_for(name), keyword=keyword,
+            ), fixes)
+            return

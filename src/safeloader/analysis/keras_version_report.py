@@ -1,24 +1,25 @@
 """``safeloader keras-version PATH...``: which Keras each file is checked against, and why.
 
-One line a file, ``train.py: Keras 3 (pyproject.toml: keras>=3.3)``, as the
-flake8 plugin and ``safeloader-fix`` decide it: the files flake8 would check,
+One line a file, ``train.py: Keras 3 (pyproject.toml: keras>=3.3)`` or
+``train.ipynb: Keras 3 (%pip in cell 1: keras>=3)``, as the flake8 plugin,
+``safeloader lint`` and ``safeloader-fix`` decide it: the files flake8 would check,
 the same option (the command line's, else the flake8 configuration's), then
 the same evidence.
 """
 
 from __future__ import annotations
 
-import ast
 import sys
 from typing import Sequence
 
-from safeloader.analysis.keras_version import keras_target
 from safeloader.fix.flake8_reporting import Flake8ConfigurationError, Flake8Reporting
-from safeloader.source_text import SourceError, read_source
+from safeloader.fix.module_files import ModuleFileError
+from safeloader.fix.runner import AnalysisFailure, file_keras_target
 
 
 def report_keras_versions(paths: Sequence[str], configured: str | None) -> int:
-    """Print the targeted Keras of every Python file under ``paths``; return the exit status.
+    """Print the targeted Keras of every Python file and notebook under ``paths``; return
+    the exit status.
 
     Files and settings are flake8's (its file discovery and configuration);
     ``configured`` overrides ``safeloader-keras-version``. A file that cannot
@@ -35,16 +36,12 @@ def report_keras_versions(paths: Sequence[str], configured: str | None) -> int:
         return 2
     version = reporting.analysis_config().keras_version
     status = 0
-    for path in reporting.files():
+    for path in reporting.files(notebooks=True):
         try:
-            tree = ast.parse(read_source(path).text, filename=str(path))
-        except SourceError as error:
+            target = file_keras_target(path, version)
+        except (ModuleFileError, AnalysisFailure) as error:
             print(f"{path}: {error.reason}", file=sys.stderr)
             status = 1
             continue
-        except (SyntaxError, ValueError) as error:
-            print(f"{path}: cannot parse: {error}", file=sys.stderr)
-            status = 1
-            continue
-        print(f"{path}: {keras_target(tree, version, path).describe()}")
+        print(f"{path}: {target.describe()}")
     return status

@@ -2,6 +2,10 @@
 
 - :mod:`~safeloader.fix.cli`: the command line (paths, selection, exit codes);
 - :mod:`~safeloader.fix.runner`: per file, plan with the analysis, then rewrite;
+  :mod:`~safeloader.fix.module_files`: a file as the module they work on (a
+  Python file, or a notebook's code cells) and the fixed module back as the
+  file's text; :mod:`~safeloader.fix.options`: the options ``safeloader lint``
+  shares;
 - :mod:`~safeloader.fix.flake8_reporting`: the files and findings flake8 would
   report with the same configuration (``select``, ``per-file-ignores``,
   ``# noqa``, ``exclude``);
@@ -18,5 +22,6 @@
 - :mod:`~safeloader.fix.applier`: the one walk both use; :mod:`~safeloader.fix.fixes`:
   one handler module per fix kind;
 - :mod:`~safeloader.fix.span_matching`, :mod:`~safeloader.fix.unified_diff`,
-  :mod:`~safeloader.fix.atomic_write`, :mod:`~safeloader.fix.progress`: the helpers those need.
+  :mod:`~safeloader.fix.atomic_write`, :mod:`~safeloader.fix.progress`,
+  :mod:`~safeloader.fix.text_fix`: the helpers those need.
 """

@@ -24,6 +24,7 @@ from safeloader.findings import Fix
 from safeloader.fix.dependency_note import missing_dependency_notes
 from safeloader.fix.flake8_reporting import Flake8ConfigurationError, Flake8Reporting
 from safeloader.fix.interruptible import Interruptible
+from safeloader.fix.options import CODE_FAMILY, flake8_arguments, rule_codes
 from safeloader.fix.progress import ProgressBar
 from safeloader.fix.runner import FileOutcome, FilePlan, fix_file, plan_file
 from safeloader.fix.selection import FixSelection, comma_separated
@@ -36,21 +37,6 @@ ANALYSIS_POOL_MIN_FILES = 64
 FIX_POOL_MIN_FILES = 8
 #: the exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it)
 EXIT_INTERRUPTED = 130
-#: the prefix every safeloader code starts with
-CODE_FAMILY = "SLD"
-
-
-def rule_codes(value: str) -> tuple[str, ...]:
-    """``--select``/``--ignore``: comma-separated codes or prefixes, each naming at
-    least one of safeloader's rules (a typo would otherwise select nothing)."""
-    codes = comma_separated(value)
-    for code in codes:
-        if not any(known.startswith(code) for known in RULES):
-            raise argparse.ArgumentTypeError(
-                f"unknown code {code!r}: safeloader's codes are {', '.join(sorted(RULES))} "
-                f"(or a prefix of them, such as {CODE_FAMILY}1)"
-            )
-    return codes
 
 
 def positive_count(value: str) -> int:
@@ -155,21 +141,6 @@ class RunSummary:
         return text
 
 
-def _flake8_arguments(args: argparse.Namespace) -> list[str]:
-    """flake8's command line for the fixer's own: the same files and choices, so that
-    flake8's configuration is read and applied as ``flake8`` itself would."""
-    argv = [*args.paths]
-    if args.select:
-        argv.append("--select=" + ",".join(args.select))
-    if args.ignore:
-        argv.append("--ignore=" + ",".join(args.ignore))
-    if args.keras_version is not None:
-        argv.append("--safeloader-keras-version=" + args.keras_version)
-    if args.guards is not None:
-        argv.append("--safeloader-guards=" + ",".join(args.guards))
-    return argv
-
-
 def _plan_and_fix(
     files: Sequence[Path], reporting: Flake8Reporting, selection: FixSelection,
     args: argparse.Namespace, runner: Interruptible,
@@ -208,7 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         reporting = Flake8Reporting.from_arguments(
-            _flake8_arguments(args), extra_exclude=args.exclude
+            flake8_arguments(args.paths, args.select, args.ignore, args.keras_version,
+                             args.guards),
+            extra_exclude=args.exclude
         )
     except Flake8ConfigurationError as error:
         print(f"safeloader-fix: {error}", file=sys.stderr)
@@ -218,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "(see its select/ignore); nothing to fix", file=sys.stderr)
     # which codes is flake8's decision (``reporting``); the selection adds fix safety
     selection = FixSelection(select=(CODE_FAMILY,), unsafe_fixes=args.unsafe_fixes)
-    files = reporting.files()
+    files = reporting.files(notebooks=True)
     missing = [path for path in files if not os.path.lexists(path)]
     for path in missing:
         print(f"{path}: no such file or directory", file=sys.stderr)
@@ -234,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if plan.error is not None:
             summary.errors += 1
             print(f"{plan.path}: {plan.error}; left unchanged", file=sys.stderr)
+        if plan.note is not None:
+            print(f"{plan.path}: {plan.note}", file=sys.stderr)
     for outcome in outcomes:
         for warning in outcome.warnings:
             print(f"{outcome.path}:{warning}", file=sys.stderr)
@@ -243,8 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if outcome.changed:
             summary.changed += 1
             summary.by_code.update(outcome.applied)
-            if outcome.texts is not None:
-                _write_diff(unified_diff(outcome.path, *outcome.texts))
+            for change in outcome.changes:
+                _write_diff(unified_diff(outcome.path, change.before, change.after, change.part))
     for note in missing_dependency_notes(
         outcome.path for outcome in outcomes if outcome.changed and outcome.adds_safeloader_import
     ):

@@ -46,8 +46,8 @@ from safeloader.fix.imports import ImportRequest, add_imports, head_length
 from safeloader.fix.module_layout import ModuleLayout
 from safeloader.fix.partial_module import PartialModule, PlaceholderLost
 from safeloader.fix.reprint import Reprint, UnreproducibleChange
-from safeloader.fix.runner import TextFix
 from safeloader.fix.span_matching import ModuleText, NodeIndex
+from safeloader.fix.text_fix import TextFix
 
 
 class MissingStatements(Exception):

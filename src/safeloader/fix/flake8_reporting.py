@@ -8,13 +8,15 @@ linter never disagree. It asks flake8 rather than re-reading its files:
   command itself runs (the configuration file found from the current
   directory, plugins' options such as ``safeloader-keras-version``);
 - files: :func:`flake8.discover_files.expand_paths` with flake8's ``exclude``
-  (default :data:`flake8.defaults.EXCLUDE`), ``extend-exclude`` and ``filename``;
+  (default :data:`flake8.defaults.EXCLUDE`), ``extend-exclude`` and ``filename``
+  (plus ``*.ipynb`` when notebooks are wanted: flake8 itself reads only Python);
 - codes: flake8's :class:`~flake8.style_guide.StyleGuideManager` (``select``,
   ``ignore``, their ``extend-`` forms, default-off codes, ``per-file-ignores``);
 - lines: :class:`~flake8.processor.FileProcessor` reads the file as flake8 does,
   answers ``# flake8: noqa`` and gives the line a ``# noqa`` comment is looked
   for on (a multi-line string's whole range), which
-  :class:`~flake8.violation.Violation` then matches.
+  :class:`~flake8.violation.Violation` then matches. For a notebook it is given
+  the lines of the module its code cells make, so ``# noqa`` works in a cell.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ from flake8.violation import Violation
 
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.findings import Finding
+
+#: the files besides flake8's ``filename`` patterns that safeloader reads: notebooks
+NOTEBOOK_PATTERN = "*.ipynb"
 
 
 class Flake8ConfigurationError(Exception):
@@ -88,14 +93,17 @@ class Flake8Reporting:
             extra_guards=frozenset(name for name in self.options.safeloader_guards if name),
         )
 
-    def files(self) -> list[Path]:
+    def files(self, *, notebooks: bool = False) -> list[Path]:
         """The files flake8 would check: its ``filenames`` expanded as flake8 does
-        (a file named explicitly is taken whatever its suffix), each once."""
+        (a file named explicitly is taken whatever its suffix), each once; with
+        ``notebooks``, the ``.ipynb`` files in the directories walked too, under
+        the same ``exclude``."""
         options = self.options
+        patterns = [*options.filename, *([NOTEBOOK_PATTERN] if notebooks else [])]
         found = expand_paths(
             paths=options.filenames,
             stdin_display_name=options.stdin_display_name,
-            filename_patterns=options.filename,
+            filename_patterns=patterns,
             exclude=[*options.exclude, *options.extend_exclude],
         )
         return [Path(name) for name in dict.fromkeys(found)]
@@ -107,9 +115,11 @@ class Flake8Reporting:
         guide = self._manager().default_style_guide
         return all(guide.should_report_error(code) is not Decision.Selected for code in codes)
 
-    def reported(self, path: Path, findings: Iterable[Finding]) -> list[Finding]:
+    def reported(self, path: Path, findings: Iterable[Finding],
+                 lines: list[str] | None = None) -> list[Finding]:
         """The ``findings`` of ``path`` that flake8 would report (not switched off by
-        ``select``/``ignore``/``per-file-ignores``, nor by a ``# noqa`` comment)."""
+        ``select``/``ignore``/``per-file-ignores``, nor by a ``# noqa`` comment);
+        ``lines``: the module's lines when they are not the file's (a notebook's)."""
         filename = str(path)
         guide = self._manager().style_guide_for(filename)
         chosen = [
@@ -118,7 +128,7 @@ class Flake8Reporting:
         ]
         if not chosen:
             return []
-        processor = FileProcessor(filename, self.options)
+        processor = FileProcessor(filename, self.options, lines=lines)
         if processor.should_ignore_file():
             return []
         return [

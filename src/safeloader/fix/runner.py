@@ -4,13 +4,18 @@ Two phases, each one function per file so that a process pool can run them:
 
 1. :func:`plan_file` reads a file, skips it cheaply when the text pre-filter
    says it has nothing to do, and otherwise parses it with ``ast`` and runs the
-   analysis. It returns the selected fixes with the file each one edits (a
+   analysis (:func:`file_findings`, which ``safeloader lint`` reports). It
+   returns the selected fixes with the file each one edits (a
    generator imported from another module of the project is fixed there).
 2. :func:`fix_file` applies all fixes aimed at one file in one pass
    (:func:`fix_text`, which works on text alone, through
    :mod:`safeloader.fix.engine`) and, unless told not to,
    writes the result atomically. A file is rewritten only when its text
    changes, and only when the new text still parses.
+
+A notebook is its code cells as one module (:mod:`safeloader.fix.module_files`):
+the same two phases run on that module, and only the cells that changed are
+written back.
 
 None of them raises for a bad file: the reason comes back in the result.
 """
@@ -23,38 +28,40 @@ from pathlib import Path
 from typing import Sequence
 
 from safeloader.analysis import AnalysisConfig, analyze_module, might_have_findings
-from safeloader.findings import Fix
-from safeloader.fix.dependency_note import adds_safeloader_import
+from safeloader.analysis.config import KerasVersion
+from safeloader.analysis.keras_version import KerasTarget
+from safeloader.analysis.notebook_keras import notebook_keras_target
+from safeloader.findings import Finding, Fix
 from safeloader.fix.atomic_write import ChangedOnDiskError, FileSnapshot, replace_file
+from safeloader.fix.dependency_note import adds_safeloader_import
 from safeloader.fix.flake8_reporting import Flake8Reporting
+from safeloader.fix.module_files import Change, ModuleFile, ModuleFileError, decode_module_file
 from safeloader.fix.selection import FixSelection
-from safeloader.source_text import (
-    SourceError,
-    decode_source,
-    read_source,
-    split_lines,
-    unreadable_reason,
-)
+from safeloader.fix.text_fix import TextFix
+from safeloader.source_text import split_lines, unreadable_reason
 
 
 @dataclass(frozen=True)
 class FilePlan:
     """What the analysis of one file asks for: ``(file to edit, code, fix)`` triples,
-    and how many more fixes ``--unsafe-fixes`` would add (``held_back``)."""
+    and how many more fixes ``--unsafe-fixes`` would add (``held_back``). ``note``:
+    something said of the file that is no error (a notebook without code cells)."""
 
     path: Path
     fixes: tuple[tuple[Path, str, Fix], ...] = ()
     error: str | None = None
     held_back: int = 0
+    note: str | None = None
 
 
 @dataclass(frozen=True)
 class FileOutcome:
     """What rewriting one file gave.
 
-    ``texts`` holds the text before and after only when the file changed and
-    the caller asked to keep them (for ``--diff``). ``adds_safeloader_import``:
-    the fixes made the file import safeloader.
+    ``changes`` holds the text before and after of each part that changed (the
+    file, or a notebook's cells) only when the caller asked to keep them (for
+    ``--diff``). ``adds_safeloader_import``: the fixes made the file import
+    safeloader.
     """
 
     path: Path
@@ -62,12 +69,77 @@ class FileOutcome:
     applied: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     error: str | None = None
-    texts: tuple[str, str] | None = field(default=None, repr=False)
+    changes: tuple[Change, ...] = field(default=(), repr=False)
     adds_safeloader_import: bool = False
 
 
 #: said of a file whose parse or analysis ran out of stack
 TOO_DEEP = "too deeply nested to analyse (Python's recursion limit)"
+
+
+class AnalysisFailure(Exception):
+    """A file the analysis could not be run on; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def read_module_file(path: Path) -> ModuleFile:
+    """Read ``path`` as a module (a Python file or a notebook's code cells);
+    :class:`ModuleFileError` with the reason when it cannot be."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ModuleFileError(unreadable_reason(path, error)) from error
+    return decode_module_file(path, raw)
+
+
+def parse_module_file(module: ModuleFile) -> ast.Module:
+    """``module``'s text parsed; :class:`AnalysisFailure` naming where it is not Python."""
+    text = module.text
+    if "\0" in text:
+        line = len(split_lines(text[:text.index("\0")] + "x"))
+        raise AnalysisFailure(f"contains a NUL byte (line {line}): not Python source")
+    try:
+        return ast.parse(text, filename=str(module.path))
+    except SyntaxError as error:
+        where = module.describe_line(error.lineno) if error.lineno else "line ?"
+        raise AnalysisFailure(f"syntax error: {error.msg} ({where})") from error
+    except RecursionError as error:
+        raise AnalysisFailure(TOO_DEEP) from error
+    except (ValueError, MemoryError) as error:
+        raise AnalysisFailure(f"cannot parse: {error}") from error
+
+
+def file_findings(
+    module: ModuleFile, config: AnalysisConfig, reporting: Flake8Reporting | None = None,
+) -> list[Finding]:
+    """The findings of ``module`` that flake8 would report with ``reporting`` (all of
+    them when ``None``); :class:`AnalysisFailure` when it cannot be analysed."""
+    if not might_have_findings(module.text):
+        return []
+    tree = parse_module_file(module)
+    path = module.path
+    try:
+        findings = analyze_module(tree, module.lines, path, config, cells=module.cells,
+                                  pip_installs=module.pip_installs)
+        if reporting is not None:
+            findings = reporting.reported(path, findings, module.noqa_lines())
+    except RecursionError as error:
+        raise AnalysisFailure(TOO_DEEP) from error
+    except Exception as error:  # a bug in one rule must not stop the other files
+        raise AnalysisFailure(f"internal error in the analysis: {error!r}") from error
+    return findings
+
+
+def file_keras_target(path: Path, configured: KerasVersion) -> KerasTarget:
+    """The Keras the file ``path`` (a script, or a notebook's code cells and ``pip
+    install`` commands) is checked against under ``configured``, and why;
+    :class:`ModuleFileError` or :class:`AnalysisFailure` when it cannot be read."""
+    module = read_module_file(path)
+    return notebook_keras_target(parse_module_file(module), configured, path,
+                                 module.pip_installs)
 
 
 def plan_file(
@@ -77,48 +149,17 @@ def plan_file(
     """Run the analysis on ``path`` and keep the fixes ``selection`` allows, among
     the findings flake8 would report (``reporting``; all of them when ``None``)."""
     try:
-        source = read_source(path)
-    except SourceError as error:
+        module = read_module_file(path)
+        findings = file_findings(module, config, reporting)
+    except (ModuleFileError, AnalysisFailure) as error:
         return FilePlan(path, error=error.reason)
-    if not might_have_findings(source.text):
-        return FilePlan(path)
-    if "\0" in source.text:
-        line = len(split_lines(source.text[:source.text.index("\0")] + "x"))
-        return FilePlan(path, error=f"contains a NUL byte (line {line}): not Python source")
-    try:
-        tree = ast.parse(source.text, filename=str(path))
-    except SyntaxError as error:
-        return FilePlan(path, error=f"syntax error: {error.msg} (line {error.lineno})")
-    except RecursionError:
-        return FilePlan(path, error=TOO_DEEP)
-    except (ValueError, MemoryError) as error:
-        return FilePlan(path, error=f"cannot parse: {error}")
-    try:
-        findings = analyze_module(tree, split_lines(source.text), path, config)
-        if reporting is not None:
-            findings = reporting.reported(path, findings)
-    except RecursionError:
-        return FilePlan(path, error=TOO_DEEP)
-    except Exception as error:  # a bug in one rule must not stop the other files
-        return FilePlan(path, error=f"internal error in the analysis: {error!r}")
     chosen = selection.fixes_to_apply(findings)
     return FilePlan(
         path,
         tuple((path if fix.path is None else Path(fix.path), code, fix) for code, fix in chosen),
         held_back=len(selection.held_back(findings)),
+        note=module.note,
     )
-
-
-@dataclass(frozen=True)
-class TextFix:
-    """The result of fixing one module's text: the new text (``None`` when the
-    fixes could not be applied, see ``error``), the codes of the fixes that
-    changed it, and the warnings about shapes left alone."""
-
-    text: str | None
-    applied: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    error: str | None = None
 
 
 def fix_text(text: str, path: Path, fixes: Sequence[tuple[str, Fix]]) -> TextFix:
@@ -154,25 +195,30 @@ def fix_file(
     except OSError as error:
         return FileOutcome(path, error=unreadable_reason(path, error))
     try:
-        source = decode_source(path, raw)
-    except SourceError as error:
+        module = decode_module_file(path, raw)
+        fixed = fix_text(module.text, path, fixes)
+    except ModuleFileError as error:
         return FileOutcome(path, error=error.reason)
-    try:
-        fixed = fix_text(source.text, path, fixes)
     except RecursionError:
         return FileOutcome(path, error=TOO_DEEP)
-    if fixed.text is None or fixed.text == source.text:
-        return FileOutcome(path, warnings=fixed.warnings, error=fixed.error)
+    warnings = tuple(module.relocate(warning) for warning in fixed.warnings)
+    if fixed.text is None or fixed.text == module.text:
+        return FileOutcome(path, warnings=warnings, error=fixed.error)
+    try:
+        new = module.fixed(fixed.text)
+    except ModuleFileError as error:
+        return FileOutcome(path, warnings=warnings, error=error.reason)
+    if not new.changes:
+        return FileOutcome(path, warnings=warnings)
     if write:
         try:
-            replace_file(path, source.encode(fixed.text), expected=snapshot)
+            replace_file(path, module.encode(new.text), expected=snapshot)
         except ChangedOnDiskError:
-            return FileOutcome(path, warnings=fixed.warnings,
-                               error="changed on disk while being fixed")
+            return FileOutcome(path, warnings=warnings, error="changed on disk while being fixed")
         except (OSError, UnicodeEncodeError) as error:
-            return FileOutcome(path, warnings=fixed.warnings, error=f"cannot write: {error}")
-    texts = (source.text, fixed.text) if keep_texts else None
+            return FileOutcome(path, warnings=warnings, error=f"cannot write: {error}")
     return FileOutcome(
-        path, changed=True, applied=fixed.applied, warnings=fixed.warnings, texts=texts,
-        adds_safeloader_import=adds_safeloader_import(source.text, fixed.text),
+        path, changed=True, applied=fixed.applied, warnings=warnings,
+        changes=new.changes if keep_texts else (),
+        adds_safeloader_import=adds_safeloader_import(module.text, fixed.text),
     )

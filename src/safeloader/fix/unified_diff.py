@@ -23,11 +23,16 @@ def diff_name(path: Path) -> str:
     return Path(os.path.abspath(path)).as_posix()
 
 
-def unified_diff(path: Path, before: str, after: str) -> str:
+def unified_diff(path: Path, before: str, after: str, part: str = "") -> str:
     """A unified diff of one file's change: ``a/``, ``b/`` prefixes on paths relative
     to the current directory, so that ``git apply`` and ``patch -p1`` take it (a
-    file outside it keeps its absolute path); a missing final newline is marked."""
-    name = diff_name(path)
+    file outside it keeps its absolute path); a missing final newline is marked.
+
+    ``part`` names a part of the file after its path (``":cell_4"``: a notebook's
+    fourth code cell, whose last line has no line break of its own to mark)."""
+    name = diff_name(path) + part
+    if part:
+        before, after = _ended(before), _ended(after)
     old, new = (name, name) if Path(name).is_absolute() else (f"a/{name}", f"b/{name}")
     lines = []
     for line in difflib.unified_diff(
@@ -37,3 +42,7 @@ def unified_diff(path: Path, before: str, after: str) -> str:
         if not line.endswith(("\n", "\r")):
             lines.append("\n\\ No newline at end of file\n")
     return "".join(lines)
+
+
+def _ended(text: str) -> str:
+    return text if not text or text.endswith(("\n", "\r")) else text + "\n"
