@@ -56,7 +56,7 @@ def run_fixes(source: str, fixes: list[tuple[str, Fix]]) -> tuple[str, list[str]
     assert isinstance(result, TransformSuccess), getattr(result, "traceback_str", result)
     engine = rewrite(source, "example.py", fixes)
     assert (engine.text, list(engine.warnings)) == (result.code, list(result.warning_messages))
-    assert engine.applied == tuple(code for code, _ in command.applied)
+    assert engine.applied == tuple(command.applied)
     return result.code, list(result.warning_messages)
 
 

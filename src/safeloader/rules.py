@@ -792,6 +792,23 @@ _RULE_LIST = (
     ),
 )
 
+#: SLD302's ``{remedy}``, by what the analysis knows of the data handed to ``fit``:
+#: a ``Sequence``/``PyDataset`` of the project (``{cls}``: its class), a generator,
+#: data held in memory or a ``tf.data`` pipeline, or nothing sure
+SLD302_REMEDIES: Mapping[str, str] = {
+    "dataset": "pass them to {cls}(...), a PyDataset",
+    "generator": (
+        "remove them: Keras 3 already reads a generator in the background "
+        "(for parallel batch preparation, use safeloader.sharded_generator)"
+    ),
+    "in_memory": "remove them: Keras 3 loads arrays and tf.data pipelines without them",
+    "unknown": (
+        "if the data is a PyDataset, pass them to its constructor; if it is a generator, "
+        "remove them (Keras 3 already reads it in the background; for parallel batch "
+        "preparation, use safeloader.sharded_generator)"
+    ),
+}
+
 #: Every rule by code, in code order.
 RULES: Mapping[str, Rule] = {rule.code: rule for rule in sorted(_RULE_LIST, key=lambda r: r.code)}
 

@@ -277,7 +277,7 @@ def _rewrite_partially(
         return TextFix(None, warnings=tuple(warnings), error=f"cannot rewrite: {error}")
     except Exception as error:  # a bug in one handler must not stop the other files
         return TextFix(None, warnings=tuple(warnings), error=f"cannot rewrite: {error!r}")
-    return TextFix(new_text, tuple(code for code, _ in applier.applied), tuple(warnings))
+    return TextFix(new_text, tuple(applier.applied), tuple(warnings))
 
 
 def _lost_line_break(text: str, reprint: str) -> str:

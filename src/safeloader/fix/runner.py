@@ -18,7 +18,7 @@ None of them raises for a bad file: the reason comes back in the result.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -27,7 +27,7 @@ from safeloader.findings import Fix
 from safeloader.fix.dependency_note import adds_safeloader_import
 from safeloader.fix.atomic_write import ChangedOnDiskError, FileSnapshot, replace_file
 from safeloader.fix.flake8_reporting import Flake8Reporting
-from safeloader.fix.selection import FixSelection
+from safeloader.fix.selection import FixSelection, fix_key
 from safeloader.source_text import (
     SourceError,
     decode_source,
@@ -38,28 +38,54 @@ from safeloader.source_text import (
 
 
 @dataclass(frozen=True)
+class PlannedFinding:
+    """A finding whose fixes the run applies: its code, and each edit with the file
+    it edits. The edits' ``path`` is cleared: an edit asked for from two files (a
+    dataset class fixed for its own SLD105 and for a call's SLD302 in another
+    module) is one edit, made once."""
+
+    code: str
+    fixes: tuple[tuple[Path, Fix], ...]
+
+
+@dataclass(frozen=True)
 class FilePlan:
-    """What the analysis of one file asks for: ``(file to edit, code, fix)`` triples,
-    and how many more fixes ``--unsafe-fixes`` would add (``held_back``)."""
+    """What the analysis of one file asks for: the findings to fix, and how many
+    more findings ``--unsafe-fixes`` would fix (``held_back``)."""
 
     path: Path
-    fixes: tuple[tuple[Path, str, Fix], ...] = ()
+    findings: tuple[PlannedFinding, ...] = ()
     error: str | None = None
     held_back: int = 0
+
+    @property
+    def fixes(self) -> tuple[tuple[Path, str, Fix], ...]:
+        """``(file to edit, code, fix)`` triples, each edit once, with the code of
+        the first finding that asks for it."""
+        seen: set[tuple[Path, tuple[object, ...]]] = set()
+        triples = []
+        for finding in self.findings:
+            for target, fix in finding.fixes:
+                key = (target, fix_key(fix))
+                if key not in seen:
+                    seen.add(key)
+                    triples.append((target, finding.code, fix))
+        return tuple(triples)
 
 
 @dataclass(frozen=True)
 class FileOutcome:
     """What rewriting one file gave.
 
-    ``texts`` holds the text before and after only when the file changed and
-    the caller asked to keep them (for ``--diff``). ``adds_safeloader_import``:
+    ``applied``: the ``(code, fix)`` pairs that changed it. ``texts`` holds the
+    text before and after only when the file changed and the caller asked to
+    keep them (for ``--diff``). ``adds_safeloader_import``:
     the fixes made the file import safeloader.
     """
 
     path: Path
     changed: bool = False
-    applied: tuple[str, ...] = ()
+    applied: tuple[tuple[str, Fix], ...] = ()
     warnings: tuple[str, ...] = ()
     error: str | None = None
     texts: tuple[str, str] | None = field(default=None, repr=False)
@@ -101,22 +127,24 @@ def plan_file(
         return FilePlan(path, error=TOO_DEEP)
     except Exception as error:  # a bug in one rule must not stop the other files
         return FilePlan(path, error=f"internal error in the analysis: {error!r}")
-    chosen = selection.fixes_to_apply(findings)
-    return FilePlan(
-        path,
-        tuple((path if fix.path is None else Path(fix.path), code, fix) for code, fix in chosen),
-        held_back=len(selection.held_back(findings)),
+    planned = tuple(
+        PlannedFinding(finding.code, tuple(
+            (path if fix.path is None else Path(fix.path), replace(fix, path=None))
+            for fix in finding.fixes
+        ))
+        for finding in selection.findings_to_fix(findings)
     )
+    return FilePlan(path, planned, held_back=len(selection.held_back(findings)))
 
 
 @dataclass(frozen=True)
 class TextFix:
     """The result of fixing one module's text: the new text (``None`` when the
-    fixes could not be applied, see ``error``), the codes of the fixes that
+    fixes could not be applied, see ``error``), the ``(code, fix)`` pairs that
     changed it, and the warnings about shapes left alone."""
 
     text: str | None
-    applied: tuple[str, ...] = ()
+    applied: tuple[tuple[str, Fix], ...] = ()
     warnings: tuple[str, ...] = ()
     error: str | None = None
 
