@@ -9,7 +9,8 @@ runner, which parses each file whole and hands the module to it::
 ``modules``); the command then runs the analysis on each file itself, or
 applies the fixes it was given. Every fix's span is matched to a node through
 ``PositionProvider`` (see :mod:`safeloader.fix.span_matching`) and rewritten
-in one walk by :class:`~safeloader.fix.applier.FixApplier`; imports are added
+in one walk by :class:`~safeloader.fix.applier.FixApplier` (continuation lines
+then realigned, :mod:`safeloader.fix.realign`); imports are added
 and removed afterwards by LibCST's ``AddImportsVisitor`` and
 ``RemoveImportsVisitor``, which LibCST's ``CodemodCommand`` runs. A fix whose
 span matches nothing, or whose shape its handler cannot rewrite safely,
@@ -35,6 +36,7 @@ from safeloader.analysis import AnalysisConfig, analyze_source, might_have_findi
 from safeloader.analysis.config import KERAS_VERSIONS
 from safeloader.findings import Fix
 from safeloader.fix.applier import FixApplier, find_targets
+from safeloader.fix.realign import realign
 from safeloader.fix.selection import FixSelection, comma_separated
 from safeloader.fix.span_matching import ModuleText, NodeIndex
 
@@ -164,4 +166,5 @@ class SafeloaderFixCommand(CodemodCommand):
         applier = FixApplier(targets, positions, session, self.warn)  # type: ignore[arg-type]
         fixed = tree.visit(applier)
         self.applied = applier.applied
-        return fixed
+        realigned = realign(tree.code, fixed.code)
+        return fixed if realigned == fixed.code else cst.parse_module(realigned)

@@ -12,7 +12,8 @@ instead: the top-level statements that hold a fix's span, the module's head
 LibCST takes as the module's default; every other run of statements is a
 placeholder of the same lines. The fixes then run as in the codemod
 (:class:`~safeloader.fix.applier.FixApplier`, the same handlers), and the
-changed statements are put back into the original text.
+changed statements, their continuation lines realigned
+(:mod:`~safeloader.fix.realign`), are put back into the original text.
 
 What a handler asks about names is answered for the whole module all the
 same: the global bindings of a name come from the statements whose text
@@ -45,6 +46,7 @@ from safeloader.fix.fixes import FixHandler, handler_for
 from safeloader.fix.imports import ImportRequest, add_imports, head_length
 from safeloader.fix.module_layout import ModuleLayout
 from safeloader.fix.partial_module import PartialModule, PlaceholderLost
+from safeloader.fix.realign import realign
 from safeloader.fix.reprint import Reprint, UnreproducibleChange
 from safeloader.fix.runner import TextFix
 from safeloader.fix.span_matching import ModuleText, NodeIndex
@@ -266,7 +268,9 @@ def _rewrite_partially(
         session = PartialModuleSession(layout, kept, wrapper)
         applier = FixApplier(targets, positions, session, warnings.append)
         fixed = _edit_imports(session, module.visit(applier), partial, wrapper, filename)
-        new_text = partial.splice(alignment.carry_over(fixed.code + lost))
+        old_runs = [partial.text[start:end] for start, end in partial.kept_spans(partial.text)]
+        new_runs = alignment.carry_over(fixed.code + lost)
+        new_text = partial.splice([realign(*pair) for pair in zip(old_runs, new_runs)])
     except UnreproducibleChange as change:
         reason = (f"a fix would change line {change.line}, which LibCST would not write "
                   "back byte for byte")

@@ -12,13 +12,12 @@ first statement (after the docstring), as Keras' own examples do; a one-line
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import libcst as cst
 import libcst.matchers as m
 
 from safeloader.findings import Fix
 from safeloader.fix.fixes import FixContext, OwnBodyTransformer
+from safeloader.fix.fixes.layout import append_arguments
 
 NODE_TYPE = cst.FunctionDef
 
@@ -53,12 +52,7 @@ class _SuperInitCalls(OwnBodyTransformer):
         self.count += 1
         if self.kwargs is None:
             return updated_node
-        star = cst.Arg(value=cst.Name(self.kwargs), star="**")
-        spacing = updated_node.whitespace_before_args
-        if not updated_node.args and isinstance(spacing, cst.SimpleWhitespace):
-            spacing = _NO_SPACE  # f( ) becomes f(**kwargs)
-        return updated_node.with_changes(args=_appended(updated_node.args, star),
-                                         whitespace_before_args=spacing)
+        return append_arguments(updated_node, [cst.Arg(value=cst.Name(self.kwargs), star="**")])
 
 
 def _separator(comma: cst.Comma | cst.MaybeSentinel) -> cst.Comma:
@@ -67,16 +61,6 @@ def _separator(comma: cst.Comma | cst.MaybeSentinel) -> cst.Comma:
                                                    cst.ParenthesizedWhitespace):
         return comma
     return cst.Comma(whitespace_after=_SPACE)
-
-
-def _appended(args: Sequence[cst.Arg], new: cst.Arg) -> list[cst.Arg]:
-    """``args`` plus ``new`` at the end, commas and a trailing comma kept in their style."""
-    if not args:
-        return [new]
-    last = args[-1]
-    separator = _separator(args[-2].comma if len(args) > 1 else last.comma)
-    new = new.with_changes(comma=last.comma, whitespace_after_arg=last.whitespace_after_arg)
-    return [*args[:-1], last.with_changes(comma=separator, whitespace_after_arg=_NO_SPACE), new]
 
 
 def _with_star_kwarg(params: cst.Parameters, name: str) -> cst.Parameters:
