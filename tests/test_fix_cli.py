@@ -310,7 +310,7 @@ def test_a_generator_imported_from_another_module_is_fixed_there(tmp_path: Path)
     assert main([str(train)]) == 0
     assert train.read_text() == "from data import batches\n\nmodel.fit(batches(8), workers=3)\n"
     assert data.read_text() == (
-        "from safeloader import threadsafe_generator\n\n"
+        "from safeloader import threadsafe_generator\n\n\n"
         "@threadsafe_generator\ndef batches(size):\n    yield size\n"
     )
 

@@ -24,6 +24,7 @@ fixes need.
 from __future__ import annotations
 
 import argparse
+import ast
 from pathlib import Path
 from typing import Sequence
 
@@ -36,8 +37,10 @@ from safeloader.analysis import AnalysisConfig, analyze_source, might_have_findi
 from safeloader.analysis.config import KERAS_VERSIONS
 from safeloader.findings import Fix
 from safeloader.fix.applier import FixApplier, find_targets
+from safeloader.fix.imports import space_below_added_imports
 from safeloader.fix.realign import realign
 from safeloader.fix.selection import FixSelection, comma_separated
+from safeloader.fix.unused_parameters import parameters_left_unused
 from safeloader.fix.span_matching import ModuleText, NodeIndex
 
 
@@ -166,5 +169,19 @@ class SafeloaderFixCommand(CodemodCommand):
         applier = FixApplier(targets, positions, session, self.warn)  # type: ignore[arg-type]
         fixed = tree.visit(applier)
         self.applied = applier.applied
+        return fixed
+
+    def transform_module(self, tree: cst.Module) -> cst.Module:
+        """Apply the fixes, let LibCST add and remove the imports they asked for,
+        then lay the result out as ``safeloader-fix`` does: two blank lines
+        between added imports and a ``def`` or ``class``, continuation lines
+        realigned; a parameter the fixes left unused is warned about."""
+        fixed = space_below_added_imports(tree, super().transform_module(tree))
         realigned = realign(tree.code, fixed.code)
+        if realigned != tree.code:
+            lines = {line for _, fix in self.applied
+                     for line in range(fix.span.line, fix.span.end_line + 1)}
+            for warning in parameters_left_unused(ast.parse(tree.code), ast.parse(realigned),
+                                                  lines):
+                self.warn(warning)
         return fixed if realigned == fixed.code else cst.parse_module(realigned)

@@ -50,6 +50,7 @@ from safeloader.fix.realign import realign
 from safeloader.fix.reprint import Reprint, UnreproducibleChange
 from safeloader.fix.runner import TextFix
 from safeloader.fix.span_matching import ModuleText, NodeIndex
+from safeloader.fix.unused_parameters import parameters_left_unused
 
 
 class MissingStatements(Exception):
@@ -269,8 +270,11 @@ def _rewrite_partially(
         applier = FixApplier(targets, positions, session, warnings.append)
         fixed = _edit_imports(session, module.visit(applier), partial, wrapper, filename)
         old_runs = [partial.text[start:end] for start, end in partial.kept_spans(partial.text)]
-        new_runs = alignment.carry_over(fixed.code + lost)
-        new_text = partial.splice([realign(*pair) for pair in zip(old_runs, new_runs)])
+        new_runs = [realign(old, new) for old, new in
+                    zip(old_runs, alignment.carry_over(fixed.code + lost))]
+        new_text = partial.splice(new_runs)
+        warnings += _parameters_left_unused(old_runs, new_runs, partial.kept_first_lines(),
+                                            fixes)
     except UnreproducibleChange as change:
         reason = (f"a fix would change line {change.line}, which LibCST would not write "
                   "back byte for byte")
@@ -282,6 +286,25 @@ def _rewrite_partially(
     except Exception as error:  # a bug in one handler must not stop the other files
         return TextFix(None, warnings=tuple(warnings), error=f"cannot rewrite: {error!r}")
     return TextFix(new_text, tuple(applier.applied), tuple(warnings))
+
+
+def _parameters_left_unused(old_runs: Sequence[str], new_runs: Sequence[str],
+                            first_lines: Sequence[int], fixes: Sequence[tuple[str, Fix]]
+                            ) -> list[str]:
+    """The warnings of :func:`~safeloader.fix.unused_parameters.parameters_left_unused`
+    for the kept runs the fixes changed, each parsed on its own (whole top-level
+    statements: no need to parse the whole new module)."""
+    lines = {line for _, fix in fixes for line in range(fix.span.line, fix.span.end_line + 1)}
+    warnings: list[str] = []
+    for old, new, first in zip(old_runs, new_runs, first_lines):
+        if old == new:
+            continue
+        try:
+            before, after = ast.parse(old), ast.parse(new)
+        except SyntaxError:  # the caller refuses a result that does not parse
+            continue
+        warnings += parameters_left_unused(before, after, lines, line_offset=first - 1)
+    return warnings
 
 
 def _lost_line_break(text: str, reprint: str) -> str:

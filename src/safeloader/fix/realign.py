@@ -135,8 +135,9 @@ def realign(old: str, new: str) -> str:
         old_span = (before.logical[old_first][0], before.logical[old_last - 1][1])
         new_span = (after.logical[new_first][0], after.logical[new_last - 1][1])
         matched = _matched_tokens(before, after, old_span, new_span)
+        brackets = _paired_brackets(before, after, matched, new_span)
         for first, last in after.logical[new_first:new_last]:
-            _plan_moves(before, after, matched, first, last, moves)
+            _plan_moves(before, after, matched, brackets, first, last, moves)
     return _moved(new, moves)
 
 
@@ -157,8 +158,42 @@ def _matched_tokens(before: _Tokens, after: _Tokens, old_span: tuple[int, int],
     return matched
 
 
-def _plan_moves(before: _Tokens, after: _Tokens, matched: dict[int, int], first: int,
-                last: int, moves: dict[int, tuple[int, int]]) -> None:
+def _paired_brackets(before: _Tokens, after: _Tokens, matched: dict[int, int],
+                     new_span: tuple[int, int]) -> dict[int, int]:
+    """New opening bracket to old opening bracket, for the brackets the fixes kept.
+
+    The token match pairs opening and closing brackets separately, and a fix
+    that moves tokens can mislead it: a bracket is paired when both its ends
+    agree, else by its opening bracket, else by its closing one (a fix that
+    wraps ``(x ...)`` in ``f(...)`` gives two opening brackets in a row, and
+    the token match may give the new one the old bracket before it)."""
+    opener = {closer: opening for opening, closer in before.closer.items()}
+    by_opening: dict[int, int] = {}
+    by_closing: dict[int, int] = {}
+    for index in range(*new_span):
+        if index not in after.closer:
+            continue
+        old = matched.get(index)
+        if old is not None and old in before.closer:
+            by_opening[index] = old
+        old = opener.get(matched.get(after.closer[index], -1))
+        if old is not None and before.tokens[old].string == after.tokens[index].string:
+            by_closing[index] = old
+    pairs: dict[int, int] = {}
+    claimed: set[int] = set()
+    agreeing = {index: old for index, old in by_opening.items() if by_closing.get(index) == old}
+    disagreeing = {index: old for index, old in by_opening.items() if index in by_closing}
+    for candidates in (agreeing, disagreeing, by_closing, by_opening):
+        for index, old in candidates.items():
+            if index not in pairs and old not in claimed:
+                pairs[index] = old
+                claimed.add(old)
+    return pairs
+
+
+def _plan_moves(before: _Tokens, after: _Tokens, matched: dict[int, int],
+                brackets: dict[int, int], first: int, last: int,
+                moves: dict[int, tuple[int, int]]) -> None:
     """Record in ``moves`` (row: its column, how far it moves) how each
     continuation line of the new logical line ``[first, last)`` moves."""
     contexts: dict[int, _Context] = {}
@@ -174,14 +209,15 @@ def _plan_moves(before: _Tokens, after: _Tokens, matched: dict[int, int], first:
             if bracket >= 0:
                 contexts[bracket].last_move = row_move
         if token.type == tokenize.OP and token.string in _OPENING:
-            contexts[index] = _open(before, after, matched, index, last, row_move)
+            contexts[index] = _open(before, after, matched, brackets.get(index), index, last,
+                                    row_move)
 
 
-def _open(before: _Tokens, after: _Tokens, matched: dict[int, int], bracket: int,
-          last: int, row_move: int) -> _Context:
-    """The context of the new text's ``bracket``, on a line moved by ``row_move``."""
+def _open(before: _Tokens, after: _Tokens, matched: dict[int, int], old_bracket: int | None,
+          bracket: int, last: int, row_move: int) -> _Context:
+    """The context of the new text's ``bracket`` (``old_bracket`` in the old
+    text, if the fixes kept it), on a line moved by ``row_move``."""
     anchor = after.anchor(bracket, last)
-    old_bracket = matched.get(bracket)
     new_indent = after.tokens[after.line_start(bracket)].start[1] + row_move
     if anchor is not None:
         new_column = after.tokens[anchor].start[1] + row_move

@@ -17,11 +17,10 @@ import libcst.matchers as m
 
 from safeloader.findings import Fix
 from safeloader.fix.fixes import FixContext, OwnBodyTransformer
-from safeloader.fix.fixes.layout import append_arguments
+from safeloader.fix.fixes.layout import append_arguments, new_item_separator
 
 NODE_TYPE = cst.FunctionDef
 
-_SPACE = cst.SimpleWhitespace(" ")
 _NO_SPACE = cst.SimpleWhitespace("")
 
 
@@ -55,16 +54,10 @@ class _SuperInitCalls(OwnBodyTransformer):
         return append_arguments(updated_node, [cst.Arg(value=cst.Name(self.kwargs), star="**")])
 
 
-def _separator(comma: cst.Comma | cst.MaybeSentinel) -> cst.Comma:
-    """The comma to put before a new last item: the list's own when it breaks lines."""
-    if isinstance(comma, cst.Comma) and isinstance(comma.whitespace_after,
-                                                   cst.ParenthesizedWhitespace):
-        return comma
-    return cst.Comma(whitespace_after=_SPACE)
-
-
-def _with_star_kwarg(params: cst.Parameters, name: str) -> cst.Parameters:
-    """``params`` with ``**name`` at the end."""
+def _with_star_kwarg(params: cst.Parameters, name: str,
+                     opening: cst.BaseParenthesizableWhitespace) -> cst.Parameters:
+    """``params`` with ``**name`` at the end, in their layout (``opening``: the
+    whitespace after the opening bracket)."""
     new = cst.Param(name=cst.Name(name), star="**")
     # every element in source order, as (field, index within the field or None)
     order: list[tuple[str, int | None]] = [("posonly_params", i)
@@ -87,8 +80,8 @@ def _with_star_kwarg(params: cst.Parameters, name: str) -> cst.Parameters:
     trailing = getattr(last, "comma")
     if isinstance(trailing, cst.Comma):
         new = new.with_changes(comma=trailing)
-    changed = last.with_changes(comma=_separator(
-        getattr(element(order[-2]), "comma") if len(order) > 1 else trailing))
+    before_last = getattr(element(order[-2]), "comma") if len(order) > 1 else None
+    changed = last.with_changes(comma=new_item_separator(before_last, opening))
     # the space before ")" moves to the new last parameter
     if isinstance(last, cst.Param):
         new = new.with_changes(whitespace_after_param=last.whitespace_after_param)
@@ -137,7 +130,7 @@ def apply(
                          f"**{kwargs}; forward them by hand")
             return updated
     else:
-        params = _with_star_kwarg(params, kwargs)
+        params = _with_star_kwarg(params, kwargs, updated.whitespace_before_params)
     if counter.count == 1:
         body = updated.body.visit(_SuperInitCalls(owner, kwargs))
     else:

@@ -35,19 +35,12 @@ def append_arguments(call: cst.Call, new: Sequence[cst.Arg]) -> cst.Call:
     if not new:
         return call
     args = list(call.args)
-    if not args:
-        spacing = call.whitespace_before_args
-        if isinstance(spacing, cst.SimpleWhitespace):
-            spacing = _NOTHING  # f( ) becomes f(workers=4)
+    if not args:  # f( ) and f(\n) become f(workers=4)
         return call.with_changes(args=_joined(new, _INLINE, cst.MaybeSentinel.DEFAULT, _NOTHING),
-                                 whitespace_before_args=spacing)
+                                 whitespace_before_args=_NOTHING)
     last = args[-1]
-    if len(args) > 1:
-        separator = _separator(args[-2])
-    elif _breaks_line(call.whitespace_before_args):
-        separator = cst.Comma(whitespace_after=_without_comment(call.whitespace_before_args))
-    else:
-        separator = _INLINE
+    separator = new_item_separator(_separator(args[-2]) if len(args) > 1 else None,
+                                   call.whitespace_before_args)
     args[-1] = last.with_changes(comma=separator, whitespace_after_arg=_NOTHING)
     return call.with_changes(
         args=[*args, *_joined(new, separator, last.comma, last.whitespace_after_arg)])
@@ -80,6 +73,24 @@ def remove_arguments(call: cst.Call, drop: Callable[[cst.Arg], bool]) -> cst.Cal
     return call.with_changes(args=kept)
 
 
+def new_item_separator(before_last: cst.Comma | None,
+                       opening: cst.BaseParenthesizableWhitespace) -> cst.Comma:
+    """The comma to put before an item appended to a bracketed list (arguments,
+    parameters): the separator before the list's last item (``before_last``),
+    with its line break and indentation but not its comment; for a list of one
+    item (``None``), a line break to the item's indentation when the item starts
+    on its own line (``opening`` is the whitespace after the opening bracket),
+    else ``", "``."""
+    if before_last is None:
+        if _breaks_line(opening):
+            return cst.Comma(whitespace_after=_without_comment(opening))
+        return _INLINE
+    if _breaks_line(before_last.whitespace_after):
+        return before_last.with_changes(
+            whitespace_after=_without_comment(before_last.whitespace_after))
+    return before_last
+
+
 def keyword_in(names: frozenset[str]) -> Callable[[cst.Arg], bool]:
     """For :func:`remove_arguments`: picks the keyword arguments named in ``names``."""
     return lambda arg: arg.keyword is not None and arg.keyword.value in names
@@ -95,15 +106,11 @@ def _joined(new: Sequence[cst.Arg], separator: cst.Comma | cst.MaybeSentinel,
 
 
 def _separator(arg: cst.Arg) -> cst.Comma:
-    """The separator after ``arg`` (not the last argument), for a new one: its
-    line break and indentation, without the comment of ``arg``'s line."""
-    comma = arg.comma
-    if not isinstance(comma, cst.Comma):  # not after a comma-less argument: not a separator
-        return _INLINE
+    """The separator after ``arg`` (not the last argument) as one comma, whatever
+    side of the comma its line break was written on."""
+    comma = arg.comma if isinstance(arg.comma, cst.Comma) else _INLINE
     if _breaks_line(arg.whitespace_after_arg):
-        return cst.Comma(whitespace_after=_without_comment(arg.whitespace_after_arg))
-    if _breaks_line(comma.whitespace_after):
-        return comma.with_changes(whitespace_after=_without_comment(comma.whitespace_after))
+        return comma.with_changes(whitespace_after=arg.whitespace_after_arg)
     return comma
 
 
@@ -112,8 +119,9 @@ def _before_next(kept: cst.Arg, dropped: Sequence[cst.Arg]) -> cst.Arg:
     if _ends_line(kept):
         return kept
     for arg in reversed(dropped):
-        if _ends_line(arg) and isinstance(arg.comma, cst.Comma):
-            return kept.with_changes(comma=_separator(arg), whitespace_after_arg=_NOTHING)
+        if _ends_line(arg):
+            return kept.with_changes(comma=new_item_separator(_separator(arg), _NOTHING),
+                                     whitespace_after_arg=_NOTHING)
     return kept
 
 
