@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import tokenize
 from dataclasses import dataclass, field
+from typing import Callable
 from difflib import SequenceMatcher
 
 _SKIPPED = frozenset({tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
@@ -77,6 +78,10 @@ class _Tokens:
         if start < len(found.tokens):
             found.logical.append((start, len(found.tokens)))
         return found
+
+    def is_bracket(self, index: int) -> bool:
+        token = self.tokens[index]
+        return token.type == tokenize.OP and token.string in _OPENING | _CLOSING
 
     def key(self, index: int) -> tuple[int, str]:
         token = self.tokens[index]
@@ -135,9 +140,8 @@ def realign(old: str, new: str) -> str:
         old_span = (before.logical[old_first][0], before.logical[old_last - 1][1])
         new_span = (after.logical[new_first][0], after.logical[new_last - 1][1])
         matched = _matched_tokens(before, after, old_span, new_span)
-        brackets = _paired_brackets(before, after, matched, new_span)
         for first, last in after.logical[new_first:new_last]:
-            _plan_moves(before, after, matched, brackets, first, last, moves)
+            _plan_moves(before, after, matched, first, last, moves)
     return _moved(new, moves)
 
 
@@ -147,53 +151,48 @@ def _line_key(tokens: _Tokens, span: tuple[int, int]) -> tuple[tuple[int, str], 
 
 def _matched_tokens(before: _Tokens, after: _Tokens, old_span: tuple[int, int],
                     new_span: tuple[int, int]) -> dict[int, int]:
-    """New token index to old token index, for the tokens the fixes left in place."""
-    tokens = SequenceMatcher(
-        None, [before.key(index) for index in range(*old_span)],
-        [after.key(index) for index in range(*new_span)], autojunk=False)
+    """New token index to old token index, for the tokens the fixes left in place.
+
+    Brackets are left out of the token match (runs of them, as when a fix wraps
+    ``(x ...)`` in ``f(...)``, mislead it) and paired afterwards by what they
+    hold: a new bracket and an old one whose first and last matched tokens
+    inside are the same, innermost with innermost (the wrapper of a wrapped
+    expression has no old bracket)."""
+    old_plain = [index for index in range(*old_span) if not before.is_bracket(index)]
+    new_plain = [index for index in range(*new_span) if not after.is_bracket(index)]
+    tokens = SequenceMatcher(None, [before.key(index) for index in old_plain],
+                             [after.key(index) for index in new_plain], autojunk=False)
     matched = {}
     for block in tokens.get_matching_blocks():
         for offset in range(block.size):
-            matched[new_span[0] + block.b + offset] = old_span[0] + block.a + offset
+            matched[new_plain[block.b + offset]] = old_plain[block.a + offset]
+    old_brackets = _by_content(before, old_span, set(matched.values()), lambda index: index)
+    new_brackets = _by_content(after, new_span, set(matched), matched.__getitem__)
+    for content, openings in new_brackets.items():
+        for new, old in zip(openings, old_brackets.get(content, ())):
+            if before.tokens[old].string == after.tokens[new].string:
+                matched[new] = old
+                matched[after.closer[new]] = before.closer[old]
     return matched
 
 
-def _paired_brackets(before: _Tokens, after: _Tokens, matched: dict[int, int],
-                     new_span: tuple[int, int]) -> dict[int, int]:
-    """New opening bracket to old opening bracket, for the brackets the fixes kept.
-
-    The token match pairs opening and closing brackets separately, and a fix
-    that moves tokens can mislead it: a bracket is paired when both its ends
-    agree, else by its opening bracket, else by its closing one (a fix that
-    wraps ``(x ...)`` in ``f(...)`` gives two opening brackets in a row, and
-    the token match may give the new one the old bracket before it)."""
-    opener = {closer: opening for opening, closer in before.closer.items()}
-    by_opening: dict[int, int] = {}
-    by_closing: dict[int, int] = {}
-    for index in range(*new_span):
-        if index not in after.closer:
-            continue
-        old = matched.get(index)
-        if old is not None and old in before.closer:
-            by_opening[index] = old
-        old = opener.get(matched.get(after.closer[index], -1))
-        if old is not None and before.tokens[old].string == after.tokens[index].string:
-            by_closing[index] = old
-    pairs: dict[int, int] = {}
-    claimed: set[int] = set()
-    agreeing = {index: old for index, old in by_opening.items() if by_closing.get(index) == old}
-    disagreeing = {index: old for index, old in by_opening.items() if index in by_closing}
-    for candidates in (agreeing, disagreeing, by_closing, by_opening):
-        for index, old in candidates.items():
-            if index not in pairs and old not in claimed:
-                pairs[index] = old
-                claimed.add(old)
-    return pairs
+def _by_content(tokens: _Tokens, span: tuple[int, int], kept: set[int],
+                old_index: Callable[[int], int]) -> dict[tuple[int, int], list[int]]:
+    """The closed opening brackets in ``span``, innermost first, by the old
+    indices (``old_index``) of the first and last ``kept`` tokens inside them."""
+    found: dict[tuple[int, int], list[int]] = {}
+    openings = [index for index in range(*span) if index in tokens.closer]
+    for opening in sorted(openings, key=lambda index: tokens.closer[index] - index):
+        closing = tokens.closer[opening]
+        first = next((index for index in range(opening + 1, closing) if index in kept), None)
+        if first is not None:
+            last = next(index for index in range(closing - 1, opening, -1) if index in kept)
+            found.setdefault((old_index(first), old_index(last)), []).append(opening)
+    return found
 
 
-def _plan_moves(before: _Tokens, after: _Tokens, matched: dict[int, int],
-                brackets: dict[int, int], first: int, last: int,
-                moves: dict[int, tuple[int, int]]) -> None:
+def _plan_moves(before: _Tokens, after: _Tokens, matched: dict[int, int], first: int,
+                last: int, moves: dict[int, tuple[int, int]]) -> None:
     """Record in ``moves`` (row: its column, how far it moves) how each
     continuation line of the new logical line ``[first, last)`` moves."""
     contexts: dict[int, _Context] = {}
@@ -209,7 +208,7 @@ def _plan_moves(before: _Tokens, after: _Tokens, matched: dict[int, int],
             if bracket >= 0:
                 contexts[bracket].last_move = row_move
         if token.type == tokenize.OP and token.string in _OPENING:
-            contexts[index] = _open(before, after, matched, brackets.get(index), index, last,
+            contexts[index] = _open(before, after, matched, matched.get(index), index, last,
                                     row_move)
 
 

@@ -50,8 +50,9 @@ def remove_arguments(call: cst.Call, drop: Callable[[cst.Arg], bool]) -> cst.Cal
     """``call`` without the arguments ``drop`` picks, the others in their layout.
 
     A kept argument followed by dropped ones keeps its own separator when that
-    ends its line (its comment stays), else takes the last line break among
-    theirs (the next kept argument stays on its own line). When the last
+    ends its line, else takes the first line break among theirs, with the
+    comment of that line (the next kept argument stays on its own line, and a
+    line's comment stays while anything of the line does). When the last
     argument goes, the new last one ends as it did (no ``f(a, )`` left), or
     keeps its line's comment with the closing bracket on the next line.
     """
@@ -115,13 +116,13 @@ def _separator(arg: cst.Arg) -> cst.Comma:
 
 
 def _before_next(kept: cst.Arg, dropped: Sequence[cst.Arg]) -> cst.Arg:
-    """``kept``, followed by the ``dropped`` arguments and then a kept one."""
+    """``kept``, followed by the ``dropped`` arguments and then a kept one: the
+    first line break after ``kept`` stays, with the comment of ``kept``'s line."""
     if _ends_line(kept):
         return kept
-    for arg in reversed(dropped):
+    for arg in dropped:
         if _ends_line(arg):
-            return kept.with_changes(comma=new_item_separator(_separator(arg), _NOTHING),
-                                     whitespace_after_arg=_NOTHING)
+            return kept.with_changes(comma=_separator(arg), whitespace_after_arg=_NOTHING)
     return kept
 
 
