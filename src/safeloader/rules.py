@@ -742,6 +742,11 @@ _RULE_LIST = (
             (Keras 3). The installed Keras is never read unless you ask for it
             (`installed`). Without evidence the rule stays silent;
             `safeloader keras-version PATH` shows what was assumed and why.
+            The message's advice is what is true of the data handed to the call:
+            pass the settings to the constructor of a `PyDataset`, remove them for
+            a generator (or use `safeloader.sharded_generator` for parallel batch
+            preparation), arrays or a `tf.data` pipeline, and both answers where
+            the analysis cannot tell.
             """
         ),
         why_bad=_text(
