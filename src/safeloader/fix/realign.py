@@ -32,6 +32,11 @@ _SKIPPED = frozenset({tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.EN
                       tokenize.ENDMARKER})
 _OPENING = frozenset("([{")
 _CLOSING = frozenset(")]}")
+#: the token types that open and close an f-string (or t-string) on Python 3.12+
+_STRING_STARTS = frozenset(getattr(tokenize, name) for name in ("FSTRING_START", "TSTRING_START")
+                           if hasattr(tokenize, name))
+_STRING_ENDS = frozenset(getattr(tokenize, name) for name in ("FSTRING_END", "TSTRING_END")
+                         if hasattr(tokenize, name))
 #: the hanging indents pycodestyle accepts (4; 8 to set arguments off from a body)
 _HANGS = (4, 8)
 
@@ -57,7 +62,13 @@ class _Tokens:
         stack: list[int] = []
         last_row = 0  # the row on which the previous token ended
         start = 0
+        inside_string = 0  # Python 3.12 tokenizes f-strings: their parts are one token here
         for token in tokenize.generate_tokens(iter(_lines(text)).__next__):
+            if inside_string:
+                inside_string += (token.type in _STRING_STARTS) - (token.type in _STRING_ENDS)
+                last_row = token.end[0]
+                continue
+            inside_string = token.type in _STRING_STARTS
             if token.type in _SKIPPED:
                 if token.type == tokenize.NL:
                     last_row = token.end[0]
@@ -82,6 +93,10 @@ class _Tokens:
     def is_bracket(self, index: int) -> bool:
         token = self.tokens[index]
         return token.type == tokenize.OP and token.string in _OPENING | _CLOSING
+
+    def closes(self, index: int) -> bool:
+        token = self.tokens[index]
+        return token.type == tokenize.OP and token.string in _CLOSING
 
     def key(self, index: int) -> tuple[int, str]:
         token = self.tokens[index]
@@ -157,7 +172,8 @@ def _matched_tokens(before: _Tokens, after: _Tokens, old_span: tuple[int, int],
     ``(x ...)`` in ``f(...)``, mislead it) and paired afterwards by what they
     hold: a new bracket and an old one whose first and last matched tokens
     inside are the same, innermost with innermost (the wrapper of a wrapped
-    expression has no old bracket)."""
+    expression has no old bracket); then, for a bracket that gained or lost
+    arguments at one end, the same first or the same last token."""
     old_plain = [index for index in range(*old_span) if not before.is_bracket(index)]
     new_plain = [index for index in range(*new_span) if not after.is_bracket(index)]
     tokens = SequenceMatcher(None, [before.key(index) for index in old_plain],
@@ -166,28 +182,39 @@ def _matched_tokens(before: _Tokens, after: _Tokens, old_span: tuple[int, int],
     for block in tokens.get_matching_blocks():
         for offset in range(block.size):
             matched[new_plain[block.b + offset]] = old_plain[block.a + offset]
-    old_brackets = _by_content(before, old_span, set(matched.values()), lambda index: index)
-    new_brackets = _by_content(after, new_span, set(matched), matched.__getitem__)
-    for content, openings in new_brackets.items():
-        for new, old in zip(openings, old_brackets.get(content, ())):
+    old_ends = _ends_inside(before, old_span, set(matched.values()), lambda index: index)
+    new_ends = _ends_inside(after, new_span, set(matched), matched.__getitem__)
+    claimed: set[int] = set()
+    # both ends the same; then the first (a moved last argument), then the last
+    for content in (lambda ends: ends, lambda ends: ends[0], lambda ends: ends[1]):
+        olds: dict[object, list[int]] = {}
+        for old, ends in old_ends.items():
+            if old not in claimed:
+                olds.setdefault(content(ends), []).append(old)
+        for new, ends in new_ends.items():
+            candidates = olds.get(content(ends), [])
+            if new in matched or not candidates:
+                continue
+            old = candidates.pop(0)
             if before.tokens[old].string == after.tokens[new].string:
                 matched[new] = old
                 matched[after.closer[new]] = before.closer[old]
+                claimed.add(old)
     return matched
 
 
-def _by_content(tokens: _Tokens, span: tuple[int, int], kept: set[int],
-                old_index: Callable[[int], int]) -> dict[tuple[int, int], list[int]]:
-    """The closed opening brackets in ``span``, innermost first, by the old
+def _ends_inside(tokens: _Tokens, span: tuple[int, int], kept: set[int],
+                 old_index: Callable[[int], int]) -> dict[int, tuple[int, int]]:
+    """The closed opening brackets in ``span``, innermost first, with the old
     indices (``old_index``) of the first and last ``kept`` tokens inside them."""
-    found: dict[tuple[int, int], list[int]] = {}
+    found: dict[int, tuple[int, int]] = {}
     openings = [index for index in range(*span) if index in tokens.closer]
     for opening in sorted(openings, key=lambda index: tokens.closer[index] - index):
         closing = tokens.closer[opening]
         first = next((index for index in range(opening + 1, closing) if index in kept), None)
         if first is not None:
             last = next(index for index in range(closing - 1, opening, -1) if index in kept)
-            found.setdefault((old_index(first), old_index(last)), []).append(opening)
+            found[opening] = (old_index(first), old_index(last))
     return found
 
 
@@ -261,7 +288,7 @@ def _line_move(before: _Tokens, after: _Tokens, matched: dict[int, int], start: 
     line of the matching old bracket (its closing bracket: when that started a
     line; one the fixes put there goes to the bracket's ``closing_column``),
     else as the line before it in the bracket."""
-    closing = after.tokens[start].type == tokenize.OP and after.tokens[start].string in _CLOSING
+    closing = after.closes(start)
     old_start = None if context.old_bracket is None else before.closer.get(context.old_bracket)
     if closing and (old_start is None or not before.starts_line[old_start]):
         return context.closing_column - after.tokens[start].start[1]
@@ -274,7 +301,8 @@ def _line_move(before: _Tokens, after: _Tokens, matched: dict[int, int], start: 
         if kept is None or after.tokens[kept].start[0] != row:
             return context.last_move
         old_start = before.line_start(matched[kept])
-        if before.bracket[old_start] != context.old_bracket or not _continues(before, old_start):
+        if not (before.bracket[matched[kept]] == before.bracket[old_start] == context.old_bracket
+                and _continues(before, old_start) and not before.closes(old_start)):
             return context.last_move
     wanted = before.tokens[old_start].start[1] + context.delta
     return wanted - after.tokens[start].start[1]

@@ -41,9 +41,16 @@ def append_arguments(call: cst.Call, new: Sequence[cst.Arg]) -> cst.Call:
     last = args[-1]
     separator = new_item_separator(_separator(args[-2]) if len(args) > 1 else None,
                                    call.whitespace_before_args)
-    args[-1] = last.with_changes(comma=separator, whitespace_after_arg=_NOTHING)
+    ending = last.comma
+    if isinstance(ending, cst.Comma) and _has_comment(ending.whitespace_after) \
+            and _breaks_line(separator.whitespace_after):
+        # the comment stays on the last argument's line, the new ones go below it
+        args[-1] = last.with_changes(comma=_moved_line_break(ending, separator.whitespace_after))
+        ending = ending.with_changes(whitespace_after=_without_comment(ending.whitespace_after))
+    else:
+        args[-1] = last.with_changes(comma=separator, whitespace_after_arg=_NOTHING)
     return call.with_changes(
-        args=[*args, *_joined(new, separator, last.comma, last.whitespace_after_arg)])
+        args=[*args, *_joined(new, separator, ending, last.whitespace_after_arg)])
 
 
 def remove_arguments(call: cst.Call, drop: Callable[[cst.Arg], bool]) -> cst.Call:
@@ -97,8 +104,7 @@ def keyword_in(names: frozenset[str]) -> Callable[[cst.Arg], bool]:
     return lambda arg: arg.keyword is not None and arg.keyword.value in names
 
 
-def _joined(new: Sequence[cst.Arg], separator: cst.Comma | cst.MaybeSentinel,
-            comma: cst.Comma | cst.MaybeSentinel,
+def _joined(new: Sequence[cst.Arg], separator: cst.Comma, comma: cst.Comma | cst.MaybeSentinel,
             closing: cst.BaseParenthesizableWhitespace) -> list[cst.Arg]:
     """``new`` with ``separator`` between them, the last ending with ``comma`` and ``closing``."""
     joined = [arg.with_changes(comma=separator, whitespace_after_arg=_NOTHING) for arg in new]
@@ -129,18 +135,33 @@ def _before_next(kept: cst.Arg, dropped: Sequence[cst.Arg]) -> cst.Arg:
 def _closing(kept: cst.Arg, last: cst.Arg) -> cst.Arg:
     """``kept``, the new last argument, in place of the dropped ``last``."""
     comma = kept.comma
-    if not (isinstance(comma, cst.Comma) and _has_comment(comma.whitespace_after)):
+    if isinstance(comma, cst.Comma) and _carries_comment(comma.whitespace_before):
+        # a comma first on the next line: its comment and line break stay
+        return kept.with_changes(comma=cst.MaybeSentinel.DEFAULT,
+                                 whitespace_after_arg=comma.whitespace_before)
+    if _carries_comment(kept.whitespace_after_arg):
+        return kept.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    if not (isinstance(comma, cst.Comma) and _carries_comment(comma.whitespace_after)):
         return kept.with_changes(comma=last.comma, whitespace_after_arg=last.whitespace_after_arg)
     # keep the comment of kept's line: its comma stays, the bracket goes on the next line
     bracket = last.whitespace_after_arg
     if isinstance(last.comma, cst.Comma) and _breaks_line(last.comma.whitespace_after):
         bracket = last.comma.whitespace_after
-    if not isinstance(bracket, cst.ParenthesizedWhitespace):
+    if not _breaks_line(bracket):
         return kept
+    return kept.with_changes(comma=_moved_line_break(comma, bracket),
+                             whitespace_after_arg=_NOTHING)
+
+
+def _moved_line_break(comma: cst.Comma,
+                      line_break: cst.BaseParenthesizableWhitespace) -> cst.Comma:
+    """``comma`` (with a comment after it) ending its line as ``line_break`` does:
+    the comment stays, the next line gets ``line_break``'s indentation."""
     comment = comma.whitespace_after
     assert isinstance(comment, cst.ParenthesizedWhitespace)
-    return kept.with_changes(comma=comma.with_changes(whitespace_after=comment.with_changes(
-        indent=bracket.indent, last_line=bracket.last_line)), whitespace_after_arg=_NOTHING)
+    assert isinstance(line_break, cst.ParenthesizedWhitespace)
+    return comma.with_changes(whitespace_after=comment.with_changes(
+        indent=line_break.indent, last_line=line_break.last_line))
 
 
 def _ends_line(arg: cst.Arg) -> bool:
@@ -151,8 +172,15 @@ def _ends_line(arg: cst.Arg) -> bool:
 
 
 def _has_comment(whitespace: cst.BaseParenthesizableWhitespace) -> bool:
+    """Whether ``whitespace`` ends its line with a comment."""
     return isinstance(whitespace, cst.ParenthesizedWhitespace) \
         and whitespace.first_line.comment is not None
+
+
+def _carries_comment(whitespace: cst.BaseParenthesizableWhitespace) -> bool:
+    """Whether ``whitespace`` holds a comment: at the end of its line or on lines of its own."""
+    return _has_comment(whitespace) or isinstance(whitespace, cst.ParenthesizedWhitespace) and any(
+        line.comment is not None for line in whitespace.empty_lines)
 
 
 def _breaks_line(whitespace: cst.BaseParenthesizableWhitespace) -> bool:
