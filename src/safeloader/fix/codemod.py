@@ -9,10 +9,11 @@ runner, which parses each file whole and hands the module to it::
 ``modules``); the command then runs the analysis on each file itself, or
 applies the fixes it was given. Every fix's span is matched to a node through
 ``PositionProvider`` (see :mod:`safeloader.fix.span_matching`) and rewritten
-in one walk by :class:`~safeloader.fix.applier.FixApplier` (continuation lines
-then realigned, :mod:`safeloader.fix.realign`); imports are added
+in one walk by :class:`~safeloader.fix.applier.FixApplier`; imports are added
 and removed afterwards by LibCST's ``AddImportsVisitor`` and
-``RemoveImportsVisitor``, which LibCST's ``CodemodCommand`` runs. A fix whose
+``RemoveImportsVisitor``, which LibCST's ``CodemodCommand`` runs; then the
+result is laid out as ``safeloader-fix`` lays it out (continuation lines
+realigned, :mod:`safeloader.fix.realign`). A fix whose
 span matches nothing, or whose shape its handler cannot rewrite safely,
 leaves the code unchanged with a warning.
 
@@ -40,8 +41,8 @@ from safeloader.fix.applier import FixApplier, find_targets
 from safeloader.fix.imports import space_below_added_imports
 from safeloader.fix.realign import realign
 from safeloader.fix.selection import FixSelection, comma_separated
-from safeloader.fix.unused_parameters import parameters_left_unused
 from safeloader.fix.span_matching import ModuleText, NodeIndex
+from safeloader.fix.unused_parameters import parameters_left_unused
 
 
 class CodemodSession:
@@ -181,7 +182,10 @@ class SafeloaderFixCommand(CodemodCommand):
         if realigned != tree.code:
             lines = {line for _, fix in self.applied
                      for line in range(fix.span.line, fix.span.end_line + 1)}
-            for warning in parameters_left_unused(ast.parse(tree.code), ast.parse(realigned),
-                                                  lines):
+            try:
+                before, after = ast.parse(tree.code), ast.parse(realigned)
+            except SyntaxError:  # grammar LibCST reads and this Python does not
+                before = after = ast.Module(body=[], type_ignores=[])
+            for warning in parameters_left_unused(before, after, lines):
                 self.warn(warning)
         return fixed if realigned == fixed.code else cst.parse_module(realigned)
