@@ -48,7 +48,8 @@ def fix(kind: FixKind, span: Span, code: str = "SLD101", **params: str) -> tuple
     return code, Fix(kind, span, params=params)
 
 
-def codemod(source: str, fixes: list[tuple[str, Fix]]) -> tuple[str, list[str], list[str]]:
+def codemod(source: str, fixes: list[tuple[str, Fix]],
+            ) -> tuple[str, list[str], list[tuple[str, Fix]]]:
     """Apply ``fixes`` to ``source`` with the codemod, as LibCST's runner would: the new
     code (``source`` itself when the command skipped the file, as it must when it
     changes nothing), the warnings, and the codes of the fixes applied."""
@@ -59,7 +60,7 @@ def codemod(source: str, fixes: list[tuple[str, Fix]]) -> tuple[str, list[str], 
         return source, list(result.warning_messages), []
     assert isinstance(result, TransformSuccess), getattr(result, "traceback_str", result)
     assert result.code != source
-    return result.code, list(result.warning_messages), [code for code, _ in command.applied]
+    return result.code, list(result.warning_messages), list(command.applied)
 
 
 def run_fixes(source: str, fixes: list[tuple[str, Fix]]) -> tuple[str, list[str]]:

@@ -64,6 +64,7 @@ def test_decorator_is_innermost_below_existing_decorators_with_tab_indentation()
     assert code == (
         "from safeloader import threadsafe_generator\n"
         "\n"
+        "\n"
         "class Data:\n"
         "\t@staticmethod\n"
         "\t# the batches\n"
@@ -112,6 +113,7 @@ def test_decorator_name_taken_by_a_hand_written_one_uses_the_module_name() -> No
     assert warnings == []
     assert code == dedent('''
         import safeloader
+
 
         def threadsafe_generator(f):
             return f
@@ -287,6 +289,7 @@ def test_fixes_in_one_file_do_not_shift_each_other() -> None:
     assert warnings == []
     assert code == dedent('''
         from safeloader import ThreadSafeIterator, threadsafe_generator
+
 
         @threadsafe_generator
         def batches():

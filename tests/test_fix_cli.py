@@ -310,7 +310,7 @@ def test_a_generator_imported_from_another_module_is_fixed_there(tmp_path: Path)
     assert main([str(train)]) == 0
     assert train.read_text() == "from data import batches\n\nmodel.fit(batches(8), workers=3)\n"
     assert data.read_text() == (
-        "from safeloader import threadsafe_generator\n\n"
+        "from safeloader import threadsafe_generator\n\n\n"
         "@threadsafe_generator\ndef batches(size):\n    yield size\n"
     )
 
@@ -452,19 +452,66 @@ def test_prefixes_of_known_codes_are_accepted(tmp_path: Path) -> None:
     assert main(["--select", "SLD", "--check", str(script)]) == 1
 
 
-def test_summary_counts_the_fixes_left_for_unsafe_fixes(
+def test_summary_counts_the_findings_left_for_unsafe_fixes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = BAD.replace("workers=3", "workers=3, use_multiprocessing=True")
     script = write(tmp_path / "train.py", "def main():\n    pass\n" + source + DEPRECATED)
     assert main(["--check", str(script)]) == 1
+    # SLD102 (two edits: the flag, the decorator) and SLD103: two findings
     assert capsys.readouterr().err.splitlines()[-1] == (
         "safeloader-fix: 1 files scanned, 1 would change; fixes: SLD301 x1; "
-        "3 more with --unsafe-fixes"
+        "2 more with --unsafe-fixes"
     )
     assert main(["--check", "--unsafe-fixes", str(script)]) == 1
     assert capsys.readouterr().err.splitlines()[-1].endswith(
-        "fixes: SLD102 x2, SLD103 x1, SLD301 x1")
+        "fixes: SLD102 x1, SLD103 x1, SLD301 x1")
+
+
+KERAS3_DATASET = """\
+import keras
+
+
+class Batches(keras.utils.Sequence):
+    def __init__(self, x):
+        self.x = x
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, index):
+        return self.x
+"""
+
+
+def test_summary_counts_one_per_finding_flake8_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # one keyword moved: SLD302's three edits (drop, add, the class's SLD105 fix)
+    # and SLD105's own finding, which shares the class's edit
+    write(tmp_path / "setup.cfg", "[flake8]\nsafeloader-keras-version = 3\n")
+    script = write(tmp_path / "train.py", KERAS3_DATASET + (
+        "\n\ndef train(model):\n    model.fit(Batches(1), workers=4)\n"))
+    assert main(["train.py"]) == 0
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "safeloader-fix: 1 files scanned, 1 changed; fixes: SLD105 x1, SLD302 x1")
+    assert "model.fit(Batches(1, workers=4))" in script.read_text()
+
+
+def test_a_class_fixed_for_two_files_is_fixed_once_without_stale_advice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # data.py's SLD105 and train.py's SLD301 (whose Keras 3 fix moves workers into
+    # Batches) both ask for the same edit of data.py
+    write(tmp_path / "setup.cfg", "[flake8]\nsafeloader-keras-version = 3\n")
+    data = write(tmp_path / "data.py", KERAS3_DATASET)
+    write(tmp_path / "train.py", "from data import Batches\n\n\ndef train(model):\n"
+          "    model.fit_generator(Batches(1), steps_per_epoch=10, workers=4)\n")
+    assert main(["."]) == 0
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "safeloader-fix: 2 files scanned, 2 changed; fixes: SLD105 x1, SLD301 x1"]
+    assert data.read_text().count("**kwargs") == 2
 
 
 @pytest.mark.parametrize("command", [["safeloader-fix"], ["safeloader"]])

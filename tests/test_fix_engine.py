@@ -9,7 +9,8 @@ and the result is the codemod's, byte for byte.
   the statement after the imports removed);
 - text LibCST does not write back byte for byte is fixed around those bytes,
   and a change that touches them is refused (see also tests/test_fix_cli.py);
-- imports are added as LibCST's ``AddImportsVisitor`` adds them.
+- imports are added as LibCST's ``AddImportsVisitor`` adds them, with two blank
+  lines (not its one) above a ``def`` or ``class`` right below them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from libcst.codemod.visitors import AddImportsVisitor, ImportItem
 from codemod_helpers import call_span, codemod, dedent, fix, span_of
 from safeloader.findings import Fix, FixKind
 from safeloader.fix.engine import rewrite, starting_chunks
-from safeloader.fix.imports import add_imports
+from safeloader.fix.imports import add_imports, space_below_added_imports
 from safeloader.fix.module_layout import ModuleLayout
 from safeloader.fix.partial_module import PartialModule, PlaceholderLost
 from safeloader.fix.reprint import Reprint, UnreproducibleChange
@@ -175,7 +176,7 @@ def test_a_long_module_gives_libcst_only_the_statements_the_fixes_need() -> None
     assert partial.text.count("\n") == source.count("\n")
     fixed = rewrite(source, "example.py", _long_fixes(source))
     assert (fixed.text, fixed.warnings) == _codemod(source, _long_fixes(source))
-    assert fixed.applied == ("SLD101", "SLD301")
+    assert [code for code, _ in fixed.applied] == ["SLD101", "SLD301"]
     assert "@threadsafe_generator\ndef batches" in fixed.text
     assert fixed.text.startswith(
         '"""A long module."""\nimport threading\n\nimport numpy as np\n'
@@ -346,6 +347,8 @@ HEADS = [
     "__strict__ = True\nimport os\n",
     "x = 1\nimport os\n",
     "from . import sibling\nfrom safeloader import (\n    ThreadSafeIterator,  # kept\n)\n",
+    "def f():\n    pass\n",
+    "import os\n\n# a comment\n@decorated\nclass A:\n    pass\n",
 ]
 REQUESTS = [
     [ImportItem("safeloader", "threadsafe_generator")],
@@ -365,6 +368,7 @@ def test_imports_are_added_as_libcsts_add_imports_visitor_adds_them(
     context = CodemodContext()
     for item in request_:
         AddImportsVisitor.add_needed_import(context, item.module, item.obj_name, item.alias)
-    expected = AddImportsVisitor(context).transform_module(module).code
+    expected = space_below_added_imports(
+        module, AddImportsVisitor(context).transform_module(module)).code
     requests = [(item.module_name, item.obj_name, item.alias) for item in request_]
     assert add_imports(module, requests).code == expected

@@ -79,24 +79,52 @@ def test_settings_move_into_the_dataset_constructor_and_the_class_forwards_them(
     assert fixed(text)[0] == text
 
 
-@pytest.mark.parametrize("training, expected", [
+GENERATOR_REMEDY = ("remove them: Keras 3 already reads a generator in the background "
+                    "(for parallel batch preparation, use safeloader.sharded_generator)")
+IN_MEMORY_REMEDY = "remove them: Keras 3 loads arrays and tf.data pipelines without them"
+UNKNOWN_REMEDY = ("if the data is a PyDataset, pass them to its constructor; if it is a "
+                  "generator, remove them (Keras 3 already reads it in the background; for "
+                  "parallel batch preparation, use safeloader.sharded_generator)")
+
+
+@pytest.mark.parametrize("training, expected, remedy", [
     ("def gen():\n    yield 1\n\n\nmodel.fit(gen(), epochs=1, workers=4)\n",
-     "def gen():\n    yield 1\n\n\nmodel.fit(gen(), epochs=1)\n"),
+     "def gen():\n    yield 1\n\n\nmodel.fit(gen(), epochs=1)\n", GENERATOR_REMEDY),
+    ("model.fit((row for row in rows), workers=4)\n",
+     "model.fit((row for row in rows))\n", GENERATOR_REMEDY),
     ("model.predict(np.zeros((4, 2)), workers=4, use_multiprocessing=True, )\n",
-     "model.predict(np.zeros((4, 2)), )\n"),
+     "model.predict(np.zeros((4, 2)), )\n", IN_MEMORY_REMEDY),
     ("ds = tf.data.Dataset.range(8).batch(2)\nmodel.evaluate(ds, workers=4)\n",
-     "ds = tf.data.Dataset.range(8).batch(2)\nmodel.evaluate(ds)\n"),
+     "ds = tf.data.Dataset.range(8).batch(2)\nmodel.evaluate(ds)\n", IN_MEMORY_REMEDY),
     ("model.fit([[1.0]], workers=2,\n          use_multiprocessing=False)\n",
-     "model.fit([[1.0]])\n"),
+     "model.fit([[1.0]])\n", IN_MEMORY_REMEDY),
 ])
 def test_settings_are_removed_for_data_that_is_surely_no_pydataset(
-    training: str, expected: str
+    training: str, expected: str, remedy: str
 ) -> None:
     source = "import keras\nimport numpy as np\nimport tensorflow as tf\n\n" + training
     text, found, _ = fixed(source)
     assert text == source.replace(training, expected)
-    sld302 = [f for f in found if f.code == "SLD302"]
-    assert sld302 and "remove them: Keras 3 already reads a generator" in sld302[0].message
+    [sld302] = [f for f in found if f.code == "SLD302"]
+    assert sld302.message.endswith("(TypeError; Keras 3: configured); " + remedy)
+
+
+@pytest.mark.parametrize("training, remedy", [
+    # a generator, with more settings hidden in **kwargs: said, not fixed
+    ("def gen():\n    yield 1\n\n\nmodel.fit(gen(), workers=4, **options)\n", GENERATOR_REMEDY),
+    ("model.fit(Batches(1), workers=2, **options)\n", "pass them to Batches(...), a PyDataset"),
+    ("model.fit(Batches(1, **options), workers=2)\n", "pass them to Batches(...), a PyDataset"),
+    ("model.fit(np.zeros(2), workers=2, **options)\n", IN_MEMORY_REMEDY),
+    # nothing sure about the data: both answers
+    ("def train(model, data):\n    model.fit(data, workers=4)\n", UNKNOWN_REMEDY),
+    ("model.fit(load(), workers=4)\n", UNKNOWN_REMEDY),
+    ("class Plain:\n    pass\n\n\nmodel.fit(Plain(), workers=4)\n", UNKNOWN_REMEDY),
+])
+def test_an_unfixed_sld302_advises_what_is_true_of_the_data(training: str, remedy: str) -> None:
+    found = analyze_source(DATASET + training, Path("train.py"), KERAS3)
+    [sld302] = [f for f in found if f.code == "SLD302"]
+    assert sld302.fixes == ()
+    assert sld302.message.endswith("(TypeError; Keras 3: configured); " + remedy)
 
 
 @pytest.mark.parametrize("training", [

@@ -797,6 +797,11 @@ _RULE_LIST = (
             (Keras 3). The installed Keras is never read unless you ask for it
             (`installed`). Without evidence the rule stays silent;
             `safeloader keras-version PATH` shows what was assumed and why.
+            The message's advice is what is true of the data handed to the call:
+            pass the settings to the constructor of a `PyDataset`, remove them for
+            a generator (or use `safeloader.sharded_generator` for parallel batch
+            preparation), arrays or a `tf.data` pipeline, and both answers where
+            the analysis cannot tell.
             """
         ),
         why_bad=_text(
@@ -1205,6 +1210,23 @@ _RULE_LIST = (
         references=(_KERAS_FIT, _PYDATASET),
     ),
 )
+
+#: SLD302's ``{remedy}``, by what the analysis knows of the data handed to ``fit``:
+#: a ``Sequence``/``PyDataset`` of the project (``{cls}``: its class), a generator,
+#: data held in memory or a ``tf.data`` pipeline, or nothing sure
+SLD302_REMEDIES: Mapping[str, str] = {
+    "dataset": "pass them to {cls}(...), a PyDataset",
+    "generator": (
+        "remove them: Keras 3 already reads a generator in the background "
+        "(for parallel batch preparation, use safeloader.sharded_generator)"
+    ),
+    "in_memory": "remove them: Keras 3 loads arrays and tf.data pipelines without them",
+    "unknown": (
+        "if the data is a PyDataset, pass them to its constructor; if it is a generator, "
+        "remove them (Keras 3 already reads it in the background; for parallel batch "
+        "preparation, use safeloader.sharded_generator)"
+    ),
+}
 
 #: Every rule by code, in code order.
 RULES: Mapping[str, Rule] = {rule.code: rule for rule in sorted(_RULE_LIST, key=lambda r: r.code)}

@@ -2,7 +2,7 @@
 
 Keras 3's ``fit``/``evaluate``/``predict`` reject ``workers``,
 ``use_multiprocessing`` and ``max_queue_size`` (and Keras 1's ``nb_worker``,
-``pickle_safe``, ``max_q_size``). :func:`plan_settings` decides, for one call:
+``pickle_safe``, ``max_q_size``). :meth:`SettingsPlanner.plan` decides, for one call:
 
 * the data is built from a ``Sequence``/``PyDataset`` class the project
   defines, by a constructor call in this module (the argument itself, or a
@@ -17,6 +17,9 @@ Keras 3's ``fit``/``evaluate``/``predict`` reject ``workers``,
 * otherwise (a parameter, an unknown callee, an instance of a project class
   that cannot take the settings): no fix, because deleting the settings
   could silently make a ``PyDataset`` single-threaded.
+
+Fixed or not, the message's advice is the one of
+:data:`~safeloader.rules.SLD302_REMEDIES` that is true of the data at hand.
 """
 
 from __future__ import annotations
@@ -36,10 +39,12 @@ from safeloader.analysis.generators import (
     node_span,
 )
 from safeloader.analysis.keras_version import KerasTarget
+from safeloader.analysis.main_guard import derives_from_pydataset
 from safeloader.analysis.project import load_module
 from safeloader.analysis.scopes import BindingKind, Reference
 from safeloader.analysis.signatures import Argument, Given, LoaderArguments
 from safeloader.findings import Fix, FixKind
+from safeloader.rules import SLD302_REMEDIES
 from safeloader.source_text import split_lines
 
 #: every spelling of a loader setting, and its Keras 3 (``PyDataset``) name
@@ -50,7 +55,7 @@ KERAS3_NAMES = {
 }
 #: callees whose result is surely not a ``PyDataset``: arrays and ``tf.data`` pipelines
 _NOT_DATASET_PREFIXES = ("np.", "numpy.", "tf.data.", "tensorflow.data.")
-_LITERALS = (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.GeneratorExp, ast.ListComp)
+_LITERALS = (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.ListComp)
 _MAX_DEPTH = 8
 
 
@@ -58,7 +63,8 @@ _MAX_DEPTH = 8
 class SettingsPlan:
     """What to do with one call's loader settings.
 
-    ``remedy``: the advice for the message. ``keywords``: the settings'
+    ``remedy``: the advice for the message, true of the data at hand (see
+    :data:`~safeloader.rules.SLD302_REMEDIES`). ``keywords``: the settings'
     Keras 2 names, to drop from the call (empty: no fix). ``fixes``: the
     edits elsewhere (the constructor call, the dataset class).
     """
@@ -68,7 +74,8 @@ class SettingsPlan:
     fixes: tuple[Fix, ...] = ()
 
 
-_NO_FIX = SettingsPlan("they belong on the keras.utils.PyDataset that loads the data")
+#: the Keras base classes whose objects take the settings in Keras 3
+_KERAS_DATASETS = frozenset({"Sequence", "PyDataset"})
 
 
 @dataclass(frozen=True)
@@ -83,29 +90,36 @@ class SettingsPlanner:
     def plan(self, call: ast.Call, arguments: LoaderArguments, reference: Reference,
              by_keyword_only: bool) -> SettingsPlan:
         """The plan for ``call``; ``by_keyword_only``: positional settings cannot be edited."""
+        data = _first_data(call)
+        value = None if data is None else self.classifier.classify(data, reference)
+        kind = "unknown" if data is None else self._data_kind(data, value, reference)
+        cls_name = value.cls.definition.name if isinstance(value, InstanceRef) else ""
+        unfixed = SettingsPlan(SLD302_REMEDIES[kind].format(cls=cls_name))
         given = [setting for setting in arguments.settings() if setting is not Given.DEFAULT]
         if not given or any(setting is Given.HIDDEN for setting in given):
-            return _NO_FIX
+            return unfixed
         settings = sorted((setting for setting in given if isinstance(setting, Argument)),
                           key=lambda setting: (setting.value.lineno, setting.value.col_offset))
         keywords = {id(keyword.value) for keyword in call.keywords}
         if by_keyword_only and any(id(s.value) not in keywords for s in settings):
-            return _NO_FIX
-        data = _first_data(call)
-        if data is None:
-            return _NO_FIX
-        value = self.classifier.classify(data, reference)
-        names = tuple(KERAS3_NAMES[setting.spelling] for setting in settings)
+            return unfixed
+        dropped = tuple(KERAS3_NAMES[setting.spelling] for setting in settings)
         if isinstance(value, InstanceRef):
+            assert data is not None
             moved = self._move(data, value, settings, reference)
             if moved is None:
-                return _NO_FIX
-            remedy = f"pass them to {value.cls.definition.name}(...), a PyDataset"
-            return SettingsPlan(remedy, names, moved)
-        if not self._surely_not_dataset(data, value, reference, 0):
-            return _NO_FIX
-        return SettingsPlan(
-            "remove them: Keras 3 already reads a generator in the background", names)
+                return unfixed
+            return SettingsPlan(SLD302_REMEDIES["dataset"].format(cls=cls_name), dropped, moved)
+        if kind == "unknown":
+            return unfixed
+        return SettingsPlan(unfixed.remedy, dropped)
+
+    def _data_kind(self, data: ast.expr, value: object, reference: Reference) -> str:
+        """Which of :data:`~safeloader.rules.SLD302_REMEDIES` fits ``data``."""
+        if isinstance(value, InstanceRef):
+            dataset = derives_from_pydataset(value.cls, self.classifier, bases=_KERAS_DATASETS)
+            return "dataset" if dataset else "unknown"
+        return self._not_dataset_kind(data, value, reference, 0) or "unknown"
 
     def _route(self, instance: InstanceRef) -> tuple[Fix, ...] | None:
         """The fixes that let the class take the settings; ``None``: it cannot."""
@@ -157,24 +171,28 @@ class SettingsPlanner:
         return (resolved is not None and resolved[0].kind is BindingKind.ASSIGN
                 and resolved[0].node is construction)
 
-    def _surely_not_dataset(self, data: ast.expr, value: object, reference: Reference,
-                            depth: int) -> bool:
-        if isinstance(value, (GeneratorObject, ConstantValue)) or isinstance(data, _LITERALS):
-            return True
+    def _not_dataset_kind(self, data: ast.expr, value: object, reference: Reference,
+                          depth: int) -> str | None:
+        """``"generator"`` or ``"in_memory"`` (arrays, literals, a ``tf.data``
+        pipeline) when ``data`` is surely no ``PyDataset``; ``None``: not sure."""
+        if isinstance(value, GeneratorObject) or isinstance(data, ast.GeneratorExp):
+            return "generator"
+        if isinstance(value, ConstantValue) or isinstance(data, _LITERALS):
+            return "in_memory"
         callee = _innermost_callee(data)
         if callee is not None:
-            return callee.startswith(_NOT_DATASET_PREFIXES)
+            return "in_memory" if callee.startswith(_NOT_DATASET_PREFIXES) else None
         if isinstance(data, ast.Name) and depth < _MAX_DEPTH:
             resolved = reference.scope.resolve(data.id, reference)
             if resolved is None:
-                return False
+                return None
             binding, scope = resolved
             if binding.kind is not BindingKind.ASSIGN or not isinstance(binding.node, ast.expr):
-                return False
+                return None
             inner = Reference(scope, binding.start, binding.path)
-            return self._surely_not_dataset(
+            return self._not_dataset_kind(
                 binding.node, self.classifier.classify(binding.node, inner), inner, depth + 1)
-        return False
+        return None
 
 
 def _first_data(call: ast.Call) -> ast.expr | None:

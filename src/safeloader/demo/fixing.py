@@ -71,6 +71,6 @@ def run(earlier: Mapping[str, Any], out: TextIO) -> FixingResult:
     )
     return FixingResult(
         tuple(finding.code for finding in findings),
-        fixed.applied,
+        tuple(code for code, _ in fixed.applied),
         tuple(finding.code for finding in after),
     )

@@ -20,7 +20,11 @@
 - :mod:`~safeloader.fix.codemod`: the same fixes as a LibCST codemod, for LibCST's
   own runner;
 - :mod:`~safeloader.fix.applier`: the one walk both use; :mod:`~safeloader.fix.fixes`:
-  one handler module per fix kind;
+  one handler module per fix kind (:mod:`~safeloader.fix.fixes.layout`: argument
+  lists edited in their own layout);
+- :mod:`~safeloader.fix.realign`: continuation lines moved with their bracket
+  after the fixes; :mod:`~safeloader.fix.unused_parameters`: the parameters a
+  fix leaves unused, named in a warning;
 - :mod:`~safeloader.fix.span_matching`, :mod:`~safeloader.fix.unified_diff`,
   :mod:`~safeloader.fix.atomic_write`, :mod:`~safeloader.fix.progress`,
   :mod:`~safeloader.fix.text_fix`: the helpers those need.

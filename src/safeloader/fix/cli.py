@@ -27,7 +27,7 @@ from safeloader.fix.interruptible import Interruptible
 from safeloader.fix.options import CODE_FAMILY, flake8_arguments, rule_codes
 from safeloader.fix.progress import ProgressBar
 from safeloader.fix.runner import FileOutcome, FilePlan, fix_file, plan_file
-from safeloader.fix.selection import FixSelection, comma_separated
+from safeloader.fix.selection import FixSelection, comma_separated, fix_key
 from safeloader.fix.unified_diff import unified_diff
 from safeloader.rules import RULES
 
@@ -103,6 +103,22 @@ def _group_by_target(plans: Iterable[FilePlan]) -> dict[Path, list[tuple[str, Fi
     return grouped
 
 
+def fixed_findings(plans: Iterable[FilePlan], outcomes: Iterable[FileOutcome]) -> Counter[str]:
+    """How many findings of each code the run fixed: one per finding flake8 shows,
+    counted when every edit it asks for (in whichever file) was made, however
+    many edits that is and however many findings share one."""
+    made = {
+        (outcome.path.resolve(), fix_key(fix))
+        for outcome in outcomes if outcome.changed for _, fix in outcome.applied
+    }
+    counts: Counter[str] = Counter()
+    for plan in plans:
+        for finding in plan.findings:
+            if all((target.resolve(), fix_key(fix)) in made for target, fix in finding.fixes):
+                counts[finding.code] += 1
+    return counts
+
+
 def _write_diff(text: str) -> None:
     """Print a diff; a reader that stopped reading (``| head``) is not an error."""
     try:
@@ -116,7 +132,8 @@ def _write_diff(text: str) -> None:
 
 @dataclass
 class RunSummary:
-    """The counts the last line of a run reports."""
+    """The counts the last line of a run reports (``by_code``: findings fixed,
+    ``held_back``: findings only ``--unsafe-fixes`` would fix)."""
 
     scanned: int
     errors: int = 0
@@ -217,9 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{outcome.path}: {outcome.error}; left unchanged", file=sys.stderr)
         if outcome.changed:
             summary.changed += 1
-            summary.by_code.update(outcome.applied)
             for change in outcome.changes:
                 _write_diff(unified_diff(outcome.path, change.before, change.after, change.part))
+    summary.by_code = fixed_findings(plans, outcomes)
     for note in missing_dependency_notes(
         outcome.path for outcome in outcomes if outcome.changed and outcome.adds_safeloader_import
     ):

@@ -11,7 +11,9 @@ applies the fixes it was given. Every fix's span is matched to a node through
 ``PositionProvider`` (see :mod:`safeloader.fix.span_matching`) and rewritten
 in one walk by :class:`~safeloader.fix.applier.FixApplier`; imports are added
 and removed afterwards by LibCST's ``AddImportsVisitor`` and
-``RemoveImportsVisitor``, which LibCST's ``CodemodCommand`` runs. A fix whose
+``RemoveImportsVisitor``, which LibCST's ``CodemodCommand`` runs; then the
+result is laid out as ``safeloader-fix`` lays it out (continuation lines
+realigned, :mod:`safeloader.fix.realign`). A fix whose
 span matches nothing, or whose shape its handler cannot rewrite safely,
 leaves the code unchanged with a warning.
 
@@ -23,6 +25,7 @@ fixes need.
 from __future__ import annotations
 
 import argparse
+import ast
 from pathlib import Path
 from typing import Sequence
 
@@ -35,8 +38,11 @@ from safeloader.analysis import AnalysisConfig, analyze_source, might_have_findi
 from safeloader.analysis.config import KERAS_VERSIONS
 from safeloader.findings import Fix
 from safeloader.fix.applier import FixApplier, find_targets
+from safeloader.fix.imports import space_below_added_imports
+from safeloader.fix.realign import realign
 from safeloader.fix.selection import FixSelection, comma_separated
 from safeloader.fix.span_matching import ModuleText, NodeIndex
+from safeloader.fix.unused_parameters import parameters_left_unused
 
 
 class CodemodSession:
@@ -174,3 +180,21 @@ class SafeloaderFixCommand(CodemodCommand):
         if fixed.deep_equals(tree):
             raise SkipFile("every safeloader fix here was left undone: see the warnings")
         return fixed
+
+    def transform_module(self, tree: cst.Module) -> cst.Module:
+        """Apply the fixes, let LibCST add and remove the imports they asked for,
+        then lay the result out as ``safeloader-fix`` does: two blank lines
+        between added imports and a ``def`` or ``class``, continuation lines
+        realigned; a parameter the fixes left unused is warned about."""
+        fixed = space_below_added_imports(tree, super().transform_module(tree))
+        realigned = realign(tree.code, fixed.code)
+        if realigned != tree.code:
+            lines = {line for _, fix in self.applied
+                     for line in range(fix.span.line, fix.span.end_line + 1)}
+            try:
+                before, after = ast.parse(tree.code), ast.parse(realigned)
+            except SyntaxError:  # grammar LibCST reads and this Python does not
+                before = after = ast.Module(body=[], type_ignores=[])
+            for warning in parameters_left_unused(before, after, lines):
+                self.warn(warning)
+        return fixed if realigned == fixed.code else cst.parse_module(realigned)

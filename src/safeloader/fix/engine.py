@@ -12,7 +12,8 @@ instead: the top-level statements that hold a fix's span, the module's head
 LibCST takes as the module's default; every other run of statements is a
 placeholder of the same lines. The fixes then run as in the codemod
 (:class:`~safeloader.fix.applier.FixApplier`, the same handlers), and the
-changed statements are put back into the original text.
+changed statements, their continuation lines realigned
+(:mod:`~safeloader.fix.realign`), are put back into the original text.
 
 What a handler asks about names is answered for the whole module all the
 same: the global bindings of a name come from the statements whose text
@@ -45,9 +46,11 @@ from safeloader.fix.fixes import FixHandler, handler_for
 from safeloader.fix.imports import ImportRequest, add_imports, head_length
 from safeloader.fix.module_layout import ModuleLayout
 from safeloader.fix.partial_module import PartialModule, PlaceholderLost
+from safeloader.fix.realign import realign
 from safeloader.fix.reprint import Reprint, UnreproducibleChange
 from safeloader.fix.span_matching import ModuleText, NodeIndex
 from safeloader.fix.text_fix import TextFix
+from safeloader.fix.unused_parameters import parameters_left_unused
 
 
 class MissingStatements(Exception):
@@ -267,7 +270,12 @@ def _rewrite_partially(
         session = PartialModuleSession(layout, kept, wrapper)
         applier = FixApplier(targets, positions, session, warnings.append)
         fixed = _edit_imports(session, module.visit(applier), partial, wrapper, filename)
-        new_text = partial.splice(alignment.carry_over(fixed.code + lost))
+        old_runs = [partial.text[start:end] for start, end in partial.kept_spans(partial.text)]
+        new_runs = [realign(old, new) for old, new in
+                    zip(old_runs, alignment.carry_over(fixed.code + lost))]
+        new_text = partial.splice(new_runs)
+        warnings += _parameters_left_unused(old_runs, new_runs, partial.kept_first_lines(),
+                                            fixes)
     except UnreproducibleChange as change:
         reason = (f"a fix would change line {change.line}, which LibCST would not write "
                   "back byte for byte")
@@ -278,7 +286,26 @@ def _rewrite_partially(
         return TextFix(None, warnings=tuple(warnings), error=f"cannot rewrite: {error}")
     except Exception as error:  # a bug in one handler must not stop the other files
         return TextFix(None, warnings=tuple(warnings), error=f"cannot rewrite: {error!r}")
-    return TextFix(new_text, tuple(code for code, _ in applier.applied), tuple(warnings))
+    return TextFix(new_text, tuple(applier.applied), tuple(warnings))
+
+
+def _parameters_left_unused(old_runs: Sequence[str], new_runs: Sequence[str],
+                            first_lines: Sequence[int], fixes: Sequence[tuple[str, Fix]]
+                            ) -> list[str]:
+    """The warnings of :func:`~safeloader.fix.unused_parameters.parameters_left_unused`
+    for the kept runs the fixes changed, each parsed on its own (whole top-level
+    statements: no need to parse the whole new module)."""
+    lines = {line for _, fix in fixes for line in range(fix.span.line, fix.span.end_line + 1)}
+    warnings: list[str] = []
+    for old, new, first in zip(old_runs, new_runs, first_lines):
+        if old == new:
+            continue
+        try:
+            before, after = ast.parse(old), ast.parse(new)
+        except SyntaxError:  # the caller refuses a result that does not parse
+            continue
+        warnings += parameters_left_unused(before, after, lines, line_offset=first - 1)
+    return warnings
 
 
 def _lost_line_break(text: str, reprint: str) -> str:

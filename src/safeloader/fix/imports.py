@@ -185,19 +185,39 @@ class _Wanted:
         return future, others
 
 
-def _with_blank_line_above(statement: cst.BaseStatement) -> cst.BaseStatement:
-    """``statement`` with a blank line above it, unless one is there already."""
-    lines = statement.leading_lines
-    if lines and lines[0].comment is None:
+def below_new_imports(statement: cst.BaseStatement) -> cst.BaseStatement:
+    """``statement``, the first after import lines a fix added, with the blank
+    lines above it that pycodestyle wants: two above a ``def`` or ``class``
+    (E302; LibCST's ``AddImportsVisitor`` gives one), else one. Blank lines
+    already there count, comments stay below them."""
+    wanted = 2 if isinstance(statement, (cst.FunctionDef, cst.ClassDef)) else 1
+    lines = list(statement.leading_lines)
+    blank = 0
+    while blank < len(lines) and lines[blank].comment is None:
+        blank += 1
+    if blank >= wanted:
         return statement
-    return statement.with_changes(leading_lines=(cst.EmptyLine(), *lines))
+    return statement.with_changes(leading_lines=[*[cst.EmptyLine()] * (wanted - blank), *lines])
+
+
+def space_below_added_imports(before: cst.Module, after: cst.Module) -> cst.Module:
+    """``after`` (``before`` with imports added by LibCST's ``AddImportsVisitor``)
+    with :func:`below_new_imports` applied to the statement after the imports,
+    as :func:`add_imports` does it."""
+    head = _import_lines(after.body)
+    if len(head) <= len(_import_lines(before.body)) or head.stop >= len(after.body):
+        return after
+    body = list(after.body)
+    body[head.stop] = below_new_imports(body[head.stop])
+    return after.with_changes(body=body)
 
 
 def add_imports(module: cst.Module, requests: Sequence[ImportRequest]) -> cst.Module:
     """``module`` with ``requests`` imported, as ``AddImportsVisitor`` would leave it:
     names merged into an existing head ``from <module> import ...`` (new names
     first, sorted), otherwise new lines after the head's imports (``__future__``
-    ones right after the docstring), and a blank line before the code after them.
+    ones right after the docstring), and a blank line before the code after them
+    (two before a ``def`` or ``class``).
     Relative imports in the module are left alone: the module's package is
     not known (as in the codemod, whose context names none)."""
     wanted = _Wanted(requests)
@@ -218,5 +238,5 @@ def add_imports(module: cst.Module, requests: Sequence[ImportRequest]) -> cst.Mo
     future, others = wanted.new_statements(module.config_for_parsing)
     after = body[end:]
     if after:
-        after[0] = _with_blank_line_above(after[0])
+        after[0] = below_new_imports(after[0])
     return module.with_changes(body=[*body[:first], *future, *body[first:end], *others, *after])

@@ -23,7 +23,7 @@ None of them raises for a bad file: the reason comes back in the result.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -36,37 +36,62 @@ from safeloader.fix.atomic_write import ChangedOnDiskError, FileSnapshot, replac
 from safeloader.fix.dependency_note import adds_safeloader_import
 from safeloader.fix.flake8_reporting import Flake8Reporting
 from safeloader.fix.module_files import Change, ModuleFile, ModuleFileError, decode_module_file
-from safeloader.fix.selection import FixSelection
+from safeloader.fix.selection import FixSelection, fix_key
 from safeloader.fix.text_fix import TextFix
 from safeloader.source_text import split_lines, unreadable_reason
 
 
 @dataclass(frozen=True)
+class PlannedFinding:
+    """A finding whose fixes the run applies: its code, and each edit with the file
+    it edits. The edits' ``path`` is cleared: an edit asked for from two files (a
+    dataset class fixed for its own SLD105 and for a call's SLD302 in another
+    module) is one edit, made once."""
+
+    code: str
+    fixes: tuple[tuple[Path, Fix], ...]
+
+
+@dataclass(frozen=True)
 class FilePlan:
-    """What the analysis of one file asks for: ``(file to edit, code, fix)`` triples,
-    and how many more fixes ``--unsafe-fixes`` would add (``held_back``). ``note``:
-    something said of the file that is no error (a notebook without code cells)."""
+    """What the analysis of one file asks for: the findings to fix, how many more
+    findings ``--unsafe-fixes`` would fix (``held_back``), and ``note``: something
+    said of the file that is no error (a notebook without code cells)."""
 
     path: Path
-    fixes: tuple[tuple[Path, str, Fix], ...] = ()
+    findings: tuple[PlannedFinding, ...] = ()
     error: str | None = None
     held_back: int = 0
     note: str | None = None
+
+    @property
+    def fixes(self) -> tuple[tuple[Path, str, Fix], ...]:
+        """``(file to edit, code, fix)`` triples, each edit once, with the code of
+        the first finding that asks for it."""
+        seen: set[tuple[Path, tuple[object, ...]]] = set()
+        triples = []
+        for finding in self.findings:
+            for target, fix in finding.fixes:
+                key = (target, fix_key(fix))
+                if key not in seen:
+                    seen.add(key)
+                    triples.append((target, finding.code, fix))
+        return tuple(triples)
 
 
 @dataclass(frozen=True)
 class FileOutcome:
     """What rewriting one file gave.
 
-    ``changes`` holds the text before and after of each part that changed (the
-    file, or a notebook's cells) only when the caller asked to keep them (for
-    ``--diff``). ``adds_safeloader_import``: the fixes made the file import
-    safeloader.
+    ``applied``: the ``(code, fix)`` pairs that changed it. ``changes`` holds the
+    text before and after of each part that changed (the file, or a notebook's
+    cells) only when the caller asked to keep them (for ``--diff``).
+    ``adds_safeloader_import``: the fixes made the file import safeloader.
     """
 
     path: Path
     changed: bool = False
-    applied: tuple[str, ...] = ()
+    applied: tuple[tuple[str, Fix], ...] = ()
     warnings: tuple[str, ...] = ()
     error: str | None = None
     changes: tuple[Change, ...] = field(default=(), repr=False)
@@ -153,13 +178,15 @@ def plan_file(
         findings = file_findings(module, config, reporting)
     except (ModuleFileError, AnalysisFailure) as error:
         return FilePlan(path, error=error.reason)
-    chosen = selection.fixes_to_apply(findings)
-    return FilePlan(
-        path,
-        tuple((path if fix.path is None else Path(fix.path), code, fix) for code, fix in chosen),
-        held_back=len(selection.held_back(findings)),
-        note=module.note,
+    planned = tuple(
+        PlannedFinding(finding.code, tuple(
+            (path if fix.path is None else Path(fix.path), replace(fix, path=None))
+            for fix in finding.fixes
+        ))
+        for finding in selection.findings_to_fix(findings)
     )
+    return FilePlan(path, planned, held_back=len(selection.held_back(findings)),
+                    note=module.note)
 
 
 def fix_text(text: str, path: Path, fixes: Sequence[tuple[str, Fix]]) -> TextFix:

@@ -53,13 +53,15 @@ class FixSelection:
             rule.fix_safety is FixSafety.UNSAFE and self.unsafe_fixes
         )
 
+    def findings_to_fix(self, findings: Iterable[Finding]) -> list[Finding]:
+        """The findings with fixes whose rules this selection allows."""
+        return [finding for finding in findings if finding.fixes and self.allows(finding.code)]
+
     def fixes_to_apply(self, findings: Iterable[Finding]) -> list[tuple[str, Fix]]:
         """The ``(code, fix)`` pairs of the allowed findings, each edit once."""
         seen: set[tuple[object, ...]] = set()
         chosen: list[tuple[str, Fix]] = []
-        for finding in findings:
-            if not finding.fixes or not self.allows(finding.code):
-                continue
+        for finding in self.findings_to_fix(findings):
             for fix in finding.fixes:
                 key = fix_key(fix)
                 if key not in seen:
@@ -67,13 +69,13 @@ class FixSelection:
                     chosen.append((finding.code, fix))
         return chosen
 
-    def held_back(self, findings: Sequence[Finding]) -> list[tuple[str, Fix]]:
-        """The ``(code, fix)`` pairs that only ``unsafe_fixes`` keeps from being applied."""
+    def held_back(self, findings: Sequence[Finding]) -> list[Finding]:
+        """The findings with fixes that only ``unsafe_fixes`` lets be applied."""
         if self.unsafe_fixes:
             return []
-        applied = {fix_key(fix) for _, fix in self.fixes_to_apply(findings)}
-        unsafe = replace(self, unsafe_fixes=True).fixes_to_apply(findings)
-        return [(code, fix) for code, fix in unsafe if fix_key(fix) not in applied]
+        unsafe = replace(self, unsafe_fixes=True)
+        return [finding for finding in unsafe.findings_to_fix(findings)
+                if not self.allows(finding.code)]
 
 
 def _longest_prefix(code: str, prefixes: tuple[str, ...]) -> int:

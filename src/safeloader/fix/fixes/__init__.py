@@ -24,6 +24,14 @@ and one optional name:
     :data:`MATCH_ENCLOSING`: the innermost node of ``NODE_TYPE`` that contains
     the span (for a fix whose span is a call but whose edit is its statement).
 
+A handler that adds or removes arguments uses :mod:`~safeloader.fix.fixes.layout`
+(``append_arguments``, ``remove_arguments``, ``new_item_separator``), so that
+the call keeps its layout. After all handlers, continuation lines are
+realigned where a fix changed the length of a line before an open bracket
+(:mod:`safeloader.fix.realign`), and a parameter a fix leaves unused is
+named in a warning (:mod:`safeloader.fix.unused_parameters`): handlers do
+neither themselves.
+
 A span that matches no node is reported as a warning, never a crash. Imports
 change only through :class:`FixContext` (which hands them to LibCST's
 ``AddImportsVisitor`` and ``RemoveImportsVisitor``, or does the same edit),

@@ -2,7 +2,8 @@
 
 ``Batches(x, y)`` becomes ``Batches(x, y, workers=4, use_multiprocessing=True)``:
 the settings the ``fit`` call gave (and Keras 3's ``fit`` rejects), under
-their Keras 3 names, appended as keyword arguments. The analysis offers it
+their Keras 3 names, appended as keyword arguments in the call's own layout
+(one per line when it has one per line; :mod:`~safeloader.fix.fixes.layout`). The analysis offers it
 only for a project class whose ``__init__`` lets them reach ``PyDataset``
 (with SLD105's fix where needed) and a call that passes none of them yet.
 """
@@ -13,10 +14,9 @@ import libcst as cst
 
 from safeloader.findings import Fix
 from safeloader.fix.fixes import FixContext
+from safeloader.fix.fixes.layout import append_arguments
 
 NODE_TYPE = cst.Call
-
-_COMMA = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
 
 
 def apply(
@@ -30,17 +30,8 @@ def apply(
         context.warn("the loader settings do not read as keyword arguments; left unchanged")
         return updated
     assert isinstance(parsed, cst.Call)
-    new = [arg.with_changes(comma=cst.MaybeSentinel.DEFAULT) for arg in parsed.args]
-    for index in range(len(new) - 1):
-        new[index] = new[index].with_changes(comma=_COMMA)
-    names = {arg.keyword.value for arg in new if arg.keyword is not None}
+    names = {arg.keyword.value for arg in parsed.args if arg.keyword is not None}
     if any(arg.keyword is not None and arg.keyword.value in names for arg in updated.args):
         context.warn("the constructor call passes a loader setting already; left unchanged")
         return updated
-    args = list(updated.args)
-    if args:
-        trailing = args[-1].comma
-        if isinstance(trailing, cst.Comma):
-            new[-1] = new[-1].with_changes(comma=trailing)
-        args[-1] = args[-1].with_changes(comma=_COMMA)
-    return updated.with_changes(args=[*args, *new])
+    return append_arguments(updated, parsed.args)

@@ -12,17 +12,15 @@ first statement (after the docstring), as Keras' own examples do; a one-line
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import libcst as cst
 import libcst.matchers as m
 
 from safeloader.findings import Fix
 from safeloader.fix.fixes import FixContext, OwnBodyTransformer
+from safeloader.fix.fixes.layout import append_arguments, new_item_separator
 
 NODE_TYPE = cst.FunctionDef
 
-_SPACE = cst.SimpleWhitespace(" ")
 _NO_SPACE = cst.SimpleWhitespace("")
 
 
@@ -53,34 +51,13 @@ class _SuperInitCalls(OwnBodyTransformer):
         self.count += 1
         if self.kwargs is None:
             return updated_node
-        star = cst.Arg(value=cst.Name(self.kwargs), star="**")
-        spacing = updated_node.whitespace_before_args
-        if not updated_node.args and isinstance(spacing, cst.SimpleWhitespace):
-            spacing = _NO_SPACE  # f( ) becomes f(**kwargs)
-        return updated_node.with_changes(args=_appended(updated_node.args, star),
-                                         whitespace_before_args=spacing)
+        return append_arguments(updated_node, [cst.Arg(value=cst.Name(self.kwargs), star="**")])
 
 
-def _separator(comma: cst.Comma | cst.MaybeSentinel) -> cst.Comma:
-    """The comma to put before a new last item: the list's own when it breaks lines."""
-    if isinstance(comma, cst.Comma) and isinstance(comma.whitespace_after,
-                                                   cst.ParenthesizedWhitespace):
-        return comma
-    return cst.Comma(whitespace_after=_SPACE)
-
-
-def _appended(args: Sequence[cst.Arg], new: cst.Arg) -> list[cst.Arg]:
-    """``args`` plus ``new`` at the end, commas and a trailing comma kept in their style."""
-    if not args:
-        return [new]
-    last = args[-1]
-    separator = _separator(args[-2].comma if len(args) > 1 else last.comma)
-    new = new.with_changes(comma=last.comma, whitespace_after_arg=last.whitespace_after_arg)
-    return [*args[:-1], last.with_changes(comma=separator, whitespace_after_arg=_NO_SPACE), new]
-
-
-def _with_star_kwarg(params: cst.Parameters, name: str) -> cst.Parameters:
-    """``params`` with ``**name`` at the end."""
+def _with_star_kwarg(params: cst.Parameters, name: str,
+                     opening: cst.BaseParenthesizableWhitespace) -> cst.Parameters:
+    """``params`` with ``**name`` at the end, in their layout (``opening``: the
+    whitespace after the opening bracket)."""
     new = cst.Param(name=cst.Name(name), star="**")
     # every element in source order, as (field, index within the field or None)
     order: list[tuple[str, int | None]] = [("posonly_params", i)
@@ -103,8 +80,8 @@ def _with_star_kwarg(params: cst.Parameters, name: str) -> cst.Parameters:
     trailing = getattr(last, "comma")
     if isinstance(trailing, cst.Comma):
         new = new.with_changes(comma=trailing)
-    changed = last.with_changes(comma=_separator(
-        getattr(element(order[-2]), "comma") if len(order) > 1 else trailing))
+    before_last = getattr(element(order[-2]), "comma") if len(order) > 1 else None
+    changed = last.with_changes(comma=new_item_separator(before_last, opening))
     # the space before ")" moves to the new last parameter
     if isinstance(last, cst.Param):
         new = new.with_changes(whitespace_after_param=last.whitespace_after_param)
@@ -153,7 +130,7 @@ def apply(
                          f"**{kwargs}; forward them by hand")
             return updated
     else:
-        params = _with_star_kwarg(params, kwargs)
+        params = _with_star_kwarg(params, kwargs, updated.whitespace_before_params)
     if counter.count == 1:
         body = updated.body.visit(_SuperInitCalls(owner, kwargs))
     else:

@@ -1,6 +1,7 @@
 """SLD302 (Keras 3): drop the loader settings from a ``fit``/``evaluate``/``predict`` call.
 
-``model.fit(data, epochs=2, workers=4)`` becomes ``model.fit(data, epochs=2)``.
+``model.fit(data, epochs=2, workers=4)`` becomes ``model.fit(data, epochs=2)``,
+the call otherwise laid out as it was (:mod:`~safeloader.fix.fixes.layout`).
 The analysis offers it when the settings moved into the data's
 ``PyDataset`` constructor (a fix of their own) or when the data is surely
 not a ``PyDataset`` (Keras 3 reads a generator in the background already).
@@ -8,26 +9,13 @@ not a ``PyDataset`` (Keras 3 reads a generator in the background already).
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import libcst as cst
 
 from safeloader.findings import Fix
 from safeloader.fix.fixes import FixContext
+from safeloader.fix.fixes.layout import keyword_in, remove_arguments
 
 NODE_TYPE = cst.Call
-
-
-def without_keywords(args: Sequence[cst.Arg], names: frozenset[str]) -> list[cst.Arg]:
-    """``args`` less the keyword arguments named in ``names``, commas kept tidy.
-
-    When the last argument goes, the new last one takes its comma (none, or
-    the trailing comma of a multi-line call), so no ``f(a, )`` is left.
-    """
-    kept = [arg for arg in args if arg.keyword is None or arg.keyword.value not in names]
-    if kept and args and kept[-1] is not args[-1]:
-        kept[-1] = kept[-1].with_changes(comma=args[-1].comma)
-    return kept
 
 
 def apply(
@@ -41,4 +29,4 @@ def apply(
         missing = ", ".join(sorted(names - present))
         context.warn(f"expected keyword argument(s) {missing} here; left unchanged")
         return updated
-    return updated.with_changes(args=without_keywords(updated.args, names))
+    return remove_arguments(updated, keyword_in(names))

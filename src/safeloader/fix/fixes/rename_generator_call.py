@@ -29,7 +29,7 @@ import libcst as cst
 
 from safeloader.findings import Fix
 from safeloader.fix.fixes import FixContext
-from safeloader.fix.fixes.remove_loader_settings import without_keywords
+from safeloader.fix.fixes.layout import keyword_in, remove_arguments
 
 NODE_TYPE = cst.Call
 
@@ -95,7 +95,7 @@ def apply(
             arg = arg.with_changes(keyword=cst.Name(RENAMED_KEYWORDS[arg.keyword.value]))
         args.append(arg)
     drop = frozenset(name for name in fix.params.get("drop", "").split(",") if name)
-    return updated.with_changes(func=func, args=without_keywords(args, drop))
+    return remove_arguments(updated.with_changes(func=func, args=args), keyword_in(drop))
 
 
 def _renamed(func: cst.BaseExpression, old: str, new: str) -> cst.BaseExpression | None:
