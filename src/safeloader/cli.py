@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                   args.worker_timeout)
         return service_servers.run_worker(args.dispatcher, args.port, args.host)
     if args.command == "keras-version":
-        from safeloader.analysis.keras_version_report import report_keras_versions
+        from safeloader.keras_version_cli import report_keras_versions
 
         return report_keras_versions(args.paths, args.keras_version)
     from safeloader.data.bench import run_bench

@@ -2,26 +2,29 @@
 
 :func:`analyze_module` runs every rule on a parsed module and returns all
 findings, sorted by position, whatever the user selected (selecting and
-ignoring codes is the front end's job). :func:`might_have_findings` is the
-cheap text test that lets front ends skip files no rule can fire on.
+ignoring codes is the front end's job). :func:`module_keras_target` says
+which Keras the rules checked the module against, and why.
+:func:`might_have_findings` is the cheap text test that lets front ends skip
+files no rule can fire on.
 """
 
 from __future__ import annotations
 
 import ast
-import functools
 from pathlib import Path
 from typing import Sequence
 
 from safeloader.analysis.calls import CallChecker
 from safeloader.analysis.classes import check_classes
 from safeloader.analysis.config import AnalysisConfig
-from safeloader.analysis.keras_version import keras_target
+from safeloader.analysis.install_magics import InlineRequirement, install_requirements
+from safeloader.analysis.keras_version import KerasTarget
 from safeloader.analysis.prefilter import class_rules_might_fire, might_have_findings
 from safeloader.findings import Finding
 from safeloader.source_text import split_lines
 
-__all__ = ["AnalysisConfig", "analyze_module", "analyze_source", "might_have_findings"]
+__all__ = ["AnalysisConfig", "InlineRequirement", "analyze_module", "analyze_source",
+           "install_requirements", "might_have_findings", "module_keras_target"]
 
 
 def analyze_module(
@@ -29,19 +32,34 @@ def analyze_module(
     lines: Sequence[str],
     path: Path | None,
     config: AnalysisConfig = AnalysisConfig(),
+    inline_requirements: Sequence[InlineRequirement] = (),
 ) -> list[Finding]:
     """Return every finding of every rule in ``tree``, sorted by line, column and code.
 
     ``lines`` are the source lines (with or without line ends) the tree was
     parsed from; ``path`` the file (``None`` for stdin or a snippet: imports
-    of project modules are then not followed).
+    of project modules are then not followed); ``inline_requirements`` what
+    the module declares for itself (a notebook's install lines, read by
+    :func:`install_requirements`), which the Keras targeting reads before the
+    project's files.
     """
-    target = functools.cache(lambda: keras_target(tree, config.keras_version, path))
-    checker = CallChecker(tree, lines, path, config, target)
+    checker = CallChecker(tree, lines, path, config, inline_requirements)
     findings = list(checker.findings())
     if class_rules_might_fire(checker.text):
-        findings.extend(check_classes(tree, target))
+        findings.extend(check_classes(tree, checker.target))
     return sorted(findings, key=lambda finding: (finding.line, finding.col, finding.code))
+
+
+def module_keras_target(
+    tree: ast.Module,
+    lines: Sequence[str],
+    path: Path | None,
+    config: AnalysisConfig = AnalysisConfig(),
+    inline_requirements: Sequence[InlineRequirement] = (),
+) -> KerasTarget:
+    """The Keras :func:`analyze_module` checks ``tree`` against (same arguments), with
+    its evidence and notes (:meth:`~.keras_version.KerasTarget.describe`)."""
+    return CallChecker(tree, lines, path, config, inline_requirements).target()
 
 
 def analyze_source(

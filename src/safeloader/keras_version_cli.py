@@ -3,7 +3,11 @@
 One line a file, ``train.py: Keras 3 (pyproject.toml: keras>=3.3)``, as the
 flake8 plugin and ``safeloader-fix`` decide it: the files flake8 would check,
 the same option (the command line's, else the flake8 configuration's), then
-the same evidence.
+the same evidence (:func:`safeloader.analysis.module_keras_target`). After the
+deciding evidence come the notes: evidence that lost (``still calls
+fit_generator: being migrated``) and project files that could not be read.
+A front end: it reads flake8's files and options through the fixer's
+:mod:`safeloader.fix.flake8_reporting`.
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ import ast
 import sys
 from typing import Sequence
 
-from safeloader.analysis.keras_version import keras_target
+from safeloader.analysis import module_keras_target
 from safeloader.fix.flake8_reporting import Flake8ConfigurationError, Flake8Reporting
-from safeloader.source_text import SourceError, read_source
+from safeloader.source_text import SourceError, read_source, split_lines
 
 
 def report_keras_versions(paths: Sequence[str], configured: str | None) -> int:
@@ -33,11 +37,12 @@ def report_keras_versions(paths: Sequence[str], configured: str | None) -> int:
     except Flake8ConfigurationError as error:
         print(f"safeloader: {error}", file=sys.stderr)
         return 2
-    version = reporting.analysis_config().keras_version
+    config = reporting.analysis_config()
     status = 0
     for path in reporting.files():
         try:
-            tree = ast.parse(read_source(path).text, filename=str(path))
+            text = read_source(path).text
+            tree = ast.parse(text, filename=str(path))
         except SourceError as error:
             print(f"{path}: {error.reason}", file=sys.stderr)
             status = 1
@@ -46,5 +51,6 @@ def report_keras_versions(paths: Sequence[str], configured: str | None) -> int:
             print(f"{path}: cannot parse: {error}", file=sys.stderr)
             status = 1
             continue
-        print(f"{path}: {keras_target(tree, version, path).describe()}")
+        target = module_keras_target(tree, split_lines(text), path, config)
+        print(f"{path}: {target.describe()}")
     return status
