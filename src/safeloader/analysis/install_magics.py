@@ -113,6 +113,9 @@ def _commands(tokens: list[str]) -> Iterator[list[str]]:
     """The commands of a shell line, without their leading ``NAME=value`` assignments."""
     command: list[str] = []
     for token in [*tokens, ";"]:
+        if token.endswith(";") and token != ";":  # ``pip install x; ...``
+            command.append(token[:-1])
+            token = ";"
         if token in _SEPARATORS:
             while command and re.fullmatch(r"[A-Za-z_]\w*=.*", command[0]):
                 command.pop(0)

@@ -135,20 +135,23 @@ def keras_target(
         version, evidence = "2", module.legacy
     elif module.runs_keras2 and module.runs_keras3:
         evidence = f"{module.runs_keras2} and {module.runs_keras3}: both Keras 2 and 3"
-        return KerasTarget(None, evidence, declared.notes)
+        return KerasTarget(None, evidence, declared.unreadable)
     else:
-        return KerasTarget(None, declared.evidence, declared.notes)
-    notes = [*_conflicts(version, module, declared), *declared.notes]
-    return KerasTarget(version, evidence, tuple(notes))
+        return KerasTarget(None, declared.evidence, declared.unreadable)
+    return KerasTarget(version, evidence,
+                       (*_conflicts(version, module, declared), *declared.unreadable))
 
 
-def _conflicts(version: Major, module: ModuleEvidence, declared: KerasTarget) -> Iterator[str]:
+def _conflicts(version: Major, module: ModuleEvidence, declared: DeclaredEvidence,
+               ) -> Iterator[str]:
     """The evidence pointing away from ``version``, in a few words each."""
     other = module.runs_keras3 if version == "2" else module.runs_keras2
     if other is not None:
         yield f"also {other}"
-    if declared.version not in (None, version):
+    if declared.version is not None and declared.version != version:
         yield f"though {declared.evidence}"
+    elif declared.conflict is not None:
+        yield f"though {declared.conflict}"
     if version == "3" and module.legacy is not None:
         yield f"still {module.legacy}: being migrated"
 
@@ -393,30 +396,54 @@ def _where(project: DeclaredDependencies, source: Path) -> str:
         return str(source)
 
 
+@dataclass(frozen=True)
+class DeclaredEvidence:
+    """What the declared dependencies say.
+
+    ``version``: the Keras they require (``None``: none, or both); ``evidence``:
+    the deciding declaration (``requirements.txt: keras>=3``), or why none
+    decides; ``conflict``: the first decisive declaration requiring the other
+    Keras; ``unreadable``: notes naming the project files that could not be read.
+    """
+
+    version: Major | None
+    evidence: str
+    conflict: str | None = None
+    unreadable: tuple[str, ...] = ()
+
+
 def dependency_evidence(project: DeclaredDependencies | None,
-                        inline_requirements: Sequence[InlineRequirement] = ()) -> KerasTarget:
-    """The Keras the declared dependencies require (see the module docstring), the
-    module's own (``inline_requirements``) before ``project``'s; its notes name the
-    files that could not be read."""
-    notes = tuple(f"{_where(project, path)} cannot be read: {reason}"
-                  for path, reason in project.unreadable) if project is not None else ()
+                        inline_requirements: Sequence[InlineRequirement] = (),
+                        ) -> DeclaredEvidence:
+    """The Keras the declared dependencies require (see the module docstring): the
+    module's own (``inline_requirements``) before ``project``'s."""
+    unreadable = tuple(f"{_where(project, path)} cannot be read: {reason}"
+                       for path, reason in project.unreadable) if project is not None else ()
+    decided: list[tuple[Major, str]] = []
     undecided: list[str] = []
     for layer in _layers(project, inline_requirements):
         for names, keras3 in _DECIDING:
             for declared in filter(None, map(layer.get, names)):
                 version = _decision(declared, keras3)
-                if version is not None:
-                    return KerasTarget(version, declared.label, notes)
-                undecided.append(declared.label)
+                if version is None:
+                    undecided.append(declared.label)
+                else:
+                    decided.append((version, declared.label))
+    if decided:
+        version, label = decided[0]
+        conflict = next((other for major, other in decided if major != version), None)
+        return DeclaredEvidence(version, label, conflict, unreadable)
     if undecided:
         allow = "allows" if len(undecided) == 1 else "each allow"
-        return KerasTarget(None, f"{', '.join(undecided)} {allow} Keras 2 and 3", notes)
+        return DeclaredEvidence(None, f"{', '.join(undecided)} {allow} Keras 2 and 3",
+                                unreadable=unreadable)
     read = list(dict.fromkeys(declared.where for declared in inline_requirements))
     if project is not None:
         read += [_where(project, path) for path in project.read]
     if read:
-        return KerasTarget(None, f"no keras, tf-keras or tensorflow declared in {', '.join(read)}",
-                           notes)
+        return DeclaredEvidence(
+            None, f"no keras, tf-keras or tensorflow declared in {', '.join(read)}",
+            unreadable=unreadable)
     if project is not None:
-        return KerasTarget(None, "no project file could be read", notes)
-    return KerasTarget(None, "no Keras evidence in the module and no project file", notes)
+        return DeclaredEvidence(None, "no project file could be read", unreadable=unreadable)
+    return DeclaredEvidence(None, "no Keras evidence in the module and no project file")
