@@ -79,8 +79,8 @@ class Plugin:
             type=keras_version_setting,
             parse_from_config=True,
             help="The Keras major version the code targets: 2, 3, auto (default: the "
-            "module's own evidence, then the project's declared dependencies; never "
-            "what is installed) or installed (the installed keras' version).",
+            "package the module runs on, then the declared dependencies, then legacy "
+            "usage; never what is installed) or installed (the installed keras' version).",
         )
         option_manager.extend_default_ignore(
             [code for code, rule in RULES.items() if not rule.default_enabled]

@@ -39,7 +39,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 import yaml
 from packaging.requirements import InvalidRequirement, Requirement
@@ -120,19 +120,27 @@ def declared_dependencies(path: Path) -> DeclaredDependencies | None:
     modification times of the directories and files read, so an edited
     project is read again.
     """
-    directory = (path if path.is_dir() else path.parent).resolve()
-    home = Path.home().resolve()
+    directory = _resolved((path if path.is_dir() else path.parent).absolute())
+    home = _resolved(Path.home().absolute())
     while True:
-        if directory == home or directory.name in _INSTALLED_ROOTS or (
-            directory / "pyvenv.cfg"
-        ).is_file():
+        if directory == home or directory.name in _INSTALLED_ROOTS:
+            return None
+        listing = _listing(directory, _stamp(directory))
+        if listing.virtual_environment:
             return None  # an installed package belongs to no project around it
-        files = _project_files(directory, _stamp(directory))
-        if files:
-            return _read_project(directory, tuple((file, _stamp(file)) for file in files))
-        if (directory / ".git").exists() or directory.parent == directory:
+        if listing.project_files:
+            return _read_project(directory, tuple((file, _stamp(file))
+                                                  for file in listing.project_files))
+        if listing.repository or directory.parent == directory:
             return None
         directory = directory.parent
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolved(directory: Path) -> Path:
+    """The absolute ``directory`` without symbolic links (cached for the process:
+    resolving costs a system call a path part, for every linted file)."""
+    return directory.resolve()
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -143,15 +151,26 @@ def _stamp(path: Path) -> tuple[int, int]:
     return (status.st_mtime_ns, status.st_size)
 
 
+class _Listing(NamedTuple):
+    """What the walk up needs to know of one directory."""
+
+    project_files: tuple[Path, ...]
+    virtual_environment: bool
+    repository: bool
+
+
 @functools.lru_cache(maxsize=1024)
-def _project_files(directory: Path, stamp: tuple[int, int]) -> tuple[Path, ...]:
-    """The project files in ``directory``, in reading order (``stamp`` keys the cache)."""
+def _listing(directory: Path, stamp: tuple[int, int]) -> _Listing:
+    """The project files in ``directory`` (in reading order), whether it is a virtual
+    environment's root (``pyvenv.cfg``) and whether it is a repository's (``.git``).
+    ``stamp``, the directory's own, keys the cache: adding or removing an entry changes it."""
     files = [directory / name for name in _FIXED_NAMES[:3] if (directory / name).is_file()]
     for pattern in _REQUIREMENTS_GLOBS + _CONDA_GLOBS:
         files.extend(sorted(match for match in directory.glob(pattern) if match.is_file()))
     if (directory / "Pipfile").is_file():
         files.append(directory / "Pipfile")
-    return tuple(files)
+    return _Listing(tuple(files), (directory / "pyvenv.cfg").is_file(),
+                    (directory / ".git").exists())
 
 
 @functools.lru_cache(maxsize=256)

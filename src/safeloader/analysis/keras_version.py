@@ -38,6 +38,7 @@ Keras-3-only rules stay silent.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,7 @@ from safeloader.analysis.signatures import GENERATOR_METHODS, KERAS1_KEYWORDS, L
 
 Major = Literal["2", "3"]
 
-_KERAS2_MODULES = ("tf_keras", "tensorflow.python.keras")
+_KERAS2_MODULES = frozenset({"tf_keras", "tensorflow.python.keras"})
 #: modules of Keras 2 that Keras 3 does not have (``tests`` import each from the real Keras 3)
 KERAS2_ONLY_MODULES = (
     "keras.utils.data_utils", "keras.utils.np_utils", "keras.utils.generic_utils",
@@ -68,10 +69,11 @@ KERAS2_ONLY_MODULES = (
     "keras.preprocessing.text", "keras.backend.tensorflow_backend", "keras.dtensor",
     "keras.premade", "keras.estimator", "keras.feature_column", "keras.experimental",
 )
+_KERAS2_ONLY_MODULES = frozenset(KERAS2_ONLY_MODULES)
 #: names of ``keras.utils`` that Keras 3 does not have
 KERAS2_ONLY_UTILS = ("multi_gpu_model", "GeneratorEnqueuer", "OrderedEnqueuer",
                      "SequenceEnqueuer")
-_KERAS3_MODULES = ("keras.ops", "keras.src", "keras.random", "keras.tree")
+_KERAS3_MODULES = frozenset({"keras.ops", "keras.src", "keras.random", "keras.tree"})
 _KERAS3_NAMES = frozenset({"PyDataset", "ops"})
 #: what every import that is evidence starts with
 _KERAS_PREFIXES = ("keras", "tf_keras", "tensorflow.python.keras", "tensorflow.keras")
@@ -229,8 +231,10 @@ def _imported_names(stmt: ast.Import | ast.ImportFrom) -> list[str]:
     return [stmt.module] + [f"{stmt.module}.{alias.name}" for alias in stmt.names]
 
 
-def _within(name: str, prefixes: tuple[str, ...]) -> bool:
-    return any(name == prefix or name.startswith(prefix + ".") for prefix in prefixes)
+def _within(name: str, modules: frozenset[str]) -> bool:
+    """Whether the dotted ``name`` is one of ``modules`` or inside one."""
+    parts = name.split(".")
+    return any(".".join(parts[:end]) in modules for end in range(1, len(parts) + 1))
 
 
 def _as_keras(name: str) -> str:
@@ -240,22 +244,33 @@ def _as_keras(name: str) -> str:
 
 def _import_evidence(names: list[str]) -> tuple[str | None, str | None, str | None]:
     """(runs Keras 2, runs Keras 3, legacy usage) evidence of importing the dotted ``names``."""
-    keras2 = keras3 = legacy = None
-    for full in names:
-        if not full.startswith(_KERAS_PREFIXES):
-            continue  # most imports of a module: no need to try every prefix
-        name = _as_keras(full)
-        if _within(name, _KERAS2_MODULES):
-            keras2 = keras2 or f"imports {full}"
-        elif _within(name, KERAS2_ONLY_MODULES) or (
-            name.startswith("keras.utils.") and name.rsplit(".", 1)[1] in KERAS2_ONLY_UTILS
-        ):
-            legacy = legacy or f"imports {full}"
-        elif _within(name, _KERAS3_MODULES) or (
-            name.startswith("keras.") and name.rsplit(".", 1)[1] in _KERAS3_NAMES
-        ):
-            keras3 = keras3 or f"imports {full}"
-    return keras2, keras3, legacy
+    found: dict[str, str] = {}
+    for name in names:
+        kind = _import_kind(name)
+        if kind is not None:
+            found.setdefault(kind, f"imports {name}")
+    return found.get("2"), found.get("3"), found.get("legacy")
+
+
+@functools.lru_cache(maxsize=4096)
+def _import_kind(full: str) -> str | None:
+    """What importing the dotted name ``full`` shows: ``"2"`` or ``"3"`` (the package
+    that runs), ``"legacy"`` (a module only Keras 2 has), or ``None``. Cached: the
+    same names recur in every module of a project."""
+    if not full.startswith(_KERAS_PREFIXES):
+        return None
+    name = _as_keras(full)
+    if _within(name, _KERAS2_MODULES):
+        return "2"
+    if _within(name, _KERAS2_ONLY_MODULES) or (
+        name.startswith("keras.utils.") and name.rsplit(".", 1)[1] in KERAS2_ONLY_UTILS
+    ):
+        return "legacy"
+    if _within(name, _KERAS3_MODULES) or (
+        name.startswith("keras.") and name.rsplit(".", 1)[1] in _KERAS3_NAMES
+    ):
+        return "3"
+    return None
 
 
 def _pydataset_base(cls: ast.ClassDef) -> str | None:
