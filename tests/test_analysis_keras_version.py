@@ -18,6 +18,7 @@ from safeloader.analysis.keras_version import (
     KERAS2_ONLY_MODULES,
     KERAS2_ONLY_UTILS,
     dependency_evidence,
+    keras_target,
     module_evidence,
 )
 from safeloader.source_text import split_lines
@@ -273,3 +274,23 @@ def test_installed_is_read_only_when_asked_for(tmp_path: Path) -> None:
     installed = importlib.metadata.version("keras")
     assert describe(train, "import keras\n", "installed") == (
         f"Keras {installed.split('.')[0]} (installed keras {installed})")
+
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+DECORATED = "@register(model.fit_generator(batches(), 10))\ndef train():\n    pass\n"
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.rglob("*.py")) + [None],
+                         ids=lambda path: path.name if path else "decorator")
+def test_the_call_checkers_walk_finds_the_legacy_evidence_a_full_walk_finds(
+    path: Path | None,
+) -> None:
+    """The targeting reads the loader calls the call checker's walk found: the same
+    evidence as a walk of the whole tree (decorators above a ``def`` included)."""
+    source = path.read_text(encoding="utf-8") if path else DECORATED
+    tree = ast.parse(source)
+    every_call = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    expected = keras_target(tree, "auto", path, every_call)
+    assert module_keras_target(tree, split_lines(source), path) == expected
+    if path is None:
+        assert expected.describe() == "Keras 2 (calls fit_generator)"
