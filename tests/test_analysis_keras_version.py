@@ -281,7 +281,8 @@ DECORATED = "@register(model.fit_generator(batches(), 10))\ndef train():\n    pa
 
 
 @pytest.mark.parametrize("path", sorted(FIXTURES.rglob("*.py")) + [None],
-                         ids=lambda path: path.name if path else "decorator")
+                         ids=lambda path: path.relative_to(FIXTURES).as_posix() if path
+                         else "decorator")
 def test_the_call_checkers_walk_finds_the_legacy_evidence_a_full_walk_finds(
     path: Path | None,
 ) -> None:
