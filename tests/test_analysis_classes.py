@@ -49,7 +49,8 @@ def expected_markers(source: str, codes: tuple[str, ...]) -> list[tuple[int, str
 
 def classes(tree: ast.Module, config: AnalysisConfig, path: Path | None = None) -> list[Finding]:
     """The class rules' findings, targeting Keras as ``config`` and ``path`` say."""
-    return list(check_classes(tree, lambda: keras_target(tree, config.keras_version, path)))
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    return list(check_classes(tree, lambda: keras_target(tree, config.keras_version, path, calls)))
 
 
 def findings(source: str, config: AnalysisConfig = AnalysisConfig()) -> list[Finding]:

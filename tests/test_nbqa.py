@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from notebook_helpers import code_sources, copy_fixture, parses_on_its_own
+from notebook_helpers import code_sources, copy_fixture, parses_on_its_own, write_notebook
 
 BIN = Path(sys.executable).parent
 
@@ -68,4 +68,9 @@ def test_nbqa_flake8_reads_the_keras_a_notebook_declares_with_pip(tmp_path: Path
         ["train_keras3.ipynb:cell_5:2:17:", "SLD302"],
         ["train_keras3.ipynb:cell_6:7:17:", "SLD302"],
     ]
-    assert "(TypeError; Keras 3: %pip in cell 1: keras>=3)" in done.stdout
+    assert "(TypeError; Keras 3: subclasses keras.utils.PyDataset)" in done.stdout
+    write_notebook(tmp_path / "declared.ipynb", '%pip install "keras>=3"',
+                   "def batches():\n    while True:\n        yield 1",
+                   "model.fit(batches(), steps_per_epoch=2, workers=3)")
+    done = run("nbqa", "flake8", "declared.ipynb", "--select=SLD", cwd=tmp_path)
+    assert "(TypeError; Keras 3: cell 1: %pip install keras>=3)" in done.stdout, done.stdout

@@ -9,40 +9,37 @@ import pytest
 from notebook_helpers import copy_fixture, write_notebook
 
 from safeloader.cli import main
-from safeloader.notebooks.document import CodeCell
-from safeloader.notebooks.module import NotebookModule
-from safeloader.notebooks.nbqa import nbqa_notebook, nbqa_pip_installs
-from safeloader.notebooks.pip_installs import PipInstall
+from safeloader.analysis import cell_requirements
+from safeloader.notebooks.nbqa import nbqa_code_cells, nbqa_notebook
 
 pytestmark = pytest.mark.usefixtures("outside_the_repository")
 
 
-def test_the_pip_install_commands_of_the_cells_are_found() -> None:
+def test_the_install_lines_of_the_cells_are_named_by_their_cell() -> None:
     cells = [
         '%pip install -q "keras>=3" numpy\nimport keras',
         "!pip install tensorflow==2.12  # pinned\n!pip3 install -r requirements.txt",
         "!python -m pip install -U \\\n    tf_keras\n!pip list\n!pip uninstall -y keras",
         "x = 1  # pip install keras==2.15 is only a comment",
     ]
-    module = NotebookModule([CodeCell(index, index + 1, source)
-                             for index, source in enumerate(cells)])
-    assert module.pip_installs == (
-        PipInstall(1, ("-q", "keras>=3", "numpy")),
-        PipInstall(2, ("tensorflow==2.12",)),
-        PipInstall(2, ("-r", "requirements.txt")),
-        PipInstall(3, ("-U", "tf_keras")),
-    )
+    assert [str(requirement) for requirement in cell_requirements(enumerate(cells, 1))] == [
+        "cell 1: %pip install keras>=3",
+        "cell 1: %pip install numpy",
+        "cell 2: !pip install tensorflow==2.12",
+        "cell 3: !python -m pip install tf_keras",
+    ]
 
 
 @pytest.mark.parametrize("cells, expected", [
-    (['%pip install "keras>=3"', "import keras"], "Keras 3 (%pip in cell 1: keras>=3)"),
+    (['%pip install "keras>=3"', "import keras"], "Keras 3 (cell 1: %pip install keras>=3)"),
     (["!pip install -q keras==2.15.0", "import keras"],
-     "Keras 2 (%pip in cell 1: keras==2.15.0)"),
+     "Keras 2 (cell 1: !pip install keras==2.15.0; though pyproject.toml: keras>=3.3)"),
     (["import tensorflow as tf", "!pip install tensorflow==2.12 pandas"],
-     "Keras 2 (%pip in cell 2: tensorflow==2.12)"),
+     "Keras 2 (cell 2: !pip install tensorflow==2.12; though pyproject.toml: keras>=3.3)"),
     (["!pip install --index-url https://example.org/simple tensorflow>=2.16"],
-     "Keras 3 (%pip in cell 1: tensorflow>=2.16)"),
-    (['%pip install "keras>=3"', "import tf_keras"], "Keras 2 (imports tf_keras)"),
+     "Keras 3 (cell 1: !pip install tensorflow>=2.16)"),
+    (['%pip install "keras>=3"', "import tf_keras"],
+     "Keras 2 (imports tf_keras; though cell 1: %pip install keras>=3)"),
     (["!pip install $PACKAGE -r keras.txt", "import keras"],
      "Keras 3 (pyproject.toml: keras>=3.3)"),
     (["import keras"], "Keras 3 (pyproject.toml: keras>=3.3)"),
@@ -67,7 +64,7 @@ def test_keras_version_lists_notebooks_and_names_the_unreadable(
     assert main(["keras-version", "--keras-version", "auto", "."]) == 1
     out, err = capsys.readouterr()
     assert sorted(out.splitlines()) == [
-        "train_keras3.ipynb: Keras 3 (%pip in cell 1: keras>=3)",
+        "train_keras3.ipynb: Keras 3 (subclasses keras.utils.PyDataset)",
         "train_tf_keras.ipynb: Keras 2 (imports tf_keras)",
     ]
     assert err.startswith("broken.ipynb: invalid JSON")
@@ -79,9 +76,9 @@ def test_a_file_nbqa_wrote_leads_to_its_notebooks_pip_lines(tmp_path: Path) -> N
     write_notebook(tmp_path / "train.ipynb", '%pip install "keras>=3"')
     written = tmp_path / "trainq7x_k2ab_nbqa_ipynb.py"
     assert nbqa_notebook(written) == tmp_path / "train.ipynb"
-    assert nbqa_pip_installs(written) == (PipInstall(1, ("keras>=3",)),)
+    assert [cell.source for cell in nbqa_code_cells(written)] == ['%pip install "keras>=3"']
     assert nbqa_notebook(tmp_path / "train_nbqa_ipynb.py") is None
-    assert nbqa_pip_installs(tmp_path / "otherq7x_k2ab_nbqa_ipynb.py") == ()
+    assert nbqa_code_cells(tmp_path / "otherq7x_k2ab_nbqa_ipynb.py") == ()
     (tmp_path / "brokenq7x_k2ab_nbqa_ipynb.py").touch()
     (tmp_path / "broken.ipynb").write_text("{")
-    assert nbqa_pip_installs(tmp_path / "brokenq7x_k2ab_nbqa_ipynb.py") == ()
+    assert nbqa_code_cells(tmp_path / "brokenq7x_k2ab_nbqa_ipynb.py") == ()

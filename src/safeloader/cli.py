@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return lint(args)
     if args.command == "keras-version":
-        from safeloader.analysis.keras_version_report import report_keras_versions
+        from safeloader.keras_version_cli import report_keras_versions
 
         return report_keras_versions(args.paths, args.keras_version)
     from safeloader.data.bench import run_bench

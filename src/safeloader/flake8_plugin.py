@@ -26,10 +26,10 @@ from typing import Any, ClassVar, Iterator, Sequence
 
 from flake8.options.manager import OptionManager
 
-from safeloader.analysis import analyze_module, might_have_findings
+from safeloader.analysis import analyze_module, cell_requirements, might_have_findings
 from safeloader.analysis.config import KERAS_VERSIONS, AnalysisConfig
 from safeloader.notebooks.cells import nbqa_cells
-from safeloader.notebooks.nbqa import nbqa_pip_installs
+from safeloader.notebooks.nbqa import nbqa_code_cells
 from safeloader.rules import RULES
 
 _STDIN_NAMES = frozenset({"stdin", "-", "(none)"})
@@ -86,8 +86,8 @@ class Plugin:
             type=keras_version_setting,
             parse_from_config=True,
             help="The Keras major version the code targets: 2, 3, auto (default: the "
-            "module's own evidence, then the project's declared dependencies; never "
-            "what is installed) or installed (the installed keras' version).",
+            "package the module runs on, then the declared dependencies, then legacy "
+            "usage; never what is installed) or installed (the installed keras' version).",
         )
         option_manager.extend_default_ignore(
             [code for code, rule in RULES.items() if not rule.default_enabled]
@@ -106,7 +106,9 @@ class Plugin:
         if not might_have_findings("".join(self.lines)):
             return
         cells = nbqa_cells(self.lines)
-        installs = nbqa_pip_installs(self.path) if cells and self.path else ()
+        requirements = cell_requirements(
+            (cell.number, cell.source) for cell in nbqa_code_cells(self.path)
+        ) if cells and self.path else ()
         for finding in analyze_module(self.tree, self.lines, self.path, self.config, cells,
-                                      installs):
+                                      requirements):
             yield finding.line, finding.col, finding.message, type(self)

@@ -784,19 +784,25 @@ _RULE_LIST = (
             Keras 1 spellings `nb_worker`, `pickle_safe`, `max_q_size`). The message
             names the evidence for Keras 3. `--safeloader-keras-version 2` or `3`
             (on the command line, or in `setup.cfg`, `tox.ini` or `.flake8`) decides
-            outright; with `auto` (the default) the Keras comes from, in order: the
-            module's own code
-            (`tf_keras`, modules only Keras 2 has such as `keras.utils.data_utils`
-            or `keras.engine`, `*_generator` calls and Keras 1 keywords mean
-            Keras 2; `keras.ops`, `PyDataset` and other Keras-3-only APIs mean
-            Keras 3), then the dependencies the project declares (found by walking
-            up from the file: `pyproject.toml`, `setup.cfg`, `setup.py`,
-            `requirements*.txt`, `environment.yml`, `Pipfile`): a `keras`
-            specifier that admits only 2.x or only 3.x, else `tf_keras` (Keras 2),
-            else a `tensorflow` specifier before 2.16 (Keras 2) or from 2.16 on
-            (Keras 3). The installed Keras is never read unless you ask for it
-            (`installed`). Without evidence the rule stays silent;
-            `safeloader keras-version PATH` shows what was assumed and why.
+            outright; with `auto` (the default) the Keras comes from, in order:
+            the package the module runs on (a `tf_keras` import or
+            `TF_USE_LEGACY_KERAS` set to `1` in the code mean Keras 2; `keras.ops`,
+            `PyDataset` and other Keras-3-only APIs mean Keras 3); then the
+            dependencies declared for it (a notebook's `%pip install` lines, then
+            the project's files, found by walking up from the file:
+            `pyproject.toml` with its Poetry, PDM, Hatch and dependency-group
+            tables, `setup.cfg`, `setup.py`, `requirements*.txt`,
+            `environment.yml`, `Pipfile`): a `keras` specifier that admits only
+            2.x or only 3.x, else `tf_keras` (Keras 2), else a `tensorflow`
+            specifier before 2.16 (Keras 2) or from 2.16 on (Keras 3); last,
+            legacy usage (modules only Keras 2 has such as
+            `keras.utils.data_utils`, `*_generator` calls, Keras 1 keywords),
+            which means Keras 2 only when no declaration decides. A project that
+            declares Keras 3 and still calls `fit_generator` is being migrated:
+            this rule and SLD301's fix treat it as Keras 3. The installed Keras
+            is never read unless you ask for it (`installed`). Without evidence
+            the rule stays silent; `safeloader keras-version PATH` shows what
+            was assumed, why, and which evidence conflicts.
             The message's advice is what is true of the data handed to the call:
             pass the settings to the constructor of a `PyDataset`, remove them for
             a generator (or use `safeloader.sharded_generator` for parallel batch

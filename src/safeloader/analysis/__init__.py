@@ -2,28 +2,35 @@
 
 :func:`analyze_module` runs every rule on a parsed module and returns all
 findings, sorted by position, whatever the user selected (selecting and
-ignoring codes is the front end's job). :func:`might_have_findings` is the
-cheap text test that lets front ends skip files no rule can fire on.
+ignoring codes is the front end's job). :func:`module_keras_target` says
+which Keras the rules checked the module against, and why.
+:func:`might_have_findings` is the cheap text test that lets front ends skip
+files no rule can fire on.
 """
 
 from __future__ import annotations
 
 import ast
-import functools
 from pathlib import Path
 from typing import Sequence
 
 from safeloader.analysis.calls import CallChecker
 from safeloader.analysis.classes import check_classes
 from safeloader.analysis.config import AnalysisConfig
-from safeloader.analysis.notebook_keras import notebook_keras_target
+from safeloader.analysis.install_magics import (
+    InlineRequirement,
+    cell_requirements,
+    install_requirements,
+)
+from safeloader.analysis.keras_version import KerasTarget
 from safeloader.analysis.prefilter import class_rules_might_fire, might_have_findings
 from safeloader.findings import Finding
 from safeloader.notebooks.cells import CellBoundaries
-from safeloader.notebooks.pip_installs import PipInstall
 from safeloader.source_text import split_lines
 
-__all__ = ["AnalysisConfig", "analyze_module", "analyze_source", "might_have_findings"]
+__all__ = ["AnalysisConfig", "InlineRequirement", "analyze_module", "analyze_source",
+           "cell_requirements", "install_requirements", "might_have_findings",
+           "module_keras_target"]
 
 
 def analyze_module(
@@ -32,7 +39,7 @@ def analyze_module(
     path: Path | None,
     config: AnalysisConfig = AnalysisConfig(),
     cells: CellBoundaries | None = None,
-    pip_installs: Sequence[PipInstall] = (),
+    inline_requirements: Sequence[InlineRequirement] = (),
 ) -> list[Finding]:
     """Return every finding of every rule in ``tree``, sorted by line, column and code.
 
@@ -42,16 +49,28 @@ def analyze_module(
     notebook's code cells, separated there (see :mod:`safeloader.notebooks`):
     the rules then say and fix what holds in a notebook, where no worker
     re-runs the code and spawned workers cannot import what it defines.
-    ``pip_installs``: the notebook's ``pip install`` commands, which declare
-    its Keras before its project's files do.
+    ``inline_requirements``: what the module declares for itself (a notebook's
+    install lines, read by :func:`install_requirements`), which the Keras
+    targeting reads before the project's files.
     """
-    target = functools.cache(
-        lambda: notebook_keras_target(tree, config.keras_version, path, pip_installs))
-    checker = CallChecker(tree, lines, path, config, target, notebook=cells is not None)
+    checker = CallChecker(tree, lines, path, config, inline_requirements,
+                          notebook=cells is not None)
     findings = list(checker.findings())
     if class_rules_might_fire(checker.text):
-        findings.extend(check_classes(tree, target))
+        findings.extend(check_classes(tree, checker.target))
     return sorted(findings, key=lambda finding: (finding.line, finding.col, finding.code))
+
+
+def module_keras_target(
+    tree: ast.Module,
+    lines: Sequence[str],
+    path: Path | None,
+    config: AnalysisConfig = AnalysisConfig(),
+    inline_requirements: Sequence[InlineRequirement] = (),
+) -> KerasTarget:
+    """The Keras :func:`analyze_module` checks ``tree`` against (same arguments), with
+    its evidence and notes (:meth:`~.keras_version.KerasTarget.describe`)."""
+    return CallChecker(tree, lines, path, config, inline_requirements).target()
 
 
 def analyze_source(

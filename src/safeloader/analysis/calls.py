@@ -68,7 +68,7 @@ import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.analysis.generators import (
@@ -81,7 +81,8 @@ from safeloader.analysis.generators import (
 )
 from safeloader.analysis.keras3_data import Keras3DataChecker
 from safeloader.analysis.keras3_settings import SettingsPlan, SettingsPlanner
-from safeloader.analysis.keras_version import KerasTarget
+from safeloader.analysis.install_magics import InlineRequirement
+from safeloader.analysis.keras_version import KerasTarget, keras_target
 from safeloader.analysis.main_guard import (
     derives_from_pydataset,
     is_main_guard,
@@ -174,32 +175,68 @@ class _Place:
     function: ast.FunctionDef | ast.AsyncFunctionDef | None
 
 
+class _Site(NamedTuple):
+    """A loader call found by the walk, where it is, and the names a lambda or
+    comprehension around it shadows."""
+
+    call: ast.Call
+    place: _Place
+    shadowed: frozenset[str]
+
+
 class CallChecker:
-    """Finds the call-site rules' findings in one module."""
+    """Finds the call-site rules' findings in one module, and decides the Keras it targets.
+
+    One walk finds the loader calls (:meth:`loader_calls`); the Keras target
+    (:meth:`target`) reads its legacy evidence from them, so the rules, which
+    ask it per call, see the same answer for every call of the module.
+    ``inline_requirements``: what the module declares for itself (a
+    notebook's install lines, :mod:`.install_magics`).
+    """
 
     def __init__(
         self, tree: ast.Module, lines: Sequence[str], path: Path | None, config: AnalysisConfig,
-        target: Callable[[], KerasTarget], *, notebook: bool = False,
+        inline_requirements: Sequence[InlineRequirement] = (), *, notebook: bool = False,
     ):
         self.tree = tree
         self.notebook = notebook
+        self.path = path
+        self.config = config
+        self.inline_requirements = inline_requirements
         self.lines = lines
         ends = not lines or lines[0].endswith(("\n", "\r"))
         self.text = ("" if ends else "\n").join(lines)
         self.candidates = candidate_lines(self.text)
         self.classifier = Classifier(config.extra_guards, path, config.project_root)
         self.module_scope = Scope(tree, None, path, text_hints(self.text))
-        self.target = target
-        self.settings = SettingsPlanner(tree, self.text, self.classifier, target)
+        self.settings = SettingsPlanner(tree, self.text, self.classifier, self.target)
         self._called_on_import: frozenset[str] | None = None
         self._guard_fix: tuple[Fix | None] | None = None
+        self._sites: list[_Site] | None = None
+        self._target: KerasTarget | None = None
 
     def findings(self) -> Iterator[Finding]:
         """Yield every call-site finding of the module."""
-        if not self.candidates:
-            return
-        place = _Place(self.module_scope, (), True, None)
-        yield from self._statements(self.tree.body, place)
+        for site in self._loader_sites():
+            yield from self._loader_call(site.call, site.place, site.shadowed)
+
+    def loader_calls(self) -> list[ast.Call]:
+        """The module's calls of loader methods, found by one walk of the statements
+        that span a candidate line (:func:`candidate_lines`)."""
+        return [site.call for site in self._loader_sites()]
+
+    def target(self) -> KerasTarget:
+        """The Keras the module targets (decided once, when first asked)."""
+        if self._target is None:
+            self._target = keras_target(self.tree, self.config.keras_version, self.path,
+                                        self.loader_calls(), self.inline_requirements)
+        return self._target
+
+    def _loader_sites(self) -> list[_Site]:
+        if self._sites is None:
+            place = _Place(self.module_scope, (), True, None)
+            self._sites = list(self._statements(self.tree.body, place)) if self.candidates else []
+        return self._sites
 
     def keras_version(self) -> str | None:
         """Return the Keras major version the module targets (``None``: unknown)."""
@@ -212,18 +249,20 @@ class CallChecker:
                                  lambda node: snippet(self.lines, node))
 
     def _touches(self, node: ast.AST) -> bool:
-        """Whether a candidate line lies within ``node``'s lines."""
-        first = getattr(node, "lineno", 0)
+        """Whether a candidate line lies within ``node``'s lines (a decorated
+        definition's start at its first decorator)."""
+        decorators = getattr(node, "decorator_list", None)
+        first = decorators[0].lineno if decorators else getattr(node, "lineno", 0)
         last = getattr(node, "end_lineno", None) or first
         index = bisect.bisect_left(self.candidates, first)
         return index < len(self.candidates) and self.candidates[index] <= last
 
-    def _statements(self, statements: list[ast.stmt], place: _Place) -> Iterator[Finding]:
+    def _statements(self, statements: list[ast.stmt], place: _Place) -> Iterator[_Site]:
         for stmt in statements:
             if self._touches(stmt):
                 yield from self._statement(stmt, place)
 
-    def _statement(self, stmt: ast.stmt, place: _Place) -> Iterator[Finding]:
+    def _statement(self, stmt: ast.stmt, place: _Place) -> Iterator[_Site]:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             header = [*stmt.decorator_list]
             if isinstance(stmt, ast.ClassDef):
@@ -253,7 +292,7 @@ class CallChecker:
             elif isinstance(value, (ast.AST, list)):
                 yield from self._expressions(value, place)
 
-    def _holder(self, holder: ast.AST, place: _Place) -> Iterator[Finding]:
+    def _holder(self, holder: ast.AST, place: _Place) -> Iterator[_Site]:
         """Check an ``except`` handler or a ``match`` case: its header, then its body."""
         if not self._touches(holder):
             return
@@ -264,8 +303,8 @@ class CallChecker:
                        place.function)
         yield from self._statements(getattr(holder, "body", []), block)
 
-    def _expressions(self, root: object, place: _Place) -> Iterator[Finding]:
-        """Check the loader calls among the expressions under ``root``."""
+    def _expressions(self, root: object, place: _Place) -> Iterator[_Site]:
+        """The loader calls among the expressions under ``root``."""
         pending: list[tuple[object, frozenset[str]]] = [(root, frozenset())]
         while pending:
             node, shadowed = pending.pop()
@@ -287,7 +326,7 @@ class CallChecker:
                 and isinstance(node.func, ast.Attribute)
                 and node.func.attr in LOADER_METHODS
             ):
-                yield from self._loader_call(node, place, shadowed)
+                yield _Site(node, place, shadowed)
             pending.extend((child, shadowed) for child in ast.iter_child_nodes(node))
 
     def _touches_or_unpositioned(self, node: ast.AST) -> bool:

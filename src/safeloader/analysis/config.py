@@ -16,9 +16,9 @@ KERAS_VERSIONS: tuple[KerasVersion, ...] = ("2", "3", "auto", "installed")
 class AnalysisConfig:
     """What the user configured (flake8 options or ``safeloader-fix`` flags).
 
-    ``keras_version``: ``"2"``, ``"3"``, ``"auto"`` (the module's own
-    evidence, then the project's declared dependencies; unknown means no
-    Keras-3-only rule fires; see :mod:`.keras_version`) or ``"installed"``
+    ``keras_version``: ``"2"``, ``"3"``, ``"auto"`` (the package the module
+    runs on, then the declared dependencies, then legacy usage; unknown means
+    no Keras-3-only rule fires; see :mod:`.keras_version`) or ``"installed"``
     (the installed ``keras`` distribution's major version). ``extra_guards``: names, beyond the
     built-in ones, that make a generator thread-safe. ``project_root``: the
     directory under which imports are resolved to project modules (``None``:

@@ -2,16 +2,32 @@
 
 :func:`declared_dependencies` walks up from a file or directory to the
 nearest directory holding a project file and reads, in this order:
-``pyproject.toml`` (``[project]`` dependencies and optional dependencies),
-``setup.cfg`` (``install_requires`` and ``extras_require``), ``setup.py``
-(literal lists given to ``setup()``, read with :mod:`ast`, never run),
-``requirements*.txt`` and ``requirements/*.txt`` (with the files they
-include by ``-r``), conda environment files
-(``environment*.yml``, ``conda*.yml``, ``.yaml`` too) and ``Pipfile``.
+
+* ``pyproject.toml``: ``[project]`` dependencies and optional dependencies,
+  PEP 735 ``[dependency-groups]``, Poetry's ``[tool.poetry.dependencies]``,
+  ``[tool.poetry.dev-dependencies]`` and ``[tool.poetry.group.<name>.dependencies]``
+  (caret ``^3.0``, tilde ``~2.15`` and the other constraints of
+  :mod:`.poetry_constraints`; ``python`` itself is not a dependency), PDM's
+  ``[tool.pdm.dev-dependencies]`` and Hatch's
+  ``[tool.hatch.envs.<name>]`` ``dependencies`` and ``extra-dependencies``;
+* ``setup.cfg``: ``install_requires`` and ``extras_require``, with
+  setuptools' ``%(name)s`` interpolation;
+* ``setup.py``: literal lists given to ``setup()``, read with :mod:`ast`, never run;
+* ``requirements*.txt`` and ``requirements/*.txt``, with the files they
+  include by ``-r``;
+* conda environment files (``environment*.yml``, ``conda*.yml``, ``.yaml``
+  too), read with PyYAML (already a dependency of LibCST);
+* ``Pipfile``.
+
 Entries that are not requirements (editable installs, URLs, pip options,
-``python`` in a conda file) are skipped, and so is a file that cannot be
-parsed: a linter must not fail on a project's packaging. The answer is cached
-per project root (and read again when a file of it changes).
+``python`` in a conda file) are skipped. A file that cannot be read (invalid
+TOML or YAML, a ``setup.cfg`` interpolation that fails, a ``setup.py`` that
+does not parse, a Poetry constraint that is not one, a missing ``-r``
+include) declares nothing, and is kept in
+:attr:`DeclaredDependencies.unreadable` with the reason, for
+``safeloader keras-version`` to name: a linter must not fail on a project's
+packaging, nor hide that it could not read it. The answer is cached per
+project root (and read again when a file of it changes).
 """
 
 from __future__ import annotations
@@ -23,17 +39,20 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
+import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+
+from safeloader.analysis.poetry_constraints import PoetryConstraintError, poetry_specifiers
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["DeclaredDependencies", "declared_dependencies"]
+__all__ = ["Declaration", "DeclaredDependencies", "conda_requirement", "declared_dependencies"]
 
 _FIXED_NAMES = ("pyproject.toml", "setup.cfg", "setup.py", "Pipfile")
 _REQUIREMENTS_GLOBS = ("requirements*.txt", "requirements/*.txt")
@@ -42,28 +61,51 @@ _CONDA_GLOBS = ("environment*.yml", "environment*.yaml", "conda*.yml", "conda*.y
 _CONDA_SKIP = frozenset({"python", "pip"})
 #: directories that hold installed distributions: the walk never goes above them
 _INSTALLED_ROOTS = frozenset({"site-packages", "dist-packages"})
+#: the YAML loader: LibYAML's when PyYAML was built with it (faster), else the pure one
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """One dependency a project file declares.
+
+    ``name``: the distribution, canonicalised; ``options``: the requirements
+    it allows, one for a PEP 508 entry, several for Poetry's alternatives
+    (``"^2.15 || ^3.0"``, or a list of constraints for different platforms);
+    ``text``: the entry as a reader recognises it (``keras>=3.3``,
+    ``keras = "^3.0"``).
+    """
+
+    source: Path
+    name: str
+    options: tuple[Requirement, ...]
+    text: str
 
 
 @dataclass(frozen=True)
 class DeclaredDependencies:
     """What a project's packaging files declare.
 
-    ``root``: the project directory found; ``sources``: the files read that
-    declare at least one requirement, in reading order; ``requirements``:
-    every ``(declaring file, requirement)``, in reading order.
+    ``root``: the project directory found; ``read``: the files read, in
+    reading order (included requirements files too); ``declarations``:
+    every declaration, in reading order; ``unreadable``: each file that
+    could not be read, with the reason (it declares nothing).
     """
 
     root: Path
-    sources: tuple[Path, ...]
-    requirements: tuple[tuple[Path, Requirement], ...]
+    read: tuple[Path, ...]
+    declarations: tuple[Declaration, ...]
+    unreadable: tuple[tuple[Path, str], ...]
 
-    def requirement(self, name: str) -> tuple[Path, Requirement] | None:
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        """The files that declare at least one dependency, in reading order."""
+        return tuple(dict.fromkeys(declaration.source for declaration in self.declarations))
+
+    def requirement(self, name: str) -> Declaration | None:
         """The first declaration of distribution ``name`` (compared canonically), if any."""
         wanted = canonicalize_name(name)
-        for source, requirement in self.requirements:
-            if canonicalize_name(requirement.name) == wanted:
-                return source, requirement
-        return None
+        return next((found for found in self.declarations if found.name == wanted), None)
 
 
 def declared_dependencies(path: Path) -> DeclaredDependencies | None:
@@ -78,19 +120,27 @@ def declared_dependencies(path: Path) -> DeclaredDependencies | None:
     modification times of the directories and files read, so an edited
     project is read again.
     """
-    directory = (path if path.is_dir() else path.parent).resolve()
-    home = Path.home().resolve()
+    directory = _resolved((path if path.is_dir() else path.parent).absolute())
+    home = _resolved(Path.home().absolute())
     while True:
-        if directory == home or directory.name in _INSTALLED_ROOTS or (
-            directory / "pyvenv.cfg"
-        ).is_file():
+        if directory == home or directory.name in _INSTALLED_ROOTS:
+            return None
+        listing = _listing(directory, _stamp(directory))
+        if listing.virtual_environment:
             return None  # an installed package belongs to no project around it
-        files = _project_files(directory, _stamp(directory))
-        if files:
-            return _read_project(directory, tuple((file, _stamp(file)) for file in files))
-        if (directory / ".git").exists() or directory.parent == directory:
+        if listing.project_files:
+            return _read_project(directory, tuple((file, _stamp(file))
+                                                  for file in listing.project_files))
+        if listing.repository or directory.parent == directory:
             return None
         directory = directory.parent
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolved(directory: Path) -> Path:
+    """The absolute ``directory`` without symbolic links (cached for the process:
+    resolving costs a system call a path part, for every linted file)."""
+    return directory.resolve()
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -101,66 +151,122 @@ def _stamp(path: Path) -> tuple[int, int]:
     return (status.st_mtime_ns, status.st_size)
 
 
+class _Listing(NamedTuple):
+    """What the walk up needs to know of one directory."""
+
+    project_files: tuple[Path, ...]
+    virtual_environment: bool
+    repository: bool
+
+
 @functools.lru_cache(maxsize=1024)
-def _project_files(directory: Path, stamp: tuple[int, int]) -> tuple[Path, ...]:
-    """The project files in ``directory``, in reading order (``stamp`` keys the cache)."""
+def _listing(directory: Path, stamp: tuple[int, int]) -> _Listing:
+    """The project files in ``directory`` (in reading order), whether it is a virtual
+    environment's root (``pyvenv.cfg``) and whether it is a repository's (``.git``).
+    ``stamp``, the directory's own, keys the cache: adding or removing an entry changes it."""
     files = [directory / name for name in _FIXED_NAMES[:3] if (directory / name).is_file()]
     for pattern in _REQUIREMENTS_GLOBS + _CONDA_GLOBS:
         files.extend(sorted(match for match in directory.glob(pattern) if match.is_file()))
     if (directory / "Pipfile").is_file():
         files.append(directory / "Pipfile")
-    return tuple(files)
+    return _Listing(tuple(files), (directory / "pyvenv.cfg").is_file(),
+                    (directory / ".git").exists())
 
 
 @functools.lru_cache(maxsize=256)
 def _read_project(root: Path, files: tuple[tuple[Path, tuple[int, int]], ...],
                   ) -> DeclaredDependencies:
     """What the project files (with their stamps, for the cache) of ``root`` declare."""
-    requirements: list[tuple[Path, Requirement]] = []
-    read: set[Path] = set()
+    reader = _Reader()
     for source, _ in files:
-        requirements.extend(_read_file(source, read))
-    sources = tuple(dict.fromkeys(source for source, _ in requirements))
-    return DeclaredDependencies(root, sources, tuple(requirements))
+        reader.read(source)
+    return DeclaredDependencies(root, tuple(reader.done), tuple(reader.declarations),
+                                tuple(reader.unreadable))
 
 
-def _read_file(path: Path, read: set[Path]) -> list[tuple[Path, Requirement]]:
-    """``path``'s requirements, then those of the requirements files it includes (``-r``)."""
-    if path in read:
-        return []
-    read.add(path)
+class _Reader:
+    """Reads project files once each, collecting their declarations and failures."""
+
+    def __init__(self) -> None:
+        self.done: list[Path] = []
+        self.declarations: list[Declaration] = []
+        self.unreadable: list[tuple[Path, str]] = []
+
+    def read(self, path: Path) -> None:
+        """Read ``path``, then the requirements files it includes (``-r``)."""
+        if path in self.done or any(path == failed for failed, _ in self.unreadable):
+            return
+        included: list[str] = []
+        try:
+            entries = _entries(path, path.read_text(encoding="utf-8"), included)
+        except (OSError, ValueError, SyntaxError, configparser.Error, yaml.YAMLError) as error:
+            self.unreadable.append((path, _reason(error)))
+            return
+        self.done.append(path)
+        for options, text in entries:
+            name = canonicalize_name(options[0].name)
+            self.declarations.append(Declaration(path, name, options, text))
+        for name in included:
+            include = path.parent / name
+            if include.is_file():
+                self.read(include.resolve())
+            else:
+                self.unreadable.append((include, f"no such file (included by -r from {path.name})"))
+
+
+#: a declaration as a format reader gives it: the requirements it allows, and its text
+_Entry = tuple[tuple[Requirement, ...], str]
+
+
+def _entries(path: Path, text: str, included: list[str]) -> list[_Entry]:
+    """The declarations of the project file ``path`` holding ``text``; the files it
+    includes with ``-r`` (a requirements file) are appended to ``included``."""
     name = path.name
-    included: list[Path] = []
-    try:
-        text = path.read_text(encoding="utf-8")
-        if name == "pyproject.toml":
-            entries = list(_pyproject_entries(tomllib.loads(text)))
-        elif name == "setup.cfg":
-            entries = list(_setup_cfg_entries(text))
-        elif name == "setup.py":
-            entries = list(_setup_py_entries(ast.parse(text)))
-        elif name == "Pipfile":
-            entries = list(_pipfile_entries(tomllib.loads(text)))
-        elif path.suffix == ".txt":
-            entries, names = _requirements_entries(text)
-            included = [path.parent / include for include in names]
-        else:
-            entries = list(_conda_entries(text))
-    except (OSError, UnicodeDecodeError, ValueError, SyntaxError, configparser.Error):
-        # tomllib.TOMLDecodeError is a ValueError; an unreadable file declares nothing
-        return []
-    found = [(path, requirement) for requirement in map(_parse, entries) if requirement]
-    for include in included:
-        if include.is_file():
-            found.extend(_read_file(include.resolve(), read))
+    if name == "pyproject.toml":
+        data = tomllib.loads(text)
+        return [*_pep508(_pyproject_entries(data)), *_poetry_entries(data)]
+    if name == "setup.cfg":
+        return _pep508(_setup_cfg_entries(text))
+    if name == "setup.py":
+        return _pep508(_setup_py_entries(ast.parse(text)))
+    if name == "Pipfile":
+        return _pep508(_pipfile_entries(tomllib.loads(text)))
+    if path.suffix == ".txt":
+        requirements, includes = _requirements_entries(text)
+        included.extend(includes)
+        return _pep508(requirements)
+    return _pep508(_conda_entries(text))
+
+
+def _reason(error: BaseException) -> str:
+    """Why a file could not be read, in one line."""
+    if isinstance(error, tomllib.TOMLDecodeError):
+        return f"invalid TOML: {error}"
+    if isinstance(error, yaml.YAMLError):
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        return f"invalid YAML: {getattr(error, 'problem', None) or error}{where}"
+    if isinstance(error, configparser.Error):
+        return "invalid setup.cfg: " + " ".join(str(error).split())
+    if isinstance(error, SyntaxError):
+        return f"invalid Python: {error.msg} (line {error.lineno})"
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8: {error.reason} at byte {error.start}"
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return str(error)
+
+
+def _pep508(entries: Iterable[str]) -> list[_Entry]:
+    """The PEP 508 requirements among ``entries``; the others are skipped."""
+    found: list[_Entry] = []
+    for entry in entries:
+        try:
+            requirement = Requirement(entry.strip())
+        except InvalidRequirement:
+            continue
+        found.append(((requirement,), str(requirement)))
     return found
-
-
-def _parse(entry: str) -> Requirement | None:
-    try:
-        return Requirement(entry.strip())
-    except InvalidRequirement:
-        return None
 
 
 def _strings(value: object) -> Iterator[str]:
@@ -168,19 +274,69 @@ def _strings(value: object) -> Iterator[str]:
         yield from (item for item in value if isinstance(item, str))
 
 
+def _table(data: object, *keys: str) -> dict:
+    """``data[key1][key2]...`` when each step is a table, else an empty one."""
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
 def _pyproject_entries(data: dict) -> Iterator[str]:
-    project = data.get("project")
-    if not isinstance(project, dict):
-        return
+    """The PEP 508 strings of ``[project]``, ``[dependency-groups]``, PDM and Hatch."""
+    project = _table(data, "project")
     yield from _strings(project.get("dependencies"))
-    optional = project.get("optional-dependencies")
-    if isinstance(optional, dict):
-        for extra in optional.values():
-            yield from _strings(extra)
+    for extra in _table(project, "optional-dependencies").values():
+        yield from _strings(extra)
+    for group in _table(data, "dependency-groups").values():
+        yield from _strings(group)  # {include-group = ...} tables are not requirements
+    for group in _table(data, "tool", "pdm", "dev-dependencies").values():
+        yield from _strings(group)
+    for environment in _table(data, "tool", "hatch", "envs").values():
+        if isinstance(environment, dict):
+            yield from _strings(environment.get("dependencies"))
+            yield from _strings(environment.get("extra-dependencies"))
+
+
+def _poetry_entries(data: dict) -> list[_Entry]:
+    """Poetry's dependency tables, each entry as the PEP 440 requirements it allows."""
+    poetry = _table(data, "tool", "poetry")
+    tables = [("tool.poetry.dependencies", _table(poetry, "dependencies")),
+              ("tool.poetry.dev-dependencies", _table(poetry, "dev-dependencies"))]
+    tables += [(f"tool.poetry.group.{name}.dependencies", _table(group, "dependencies"))
+               for name, group in _table(poetry, "group").items()]
+    found: list[_Entry] = []
+    for table_name, table in tables:
+        for name, value in table.items():
+            if canonicalize_name(name) == "python":
+                continue
+            try:
+                found.append(_poetry_entry(name, value))
+            except (PoetryConstraintError, InvalidRequirement) as error:
+                raise PoetryConstraintError(f"[{table_name}] {name}: {error}") from None
+    return found
+
+
+def _poetry_entry(name: str, value: object) -> _Entry:
+    """One Poetry dependency: a constraint string, a table (``{version = "^3.0", ...}``;
+    without ``version``, a git, path or URL dependency: any version), or a list of
+    tables (constraints for different platforms: each one is allowed)."""
+    items = value if isinstance(value, list) else [value]
+    constraints = []
+    for item in items:
+        constraint = item.get("version", "*") if isinstance(item, dict) else item
+        if not isinstance(constraint, str):
+            raise PoetryConstraintError(f"{constraint!r} is not a version constraint")
+        constraints.append(constraint)
+    options = tuple(Requirement(f"{name}{specifier}") for constraint in constraints
+                    for specifier in poetry_specifiers(constraint))
+    shown = " || ".join(constraint.strip() or "*" for constraint in constraints)
+    return options, f'{name} = "{shown}"'
 
 
 def _setup_cfg_entries(text: str) -> Iterator[str]:
-    parser = configparser.RawConfigParser()
+    """``install_requires`` and ``extras_require``, interpolated as setuptools does
+    (its ``ConfigParser`` expands ``%(name)s``; a failing expansion fails setuptools too)."""
+    parser = configparser.ConfigParser()
     parser.read_string(text)
     if parser.has_option("options", "install_requires"):
         yield from _cfg_list(parser.get("options", "install_requires"))
@@ -262,38 +418,26 @@ def _requirements_entries(text: str) -> tuple[list[str], list[str]]:
 def _conda_entries(text: str) -> Iterator[str]:
     """The ``dependencies:`` list of a conda environment file, with its ``pip:`` sub-list.
 
-    Read line by line rather than with a YAML library: the core install stays
-    free of a YAML dependency, and this list is always the plain block
-    sequence conda writes. Conda's ``name=1.2`` (a version prefix) becomes
-    ``name==1.2.*``; a ``channel::`` prefix is dropped; the ``pip:`` entries
-    are pip requirements already.
+    Conda's ``name=1.2`` (a version prefix) becomes ``name==1.2.*``; a
+    ``channel::`` prefix is dropped; the ``pip:`` entries are pip requirements already.
     """
-    in_dependencies = False
-    pip_indent: int | None = None
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].rstrip()
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip())
-        item = line.strip()
-        if indent == 0 and not item.startswith("-"):
-            in_dependencies = item == "dependencies:"
-            pip_indent = None
-            continue
-        if not (in_dependencies and item.startswith("-")):
-            continue
-        entry = item[1:].strip().strip("'\"")
-        if pip_indent is not None and indent <= pip_indent:
-            pip_indent = None
-        if entry.rstrip(" :") == "pip" and entry.endswith(":"):
-            pip_indent = indent
-            continue
-        converted = entry if pip_indent is not None else _conda_spec(entry)
-        if converted is not None:
-            yield converted
+    data = yaml.load(text, Loader=_YAML_LOADER)
+    dependencies = data.get("dependencies") if isinstance(data, dict) else None
+    if not isinstance(dependencies, list):
+        return
+    for entry in dependencies:
+        if isinstance(entry, dict):
+            yield from _strings(entry.get("pip"))
+        elif isinstance(entry, str):
+            converted = conda_requirement(entry)
+            if converted is not None:
+                yield converted
 
 
-def _conda_spec(entry: str) -> str | None:
+def conda_requirement(entry: str) -> str | None:
+    """Conda's match spec ``entry`` as a PEP 508 string (``conda-forge::tensorflow=2.12``
+    gives ``tensorflow==2.12.*``); ``None`` for ``python`` and ``pip``, which no
+    requirement is about, and for what is not a package spec."""
     entry = entry.split("::", 1)[-1].strip()
     match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*)", entry)
     if match is None or match.group(1).lower() in _CONDA_SKIP:

@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
+from safeloader.analysis.install_magics import InlineRequirement, cell_requirements
 from safeloader.notebooks.cells import (
     NBQA_MAGIC,
     CellBoundaries,
@@ -26,8 +27,7 @@ from safeloader.notebooks.cells import (
     is_nbqa_separator,
     nbqa_cells,
 )
-from safeloader.notebooks.nbqa import nbqa_pip_installs
-from safeloader.notebooks.pip_installs import PipInstall
+from safeloader.notebooks.nbqa import nbqa_code_cells
 from safeloader.source_text import SourceError, SourceText, decode_source, split_lines
 
 NOTEBOOK_SUFFIX = ".ipynb"
@@ -72,8 +72,8 @@ class ModuleFile(ABC):
     cells: CellBoundaries | None
     #: said of the file instead of analysing it (a notebook with no code cells)
     note: str | None = None
-    #: the ``pip install`` commands a notebook runs (its own declared dependencies)
-    pip_installs: tuple[PipInstall, ...] = ()
+    #: what a notebook's install lines declare (its own declared dependencies)
+    inline_requirements: tuple[InlineRequirement, ...] = ()
 
     def noqa_lines(self) -> list[str] | None:
         """The lines flake8's ``# noqa`` handling should read (``None``: the file's)."""
@@ -113,7 +113,8 @@ class PythonFile(ModuleFile):
         self.lines = split_lines(source.text)
         self.cells = nbqa_cells(self.lines)
         if self.cells is not None:
-            self.pip_installs = nbqa_pip_installs(source.path)
+            self.inline_requirements = cell_requirements(
+                (cell.number, cell.source) for cell in nbqa_code_cells(source.path))
 
     def fixed(self, text: str) -> FixedFile:
         """``text`` itself, unless it moves code across one of nbQA's cell separators."""
@@ -148,7 +149,8 @@ class NotebookModuleFile(ModuleFile):
         self.text = self.module.text
         self.lines = self.module.lines
         self.cells = self.module.boundaries
-        self.pip_installs = self.module.pip_installs
+        self.inline_requirements = cell_requirements(
+            (cell.number, cell.source) for cell in self.notebook.code_cells)
         if not self.notebook.code_cells:
             self.note = "no code cells: nothing to check"
 

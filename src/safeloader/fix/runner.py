@@ -27,10 +27,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
-from safeloader.analysis import AnalysisConfig, analyze_module, might_have_findings
-from safeloader.analysis.config import KerasVersion
+from safeloader.analysis import (
+    AnalysisConfig,
+    analyze_module,
+    might_have_findings,
+    module_keras_target,
+)
 from safeloader.analysis.keras_version import KerasTarget
-from safeloader.analysis.notebook_keras import notebook_keras_target
 from safeloader.findings import Finding, Fix
 from safeloader.fix.atomic_write import ChangedOnDiskError, FileSnapshot, replace_file
 from safeloader.fix.dependency_note import adds_safeloader_import
@@ -148,7 +151,7 @@ def file_findings(
     path = module.path
     try:
         findings = analyze_module(tree, module.lines, path, config, cells=module.cells,
-                                  pip_installs=module.pip_installs)
+                                  inline_requirements=module.inline_requirements)
         if reporting is not None:
             findings = reporting.reported(path, findings, module.noqa_lines())
     except RecursionError as error:
@@ -158,13 +161,14 @@ def file_findings(
     return findings
 
 
-def file_keras_target(path: Path, configured: KerasVersion) -> KerasTarget:
-    """The Keras the file ``path`` (a script, or a notebook's code cells and ``pip
-    install`` commands) is checked against under ``configured``, and why;
-    :class:`ModuleFileError` or :class:`AnalysisFailure` when it cannot be read."""
+def file_keras_target(path: Path, config: AnalysisConfig) -> KerasTarget:
+    """The Keras the file ``path`` (a script, or a notebook's code cells and install
+    lines) is checked against under ``config``, and why, as :func:`file_findings`
+    decides it; :class:`ModuleFileError` or :class:`AnalysisFailure` when it cannot
+    be read."""
     module = read_module_file(path)
-    return notebook_keras_target(parse_module_file(module), configured, path,
-                                 module.pip_installs)
+    return module_keras_target(parse_module_file(module), module.lines, path, config,
+                               module.inline_requirements)
 
 
 def plan_file(

@@ -24,7 +24,6 @@ from safeloader.notebooks.cells import (
 )
 from safeloader.notebooks.document import CodeCell
 from safeloader.notebooks.magics import MagicRestoreError, MarkerFactory, MaskedCell, mask_cell
-from safeloader.notebooks.pip_installs import PipInstall, pip_installs
 from safeloader.source_text import split_lines
 
 _TRAILING_BREAKS = re.compile(r"[\r\n]*\Z")
@@ -55,9 +54,6 @@ class NotebookModule:
         self.text = "".join(pieces)
         self.lines = split_lines(self.text)
         self.boundaries = CellBoundaries(separators_in(self.lines, self.is_separator))
-        #: the ``pip install`` commands the cells run
-        self.pip_installs: tuple[PipInstall, ...] = pip_installs(
-            (cell.number, masked) for cell, masked in zip(self.cells, self.masked))
 
     def is_separator(self, line: str) -> bool:
         """Whether ``line`` (without its line break) is one of this module's separators."""

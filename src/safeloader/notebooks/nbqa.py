@@ -5,7 +5,7 @@ next to the notebook with :func:`tempfile.mkstemp`: the notebook's name
 without ``.ipynb``, eight random characters, then ``_nbqa_ipynb.py``
 (``train`` + ``k3x9q1z_`` + ``_nbqa_ipynb.py``). It replaces every IPython
 line there by a placeholder, the ``%pip install`` lines included, yet they
-declare the notebook's Keras: :func:`nbqa_pip_installs` reads them from the
+declare the notebook's Keras: :func:`nbqa_code_cells` reads the
 notebook itself, which nbQA leaves untouched until the tool has run.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from safeloader.notebooks.pip_installs import PipInstall
+from safeloader.notebooks.document import CodeCell
 
 #: the name of nbQA's temporary file for a notebook: its stem, mkstemp's eight
 #: random characters, nbQA's suffix
@@ -31,17 +31,15 @@ def nbqa_notebook(path: Path) -> Path | None:
     return notebook if notebook.is_file() else None
 
 
-def nbqa_pip_installs(path: Path) -> tuple[PipInstall, ...]:
-    """The ``pip install`` commands of the notebook nbQA wrote ``path`` from (none
-    when there is no such notebook, or it cannot be read)."""
+def nbqa_code_cells(path: Path) -> tuple[CodeCell, ...]:
+    """The code cells of the notebook nbQA wrote ``path`` from (none when there is
+    no such notebook, or it cannot be read)."""
     from safeloader.notebooks.document import NotebookError, read_notebook
-    from safeloader.notebooks.module import NotebookModule
 
     notebook = nbqa_notebook(path)
     if notebook is None:
         return ()
     try:
-        cells = read_notebook(notebook, notebook.read_bytes()).code_cells
+        return tuple(read_notebook(notebook, notebook.read_bytes()).code_cells)
     except (OSError, NotebookError):
         return ()
-    return NotebookModule(cells).pip_installs

@@ -1,10 +1,14 @@
 """``safeloader keras-version PATH...``: which Keras each file is checked against, and why.
 
 One line a file, ``train.py: Keras 3 (pyproject.toml: keras>=3.3)`` or
-``train.ipynb: Keras 3 (%pip in cell 1: keras>=3)``, as the flake8 plugin,
+``train.ipynb: Keras 3 (cell 1: %pip install keras>=3)``, as the flake8 plugin,
 ``safeloader lint`` and ``safeloader-fix`` decide it: the files flake8 would check,
 the same option (the command line's, else the flake8 configuration's), then
-the same evidence.
+the same evidence (:func:`safeloader.fix.runner.file_keras_target`). After the
+deciding evidence come the notes: evidence that lost (``still calls
+fit_generator: being migrated``) and project files that could not be read.
+A front end: it reads flake8's files and options through the fixer's
+:mod:`safeloader.fix.flake8_reporting`.
 """
 
 from __future__ import annotations
@@ -34,11 +38,11 @@ def report_keras_versions(paths: Sequence[str], configured: str | None) -> int:
     except Flake8ConfigurationError as error:
         print(f"safeloader: {error}", file=sys.stderr)
         return 2
-    version = reporting.analysis_config().keras_version
+    config = reporting.analysis_config()
     status = 0
     for path in reporting.files(notebooks=True):
         try:
-            target = file_keras_target(path, version)
+            target = file_keras_target(path, config)
         except (ModuleFileError, AnalysisFailure) as error:
             print(f"{path}: {error.reason}", file=sys.stderr)
             status = 1
