@@ -196,10 +196,10 @@ def _matched_tokens(before: _Tokens, after: _Tokens, old_span: tuple[int, int],
             if new in matched or not candidates:
                 continue
             old = candidates.pop(0)
-            if before.tokens[old].string == after.tokens[new].string:
-                matched[new] = old
-                matched[after.closer[new]] = before.closer[old]
-                claimed.add(old)
+            # any opening bracket pairs with any: a fix may turn ``[...]`` into ``(...)``
+            matched[new] = old
+            matched[after.closer[new]] = before.closer[old]
+            claimed.add(old)
     return matched
 
 
