@@ -11,13 +11,23 @@ from __future__ import annotations
 import ast
 import functools
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 from safeloader.analysis.calls import CallChecker
 from safeloader.analysis.classes import check_classes
 from safeloader.analysis.config import AnalysisConfig
-from safeloader.analysis.keras_version import keras_target
-from safeloader.analysis.prefilter import class_rules_might_fire, might_have_findings
+from safeloader.analysis.generators import INSTALLED, Classifier
+from safeloader.analysis.keras_version import KerasTarget, keras_target
+from safeloader.analysis.main_guard_fix import plan_main_guard
+from safeloader.analysis.prefilter import (
+    class_rules_might_fire,
+    imports_might_start_processes,
+    might_have_findings,
+    rules_might_fire_here,
+)
+from safeloader.analysis.process_starts import ProcessStartFinder, check_imported_starts
+from safeloader.analysis.project import text_hints
+from safeloader.analysis.scopes import Scope
 from safeloader.findings import Finding
 from safeloader.source_text import split_lines
 
@@ -37,11 +47,33 @@ def analyze_module(
     of project modules are then not followed).
     """
     target = functools.cache(lambda: keras_target(tree, config.keras_version, path))
-    checker = CallChecker(tree, lines, path, config, target)
-    findings = list(checker.findings())
-    if class_rules_might_fire(checker.text):
-        findings.extend(check_classes(tree, target))
+    text = "".join(lines) if not lines or lines[0].endswith(("\n", "\r")) else "\n".join(lines)
+    findings: list[Finding] = []
+    checker = None
+    if rules_might_fire_here(text):
+        checker = CallChecker(tree, lines, path, config, target)
+        findings.extend(checker.findings())
+        if class_rules_might_fire(checker.text):
+            findings.extend(check_classes(tree, target))
+    if path is not None and imports_might_start_processes(text):
+        findings.extend(_imported_starts(tree, path, text, config, target, checker))
     return sorted(findings, key=lambda finding: (finding.line, finding.col, finding.code))
+
+
+def _imported_starts(tree: ast.Module, path: Path, text: str, config: AnalysisConfig,
+                     target: Callable[[], KerasTarget], checker: CallChecker | None,
+                     ) -> Iterator[Finding]:
+    """SLD103 through calls into the project's other modules (:mod:`.process_starts`)."""
+    if INSTALLED & set(path.parts):
+        return  # an installed package: its imports lead to installed code, never followed
+    if checker is None:
+        classifier = Classifier(config.extra_guards, path, config.project_root)
+        scope = Scope(tree, None, path, text_hints(text))
+        guard_fix = functools.cache(lambda: plan_main_guard(tree))
+    else:
+        classifier, scope, guard_fix = checker.classifier, checker.module_scope, checker.guard_fix
+    finder = ProcessStartFinder(classifier, path, lambda: target().version == "3")
+    yield from check_imported_starts(tree, scope, finder, guard_fix)
 
 
 def analyze_source(

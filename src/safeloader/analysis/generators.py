@@ -43,10 +43,13 @@ from safeloader.analysis.scopes import (
     child_scope,
     end_position,
     position,
+    statements_with_paths,
 )
 from safeloader.findings import Fix, FixKind, Span
 
 _METHOD_DECORATORS = frozenset({"staticmethod", "classmethod"})
+#: directories that hold installed packages, not the project's own modules
+INSTALLED = frozenset({"site-packages", "dist-packages"})
 _MAX_DEPTH = 16
 _END = (1 << 30, 0)
 
@@ -433,6 +436,50 @@ class Classifier:
             self._stores[key] = counts
         return self._stores[key]
 
+    def plain_function(
+        self, expr: ast.expr, reference: Reference
+    ) -> tuple[ast.FunctionDef, Scope] | None:
+        """The undecorated ``def`` that ``expr`` (``name`` or ``module.name``), read at
+        ``reference``, certainly calls, with the scope it is defined in; ``None`` for
+        anything else, and for functions of installed packages (a path through
+        ``site-packages`` or ``dist-packages``): they are not the project's code."""
+        if isinstance(expr, ast.Name):
+            found = reference.scope.resolve(expr.id, reference)
+            return self._function_binding(*found, 1) if found is not None else None
+        if isinstance(expr, ast.Attribute):
+            base = self.classify(expr.value, reference, 1)
+            if isinstance(base, ModuleRef):
+                return self._module_function(base.path, expr.attr, 2)
+        return None
+
+    def _function_binding(
+        self, binding: Binding, scope: Scope, depth: int
+    ) -> tuple[ast.FunctionDef, Scope] | None:
+        node = binding.node
+        if binding.kind is BindingKind.DEF and isinstance(node, ast.FunctionDef):
+            return (node, scope) if not node.decorator_list else None
+        statement = binding.statement
+        if (binding.kind is BindingKind.IMPORT and isinstance(node, ast.alias)
+                and isinstance(statement, ast.ImportFrom) and scope.path is not None):
+            found = find_module(statement.module or "", statement.level, scope.path, self.roots)
+            if found is not None:
+                return self._module_function(found, node.name, depth + 1)
+        return None
+
+    def _module_function(
+        self, path: Path, name: str, depth: int
+    ) -> tuple[ast.FunctionDef, Scope] | None:
+        if depth > _MAX_DEPTH or INSTALLED & set(path.parts) or not is_file(path):
+            return None
+        module = load_module(path)
+        if module is None:
+            return None
+        scope = module.scope()
+        if name not in scope.bindings():
+            return None
+        found = scope.resolve(name, Reference(scope, _END, ()))
+        return self._function_binding(*found, depth) if found is not None else None
+
     def _module_member(self, path: Path, name: str, depth: int) -> Value | None:
         """Return what ``name`` is in the project module at ``path``."""
         if depth > _MAX_DEPTH:
@@ -479,7 +526,7 @@ def _self_assignments(
         if not positional:
             continue
         owner = positional[0].arg
-        for stmt, path in _statements_with_paths(method.body):
+        for stmt, path in statements_with_paths(method.body):
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
                 target: ast.expr = stmt.targets[0]
             elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
@@ -489,20 +536,3 @@ def _self_assignments(
             if (isinstance(target, ast.Attribute) and target.attr == attr
                     and isinstance(target.value, ast.Name) and target.value.id == owner):
                 yield method, stmt, path
-
-
-def _statements_with_paths(
-    body: list[ast.stmt], path: BlockPath = ()
-) -> Iterator[tuple[ast.stmt, BlockPath]]:
-    """Every statement of ``body`` and its nested blocks (not nested functions or classes)
-    with its block path, as :class:`~safeloader.analysis.scopes.Scope` records it."""
-    for stmt in body:
-        yield stmt, path
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        for name in ("body", "orelse", "finalbody"):
-            block = getattr(stmt, name, None)
-            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                yield from _statements_with_paths(block, (*path, (stmt, name)))
-        for holder in [*getattr(stmt, "handlers", []), *getattr(stmt, "cases", [])]:
-            yield from _statements_with_paths(holder.body, (*path, (holder, "body")))

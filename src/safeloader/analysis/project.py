@@ -120,7 +120,16 @@ def find_module(
     """Return the file (or namespace directory) the import of ``name`` maps to.
 
     ``level`` is the number of leading dots; ``importer`` the importing file.
+    Answers are remembered for the process, as :func:`load_module`'s are: a
+    module imported by every file of a project is looked up once.
     """
+    return _find_module(name, level, importer if level > 0 else None, roots)
+
+
+@functools.lru_cache(maxsize=4096)
+def _find_module(
+    name: str, level: int, importer: Path | None, roots: tuple[Path, ...]
+) -> Path | None:
     parts = name.split(".") if name else []
     if level > 0:
         if importer is None:
