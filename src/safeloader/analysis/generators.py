@@ -37,9 +37,9 @@ from safeloader.analysis.project import (
 from safeloader.analysis.scopes import (
     Binding,
     BindingKind,
+    BlockPath,
     Reference,
     Scope,
-    BlockPath,
     child_scope,
     end_position,
     position,
@@ -517,10 +517,12 @@ class Classifier:
 def _self_assignments(
     cls: ast.ClassDef, attr: str
 ) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionDef, ast.Assign | ast.AnnAssign, BlockPath]]:
-    """Every ``self.attr = value`` statement (one plain target) in the methods of ``cls``,
-    with its method and block path; other stores are counted by the caller."""
+    """Every ``self.attr = value`` statement (one plain target) in the methods of ``cls``
+    (not static ones), with its method and block path; other stores are counted by the
+    caller."""
     for method in cls.body:
-        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or any(
+                dotted_name(d) == "staticmethod" for d in method.decorator_list):
             continue
         positional = [*method.args.posonlyargs, *method.args.args]
         if not positional:

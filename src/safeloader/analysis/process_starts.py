@@ -59,6 +59,11 @@ from safeloader.rules import RULES
 MAX_CALL_DEPTH = 8
 _KERAS3_MODERN = frozenset({"fit", "evaluate", "predict"})
 _SETTING_LIMIT = 30
+#: statements that may consist of a call
+_CALL_STATEMENTS = (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return)
+#: compound statements whose blocks run where they stand
+_BLOCKS = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try,
+           getattr(ast, "TryStar", ast.Try), ast.Match)
 
 
 @dataclass(frozen=True)
@@ -242,7 +247,8 @@ class ProcessStartFinder:
         if workers is Given.HIDDEN or isinstance(workers, Argument) and _at_most_zero(
                 self._constant(workers.value, reference)):
             return None
-        where = (reference.scope.path or Path(), call.lineno)
+        assert reference.scope.path is not None  # functions of project modules only
+        where = (reference.scope.path, call.lineno)
         for data in arguments.data:
             value = self.classifier.classify(data, reference)
             if isinstance(value, InstanceRef) and starts_processes(value, self.classifier):
@@ -277,8 +283,7 @@ def _at_most_zero(value: object) -> bool:
 
 def _statement_call(stmt: ast.stmt) -> ast.Call | None:
     """The call a statement is made of: ``f(...)``, ``x = f(...)``, ``return f(...)``."""
-    value = getattr(stmt, "value", None) if isinstance(
-        stmt, (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return)) else None
+    value = getattr(stmt, "value", None) if isinstance(stmt, _CALL_STATEMENTS) else None
     if isinstance(value, ast.Await):
         value = value.value
     return value if isinstance(value, ast.Call) else None
@@ -290,13 +295,6 @@ def _callee_root(call: ast.Call) -> str | None:
     if isinstance(func, ast.Attribute):
         func = func.value
     return func.id if isinstance(func, ast.Name) else None
-
-
-#: statements that may consist of a call
-_CALL_STATEMENTS = (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return)
-#: compound statements whose blocks run where they stand
-_BLOCKS = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try,
-           getattr(ast, "TryStar", ast.Try), ast.Match)
 
 
 def _statement_calls(body: list[ast.stmt]) -> tuple[
@@ -359,7 +357,7 @@ def _parameter_of(function: ast.FunctionDef, name: str) -> bool:
     params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
     if name not in params:
         return False
-    scope = Scope(function, None)
+    scope = Scope(function, None, text_hints=frozenset({":="}))
     return all(b.kind is BindingKind.PARAM for b in scope.bindings().get(name, []))
 
 
