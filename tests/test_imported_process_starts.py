@@ -77,8 +77,8 @@ def test_the_message_names_the_function_the_loader_call_and_where_it_is(tmp_path
     [(line, message)] = sld103(tmp_path, "train.py")
     assert line == 7
     assert message.startswith(
-        "SLD103 train(...), which reaches fit(workers=1, use_multiprocessing=use_processes) "
-        "at lib_train.py:20, starts worker processes from module top level without an "
+        "SLD103 train(...) -> lib_train.py:20: fit(workers=1, use_multiprocessing="
+        "use_processes) starts worker processes from module top level without an "
         "'if __name__ == \"__main__\":' guard")
 
 
@@ -158,7 +158,8 @@ def test_keras3_fit_takes_no_process_setting_but_a_pydataset_does(tmp_path: Path
     write(tmp_path, {"lib.py": library, "train.py": script})
     [(line, message)] = sld103(tmp_path, "train.py", AnalysisConfig(keras_version="3"))
     assert line == 4
-    assert "reaches fit(Rows(..., use_multiprocessing=True)) at lib.py:17" in message
+    assert "train_in_processes(...) -> lib.py:17: fit(Rows(..., use_multiprocessing=True))" \
+        in message
 
 
 def test_cycles_between_modules_end_and_long_chains_stop_at_the_bound(tmp_path: Path) -> None:
@@ -170,8 +171,7 @@ def test_cycles_between_modules_end_and_long_chains_stop_at_the_bound(tmp_path: 
     }
     write(tmp_path, cycle)
     [(_, message)] = sld103(tmp_path, "train.py")
-    assert "f(...), which reaches fit(workers=2, use_multiprocessing=True) through g() at " \
-           "b.py:6," in message
+    assert "f(...) -> g() -> b.py:6: fit(workers=2, use_multiprocessing=True) starts" in message
 
     chain = {f"m{i}.py": f"import m{i + 1}\n\n\ndef f(model):\n    m{i + 1}.f(model)\n"
              for i in range(12)}
@@ -198,11 +198,11 @@ def test_a_script_without_any_loader_word_passes_the_prefilter_and_flake8_report
     assert done.stdout.splitlines() == [
         "project_mp/trainer.py:38:11: SLD301 fit_generator() is deprecated since TF 2.1 and "
         "removed in Keras 3; call fit() instead",
-        "run.py:3:1: SLD103 train(...), which reaches fit(workers=2, use_multiprocessing="
-        "gen_use_multiprocessing) through fit_model() at project_mp/trainer.py:25, starts "
-        "worker processes from module top level without an 'if __name__ == \"__main__\":' "
-        "guard; under spawn (Windows, macOS) each worker re-runs this script: move the "
-        "training code under the guard",
+        "run.py:3:1: SLD103 train(...) -> fit_model() -> project_mp/trainer.py:25: fit("
+        "workers=2, use_multiprocessing=gen_use_multiprocessing) starts worker processes "
+        "from module top level without an 'if __name__ == \"__main__\":' guard; under "
+        "spawn (Windows, macOS) each worker re-runs this script: move the training code "
+        "under the guard",
     ]
 
 
@@ -222,6 +222,30 @@ def test_the_unsafe_fix_guards_the_script_and_a_second_run_changes_nothing(
         assert path.read_text() == reference.read_text(), path.name
     assert sld103(tmp_path, "project_mp/train.py") == []
     assert safeloader_fix([*flags, "--unsafe-fixes", "--check", "project_mp"]) == 0
+
+
+@pytest.mark.usefixtures("outside_the_repository")
+def test_one_guard_for_a_script_with_its_own_and_an_imported_process_start(
+    tmp_path: Path,
+) -> None:
+    script = SCRIPT.replace("train(model)\n", "train(model)\nmodel.fit(None, workers=2, "
+                            "use_multiprocessing=True)\n")
+    write(tmp_path, {"lib_train.py": LIBRARY, "train.py": script})
+    assert [line for line, _ in sld103(tmp_path, "train.py")] == [7, 8]
+    assert safeloader_fix(["--keras-version", "2", "--unsafe-fixes", "-j", "1",
+                           "train.py"]) == 0
+    assert (tmp_path / "train.py").read_text() == textwrap.dedent("""\
+        import multiprocessing
+
+        from lib_train import build_model, train
+
+        if __name__ == "__main__":
+            multiprocessing.set_start_method("spawn", force=True)
+            model = build_model()
+            train(model)
+            model.fit(None, workers=2, use_multiprocessing=True)
+            print("trained")
+    """)
 
 
 @pytest.mark.usefixtures("outside_the_repository")

@@ -282,7 +282,7 @@ _RULE_LIST = (
             "`if __name__ == \"__main__\":` guard."
         ),
         message=(
-            "{call} starts worker processes from module top level without "
+            "{call}({setting}) starts worker processes from module top level without "
             "an 'if __name__ == \"__main__\":' guard; under spawn (Windows, macOS) each "
             "worker re-runs this script: move the training code under the guard"
         ),

@@ -18,7 +18,6 @@ from safeloader.analysis.classes import check_classes
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.analysis.generators import INSTALLED, Classifier
 from safeloader.analysis.keras_version import KerasTarget, keras_target
-from safeloader.analysis.main_guard_fix import plan_main_guard
 from safeloader.analysis.prefilter import (
     class_rules_might_fire,
     imports_might_start_processes,
@@ -69,11 +68,10 @@ def _imported_starts(tree: ast.Module, path: Path, text: str, config: AnalysisCo
     if checker is None:
         classifier = Classifier(config.extra_guards, path, config.project_root)
         scope = Scope(tree, None, path, text_hints(text))
-        guard_fix = functools.cache(lambda: plan_main_guard(tree))
     else:
-        classifier, scope, guard_fix = checker.classifier, checker.module_scope, checker.guard_fix
+        classifier, scope = checker.classifier, checker.module_scope
     finder = ProcessStartFinder(classifier, path, lambda: target().version == "3")
-    yield from check_imported_starts(tree, scope, finder, guard_fix)
+    yield from check_imported_starts(tree, scope, finder)
 
 
 def analyze_source(

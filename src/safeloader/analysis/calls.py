@@ -539,13 +539,9 @@ class CallChecker:
         if setting is None:
             return
         line, col = self._method_position(call)
-        fix = self.guard_fix()
-        yield Finding("SLD103", line, col,
-                      RULES["SLD103"].format(call=f"{arguments.method}({setting})"),
-                      (fix,) if fix is not None else ())
-
-    def guard_fix(self) -> Fix | None:
-        """SLD103's fix, the same for every SLD103 of the module (planned once)."""
         if self._guard_fix is None:
             self._guard_fix = (plan_main_guard(self.tree),)
-        return self._guard_fix[0]
+        fix = self._guard_fix[0]
+        yield Finding("SLD103", line, col,
+                      RULES["SLD103"].format(call=arguments.method, setting=setting),
+                      (fix,) if fix is not None else ())

@@ -27,6 +27,7 @@ a function already on the chain is not entered again.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from typing import Callable, Iterator
 
 from safeloader.analysis.generators import INSTALLED, Classifier, ConstantValue, InstanceRef
 from safeloader.analysis.main_guard import is_main_guard, starts_processes
+from safeloader.analysis.main_guard_fix import plan_main_guard
 from safeloader.analysis.project import find_module
 from safeloader.analysis.scopes import (
     BindingKind,
@@ -71,27 +73,29 @@ class ProcessStart:
     """Where a called function starts worker processes.
 
     ``chain``: the functions from the one called to the one whose loader call
-    starts them; ``loader``: that call, shortened (``fit(workers=4,
-    use_multiprocessing=True)``); ``path`` and ``line``: where it is.
+    starts them; ``method`` and ``setting``: that call's method and what makes it
+    start processes, shortened (``fit``, ``workers=4, use_multiprocessing=True``);
+    ``path`` and ``line``: where it is.
     """
 
     chain: tuple[str, ...]
-    loader: str
+    method: str
+    setting: str
     path: Path
     line: int
 
-    def route(self, start: Path | None) -> str:
-        """The way to the start for a message, the path relative to ``start``'s directory:
-        ``train(...), which reaches fit(...) through fit_model() at lib/train.py:14,``."""
+    def call_chain(self, start: Path | None) -> tuple[str, str]:
+        """The ``call`` and ``setting`` of SLD103's message, the path relative to
+        ``start``'s directory: ``train(...) -> fit_model() -> lib/train.py:14: fit`` and
+        ``workers=4, use_multiprocessing=flag``."""
         where = str(self.path)
         if start is not None:
             try:
                 where = os.path.relpath(self.path, start.parent)
             except ValueError:  # another drive on Windows
                 pass
-        through = f" through {' -> '.join(f'{name}()' for name in self.chain[1:])}" \
-            if len(self.chain) > 1 else ""
-        return f"{self.chain[0]}(...), which reaches {self.loader}{through} at {where}:{self.line},"
+        steps = [f"{self.chain[0]}(...)", *(f"{name}()" for name in self.chain[1:])]
+        return f"{' -> '.join(steps)} -> {where}:{self.line}: {self.method}", self.setting
 
 
 @dataclass(frozen=True)
@@ -200,8 +204,8 @@ class ProcessStartFinder:
                                                 function)
                     if condition is not False:
                         chain = (function.name, *start.start.chain)
-                        found.append(_Start(condition, ProcessStart(
-                            chain, start.start.loader, start.start.path, start.start.line)))
+                        found.append(_Start(condition, dataclasses.replace(start.start,
+                                                                           chain=chain)))
         ordered = tuple(sorted(found, key=lambda s: s.condition is not None))
         if not cut:
             self._memo[key] = ordered
@@ -252,16 +256,15 @@ class ProcessStartFinder:
         for data in arguments.data:
             value = self.classifier.classify(data, reference)
             if isinstance(value, InstanceRef) and starts_processes(value, self.classifier):
-                loader = f"{arguments.method}({value.cls.definition.name}(..., " \
-                         "use_multiprocessing=True))"
-                return _Start(None, ProcessStart((function.name,), loader, *where))
+                setting = f"{value.cls.definition.name}(..., use_multiprocessing=True)"
+                return _Start(None, ProcessStart((function.name,), arguments.method, setting,
+                                                 *where))
         if arguments.method in _KERAS3_MODERN and self.keras3():
             return None
         flag = arguments.use_multiprocessing
         if not isinstance(flag, Argument):
             return None
-        loader = f"{arguments.method}({_settings(arguments)})"
-        start = ProcessStart((function.name,), loader, *where)
+        start = ProcessStart((function.name,), arguments.method, _settings(arguments), *where)
         if self._constant(flag.value, reference) is True:
             return _Start(None, start)
         if isinstance(flag.value, ast.Name) and _parameter_of(function, flag.value.id):
@@ -406,10 +409,11 @@ def _settings(arguments: LoaderArguments) -> str:
 
 def check_imported_starts(
     tree: ast.Module, module_scope: Scope, finder: ProcessStartFinder,
-    guard_fix: Callable[[], Fix | None],
 ) -> Iterator[Finding]:
     """SLD103 for each call that runs on import into another project module's function
-    that starts worker processes, at the called name (``train`` of ``lib.train(...)``)."""
+    that starts worker processes, at the called name (``train`` of ``lib.train(...)``),
+    with SLD103's fix (planned once, the same as the module's other SLD103 findings get)."""
+    guard_fix: list[Fix | None] = []
     for call, reference in finder.calls_on_import(tree, module_scope):
         start = finder.of_call(call, reference)
         if start is None:
@@ -420,6 +424,9 @@ def check_imported_starts(
                 and func.end_col_offset is not None:
             line = func.end_lineno
             col = max(func.end_col_offset - len(func.attr.encode("utf-8")), 0)
-        fix = guard_fix()
-        message = RULES["SLD103"].format(call=start.route(finder.path))
+        if not guard_fix:
+            guard_fix.append(plan_main_guard(tree))
+        fix = guard_fix[0]
+        called, setting = start.call_chain(finder.path)
+        message = RULES["SLD103"].format(call=called, setting=setting)
         yield Finding("SLD103", line, col, message, (fix,) if fix is not None else ())
