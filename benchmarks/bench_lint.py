@@ -7,8 +7,7 @@ safeloader's flake8 plugin on the already-parsed tree (its text pre-filter,
 then the analysis), and pyflakes' ``Checker`` on the same tree, for scale.
 It prints both ratios to the parse time (the target for safeloader is
 <= 0.10), and the share of safeloader's two halves: the call-site rules and
-the class rules, each measured alone (the rest of the total is SLD103 through
-calls into other project modules, which looks at every file with an import).
+the class rules, each measured alone.
 
 Run: ``python benchmarks/bench_lint.py [--repeat N] [--packages tensorflow keras tf_keras]``
 """
@@ -17,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import functools
 import importlib.util
 import time
 import warnings
@@ -30,8 +28,7 @@ from safeloader.analysis import analyze_module, might_have_findings
 from safeloader.analysis.calls import CallChecker
 from safeloader.analysis.classes import check_classes
 from safeloader.analysis.config import AnalysisConfig
-from safeloader.analysis.keras_version import keras_target
-from safeloader.analysis.prefilter import class_rules_might_fire, rules_might_fire_here
+from safeloader.analysis.prefilter import class_rules_might_fire
 
 
 def package_files(packages: list[str]) -> Iterator[Path]:
@@ -61,7 +58,6 @@ def measure(files: list[Path], repeat: int) -> dict[str, float]:
         except (SyntaxError, ValueError):
             continue
         lines = source.splitlines(keepends=True)
-        target = functools.cache(lambda: keras_target(tree, config.keras_version, path))
         best = dict.fromkeys(("parse", "safeloader", "pyflakes", "calls", "classes"),
                              float("inf"))
         text = "".join(lines)
@@ -82,13 +78,13 @@ def measure(files: list[Path], repeat: int) -> dict[str, float]:
 
             # the two halves of the analysis, each behind its own pre-filter
             start = time.perf_counter()
-            if rules_might_fire_here(text):
-                list(CallChecker(tree, lines, path, config, target).findings())
+            if might_have_findings(text):
+                list(CallChecker(tree, lines, path, config).findings())
             best["calls"] = min(best["calls"], time.perf_counter() - start)
 
             start = time.perf_counter()
-            if rules_might_fire_here(text) and class_rules_might_fire(text):
-                list(check_classes(tree, target))
+            if might_have_findings(text) and class_rules_might_fire(text):
+                list(check_classes(tree, config))
             best["classes"] = min(best["classes"], time.perf_counter() - start)
         for key, seconds in best.items():
             totals[key] += seconds
