@@ -212,9 +212,9 @@ def test_analyze_source_raises_syntax_error() -> None:
 
 
 def test_prefilter_rejects_text_without_any_keyword_and_keeps_any_keyword() -> None:
-    assert not might_have_findings("import os\nprint(os.getcwd())\n")
+    assert not might_have_findings("x = 1\nprint(x, abs(x))\n")
     for word in ("fit", "evaluate", "predict", "_generator", "workers", "next", "PyDataset",
-                 "Sequence", "threadsafe", "Lock"):
+                 "Sequence", "threadsafe", "Lock", "import"):
         assert might_have_findings(f"x = {word!r}\n")
 
 

@@ -37,3 +37,15 @@ def test_names_called_on_import_skip_the_guard_and_function_bodies() -> None:
         "setup", "load", "fallback", "range", "step", "build", "imported", "decorate",
         "default", "in_class",
     }
+
+
+def test_functions_called_on_import_call_on_import_too_transitively() -> None:
+    tree = ast.parse(
+        "def train():\n    fit()\n\n\n"
+        "def main():\n    prepare()\n    train()\n\n\n"
+        "def prepare():\n    main()\n\n\n"
+        "def unused():\n    never()\n\n\n"
+        "main()\n"
+        "if __name__ == '__main__':\n    unused()\n"
+    )
+    assert names_called_on_import(tree) == {"main", "prepare", "train", "fit"}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from safeloader.analysis import AnalysisConfig, analyze_source
-from safeloader.analysis.project import load_module, project_roots
+from safeloader.analysis.project import load_module, project_roots, text_hints
 from safeloader.findings import FixKind
 
 GENERATORS = "def batches():\n    while True:\n        yield 1\n"
@@ -139,3 +139,32 @@ def test_a_symlink_loop_as_the_analysed_path_does_not_raise(tmp_path: Path) -> N
     assert analyze_source(source, loop, config) == []
     with_root = AnalysisConfig(keras_version="2", project_root=loop)
     assert analyze_source(source.replace(".gens", "gens"), loop, with_root) == []
+
+
+@pytest.mark.parametrize("source, hints", [
+    ("def f():\n    global x\n", {"global"}),
+    ("def f(): global x\n", {"global"}),
+    ("a = 1; global b\n", {"global"}),
+    ("global \\\n    x\n", {"global"}),
+    ("if (y := 1):\n    pass\n", {":="}),
+    # the word elsewhere enables no search
+    ("step = tf.compat.v1.train.get_global_step()\n# global state\n", set()),
+    ("text = 'the global x'\n", set()),
+])
+def test_text_hints_look_for_statements_not_words(source: str, hints: set[str]) -> None:
+    assert text_hints(source) == hints
+
+
+def test_roots_of_a_linked_file_are_beside_its_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "links").mkdir()
+    target = tmp_path / "real" / "train.py"
+    target.write_text("")
+    (tmp_path / "links" / "train.py").symlink_to(target)
+    monkeypatch.chdir(tmp_path)
+    assert project_roots(tmp_path / "links" / "train.py", None) == (
+        (tmp_path / "real").resolve(), tmp_path.resolve())
+    assert project_roots(tmp_path / "links" / "other.py", None) == (
+        (tmp_path / "links").resolve(), tmp_path.resolve())

@@ -122,30 +122,42 @@ LOADER_METHODS = {"fit", "evaluate", "predict", "fit_generator", "evaluate_gener
                   "predict_generator"}
 
 
-def loader_positions(tree: ast.Module) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
-    """Starts of loader calls' arguments, and of their method names."""
-    arguments, methods = set(), set()
+def loader_positions(
+    tree: ast.Module,
+) -> tuple[set[tuple[int, int]], set[tuple[int, int]], set[tuple[int, int]]]:
+    """Starts of loader calls' arguments, of their method names, and of every called name
+    (``train`` of ``train(...)`` and of ``lib.train(...)``)."""
+    arguments, methods, callees = set(), set(), set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and node.func.attr in LOADER_METHODS:
-            values = [*node.args, *(keyword.value for keyword in node.keywords)]
-            arguments.update((value.lineno, value.col_offset) for value in values)
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Name):
+            callees.add((node.func.lineno, node.func.col_offset))
+        elif isinstance(node.func, ast.Attribute):
             end_line, end_col = node.func.end_lineno, node.func.end_col_offset
             assert end_line is not None and end_col is not None
-            methods.add((end_line, end_col - len(node.func.attr)))
-    return arguments, methods
+            callees.add((end_line, end_col - len(node.func.attr)))
+            if node.func.attr in LOADER_METHODS:
+                values = [*node.args, *(keyword.value for keyword in node.keywords)]
+                arguments.update((value.lineno, value.col_offset) for value in values)
+                methods.add((end_line, end_col - len(node.func.attr)))
+    return arguments, methods, callees
 
 
 @pytest.mark.parametrize("path", fixture_files(), ids=_id)
 def test_call_site_findings_point_at_the_argument_or_the_method_name(path: Path) -> None:
+    """SLD103 may also point at the called function that starts processes in another
+    module (``train(model)`` at module level)."""
     spec = read_fixture(path)
     source = path.read_text(encoding="utf-8")
-    arguments, methods = loader_positions(ast.parse(source))
+    arguments, methods, callees = loader_positions(ast.parse(source))
     for finding in analyze_source(source, path, spec.config):
         if finding.code in ("SLD101", "SLD102"):
             assert (finding.line, finding.col) in arguments, finding
-        elif finding.code in ("SLD103", "SLD301", "SLD302"):
+        elif finding.code in ("SLD301", "SLD302"):
             assert (finding.line, finding.col) in methods, finding
+        elif finding.code == "SLD103":
+            assert (finding.line, finding.col) in methods | callees, finding
 
 
 def test_every_rule_has_a_fixture_finding() -> None:

@@ -324,10 +324,17 @@ _RULE_LIST = (
             `pickle_safe=True` on the call, or a `PyDataset` subclass of the project
             built with `use_multiprocessing=True`) and runs when the module is
             executed: at module level outside an `if __name__ == "__main__":` block,
-            or in a module-level function that module level calls unguarded.
+            or in a module-level function that module level calls unguarded (directly
+            or through the module's other functions).
             `workers` of 0 or less starts no process (Keras 2 starts workers only for
             `workers > 1`, or `workers > 0` with `use_multiprocessing`) and is not
-            reported.
+            reported. A call that runs on import of a function in another module of
+            the project that starts worker processes (itself, or through the
+            project functions it calls, a flag passed on included:
+            `train(model, use_multiprocessing=True)`) is reported too, at the called
+            name, naming where the processes start (`module.py:line`); only whole
+            statements (`train(...)`, `history = train(...)`) of undecorated
+            functions are followed, never installed packages.
             """
         ),
         why_bad=_text(
@@ -430,7 +437,11 @@ _RULE_LIST = (
             in place. Not reported, because they do not make batches depend on
             timing: storing into a cache (`self.cache[i] = batch`), appending to
             a log, a lazy `if self.f is None: self.f = open(...)`, and anything
-            under `with self.lock:`.
+            under `with self.lock:`. The class's own methods (and those of its
+            base classes in the file) that `__getitem__` calls as `self.helper(...)`
+            are followed, helper to helper, up to eight calls deep: a helper that
+            changes `self` is reported at its call in `__getitem__`, naming the
+            chain of helpers and the attribute.
             """
         ),
         why_bad=_text(

@@ -11,19 +11,29 @@ files no rule can fire on.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 from safeloader.analysis.calls import CallChecker
 from safeloader.analysis.classes import check_classes
 from safeloader.analysis.config import AnalysisConfig
+from safeloader.analysis.generators import INSTALLED, Classifier
 from safeloader.analysis.install_magics import (
     InlineRequirement,
     cell_requirements,
     install_requirements,
 )
-from safeloader.analysis.keras_version import KerasTarget
-from safeloader.analysis.prefilter import class_rules_might_fire, might_have_findings
+from safeloader.analysis.keras_version import KerasTarget, keras_target
+from safeloader.analysis.prefilter import (
+    class_rules_might_fire,
+    imports_might_start_processes,
+    might_have_findings,
+    rules_might_fire_here,
+)
+from safeloader.analysis.process_starts import ProcessStartFinder, check_imported_starts
+from safeloader.analysis.project import text_hints
+from safeloader.analysis.scopes import Scope
 from safeloader.findings import Finding
 from safeloader.notebooks.cells import CellBoundaries
 from safeloader.source_text import split_lines
@@ -53,11 +63,24 @@ def analyze_module(
     install lines, read by :func:`install_requirements`), which the Keras
     targeting reads before the project's files.
     """
-    checker = CallChecker(tree, lines, path, config, inline_requirements,
-                          notebook=cells is not None)
-    findings = list(checker.findings())
-    if class_rules_might_fire(checker.text):
-        findings.extend(check_classes(tree, checker.target))
+    text = "".join(lines) if not lines or lines[0].endswith(("\n", "\r")) else "\n".join(lines)
+    findings: list[Finding] = []
+    checker = None
+    target: Callable[[], KerasTarget]
+    if rules_might_fire_here(text):
+        checker = CallChecker(tree, lines, path, config, inline_requirements,
+                              notebook=cells is not None)
+        target = checker.target
+        findings.extend(checker.findings())
+        if class_rules_might_fire(checker.text):
+            findings.extend(check_classes(tree, target))
+    else:
+        target = functools.cache(lambda: keras_target(
+            tree, config.keras_version, path, (), inline_requirements))
+    # in a notebook no worker re-runs the code: what its calls start is SLD103's
+    # notebook form, found by the call-site rules
+    if cells is None and path is not None and imports_might_start_processes(text):
+        findings.extend(_imported_starts(tree, path, text, config, target, checker))
     return sorted(findings, key=lambda finding: (finding.line, finding.col, finding.code))
 
 
@@ -71,6 +94,21 @@ def module_keras_target(
     """The Keras :func:`analyze_module` checks ``tree`` against (same arguments), with
     its evidence and notes (:meth:`~.keras_version.KerasTarget.describe`)."""
     return CallChecker(tree, lines, path, config, inline_requirements).target()
+
+
+def _imported_starts(tree: ast.Module, path: Path, text: str, config: AnalysisConfig,
+                     target: Callable[[], KerasTarget], checker: CallChecker | None,
+                     ) -> Iterator[Finding]:
+    """SLD103 through calls into the project's other modules (:mod:`.process_starts`)."""
+    if INSTALLED & set(path.parts):
+        return  # an installed package: its imports lead to installed code, never followed
+    if checker is None:
+        classifier = Classifier(config.extra_guards, path, config.project_root)
+        scope = Scope(tree, None, path, text_hints(text))
+    else:
+        classifier, scope = checker.classifier, checker.module_scope
+    finder = ProcessStartFinder(classifier, path, lambda: target().version == "3")
+    yield from check_imported_starts(tree, scope, finder)
 
 
 def analyze_source(

@@ -7,7 +7,10 @@ generator (``next(self.gen)``) or change ``self`` (``self.i += 1``,
 Not reported, because they do not race in a harmful way: storing into a
 container (``self.cache[idx] = batch``, memoisation), adding to one
 (``self.seen.append(idx)``), a lazy ``if self.f is None: self.f = open(...)``,
-and anything under ``with self.lock:``.
+and anything under ``with self.lock:``. Methods of the class (or of a base
+class in the file) that ``__getitem__`` calls as ``self.helper(...)`` are
+followed, transitively but at most :data:`MAX_HELPER_DEPTH` calls deep, and
+what they do is reported at the call in ``__getitem__``.
 
 SLD105: Keras 3's ``PyDataset.__init__`` takes ``workers``,
 ``use_multiprocessing`` and ``max_queue_size``; a subclass whose ``__init__``
@@ -25,6 +28,7 @@ from safeloader.analysis.class_index import (
     MAX_BASE_DEPTH,
     ModuleIndex,
     Where,
+    class_attribute_names,
     class_methods,
     first_param,
     is_lockish_name,
@@ -37,6 +41,7 @@ from safeloader.analysis.class_index import (
     span_of,
     walk_method,
 )
+from safeloader.analysis.generators import has_own_yield
 from safeloader.analysis.keras_version import KerasTarget
 from safeloader.findings import Finding, Fix, FixKind
 from safeloader.rules import RULES
@@ -48,6 +53,9 @@ _CONSUMING_METHODS = frozenset({"pop", "popleft", "popitem", "clear", "remove", 
                                 "reverse"})
 #: methods that advance an iterator
 _ADVANCING_METHODS = frozenset({"__next__", "send"})
+#: ``self.helper()`` calls are followed from ``__getitem__`` this many calls deep, no
+#: further (SLD104): a long or recursive chain of helpers must not cost without bound
+MAX_HELPER_DEPTH = 8
 
 
 def derives_from_dataset(index: ModuleIndex, node: ast.ClassDef,
@@ -300,26 +308,162 @@ def _check_getitem(index_of_module: ModuleIndex, node: ast.ClassDef) -> Iterator
         return
     positional = [*getitem.args.posonlyargs, *getitem.args.args]
     index = positional[1].arg if len(positional) > 1 else "i"
-    locks = lock_attributes(index_of_module, node)
-    local = _local_names(getitem)
+    helpers = _HelperEffects(index_of_module, node)
 
-    def classify(expr: ast.expr) -> str | None:
-        """A ``with`` item that reads as a lock holds it (fresh locks are SLD201's)."""
-        if isinstance(expr, ast.Call):
-            return None
-        last = expr.attr if isinstance(expr, ast.Attribute) else getattr(expr, "id", "")
-        held = is_lockish_name(last) or owner_attribute(expr, owner) in locks
-        return HELD if held else None
-
-    for child, where in walk_method(getitem, owner, classify):
+    for child, where in helpers.walk(getitem, owner):
         if where.lock == HELD:
             continue
-        what = _hazard(child, where, owner, local)
+        what = _hazard(child, where, owner, helpers.local_names(getitem))
+        if what is None:
+            what = helpers.call_effect(child, owner, where)
         if what is not None:
             yield Finding(
                 "SLD104", getattr(child, "lineno", getitem.lineno),
                 getattr(child, "col_offset", getitem.col_offset),
                 RULES["SLD104"].format(class_name=node.name, action=what, index=index))
+
+
+def helper_methods(index: ModuleIndex, node: ast.ClassDef) -> dict[str, ast.FunctionDef]:
+    """The plain methods ``self.name(...)`` runs in ``node``'s instances, by name.
+
+    The class's own methods first, then those of its bases defined in the file,
+    depth first (Python's order when no class is reached twice), at most
+    :data:`MAX_BASE_DEPTH` classes. Keras' ``Sequence``/``PyDataset`` bases are
+    passed over; any other base the file does not define ends the search, since
+    it may define the name first. A name the class body binds otherwise
+    (``helper = other``) is no method here.
+    """
+    methods: dict[str, ast.FunctionDef] = {}
+    shadowed: set[str] = set()
+    pending: list[ast.ClassDef] = [node]
+    seen: set[int] = set()
+    while pending and len(seen) < MAX_BASE_DEPTH:
+        cls = pending.pop()
+        if id(cls) in seen:
+            continue
+        seen.add(id(cls))
+        shadowed |= class_attribute_names(cls)
+        for name, method in class_methods(cls).items():
+            if name not in methods and name not in shadowed:
+                if isinstance(method, ast.FunctionDef) and is_plain_method(method):
+                    methods[name] = method
+                shadowed.add(name)
+        bases: list[ast.ClassDef] = []
+        for base in cls.bases:
+            parent = index.in_file_class(base)
+            if parent is not None:
+                bases.append(parent)
+            elif not (index.names_keras(base, "Sequence") or index.names_keras(base, "PyDataset")):
+                return methods
+        pending.extend(reversed(bases))
+    return methods
+
+
+class _HelperEffects:
+    """What the ``self.helper(...)`` calls of a dataset's ``__getitem__`` do to shared state.
+
+    Each helper's effect is worked out once per set of enclosing lazy-init tests
+    (memoised), a helper already on the chain is not entered again (recursion),
+    and chains end at :data:`MAX_HELPER_DEPTH` calls: a result cut short by
+    either is not memoised, so it never hides what a shorter path finds.
+    """
+
+    def __init__(self, index: ModuleIndex, node: ast.ClassDef):
+        self.index = index
+        self.node = node
+        self.methods = helper_methods(index, node)
+        self.locks = lock_attributes(index, node)
+        self._locals: dict[int, set[str]] = {}
+        self._memo: dict[tuple[str, frozenset[str]], str | None] = {}
+
+    def local_names(self, fn: ast.FunctionDef) -> set[str]:
+        """:func:`_local_names` of ``fn``, once."""
+        if id(fn) not in self._locals:
+            self._locals[id(fn)] = _local_names(fn)
+        return self._locals[id(fn)]
+
+    def walk(self, fn: ast.FunctionDef, owner: str) -> Iterator[tuple[ast.AST, Where]]:
+        """The nodes of ``fn`` with where they sit; a ``with`` item that reads as a lock
+        holds it (fresh locks are SLD201's)."""
+
+        def classify(expr: ast.expr) -> str | None:
+            if isinstance(expr, ast.Call):
+                return None
+            last = expr.attr if isinstance(expr, ast.Attribute) else getattr(expr, "id", "")
+            held = is_lockish_name(last) or owner_attribute(expr, owner) in self.locks
+            return HELD if held else None
+
+        return walk_method(fn, owner, classify)
+
+    def helper_called(self, node: ast.AST, owner: str) -> str | None:
+        """The helper's name when ``node`` is ``owner.helper(...)`` of a known plain method
+        whose body runs when called (not a generator method)."""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            return None
+        func = node.func
+        if not (isinstance(func.value, ast.Name) and func.value.id == owner):
+            return None
+        method = self.methods.get(func.attr)
+        if method is None or has_own_yield(method):
+            return None
+        return func.attr
+
+    def call_effect(self, node: ast.AST, owner: str, where: Where) -> str | None:
+        """The message phrase for ``node`` when it calls a helper that changes shared
+        state (``calls self.a() -> self.b(), which assigns self.x``), else ``None``."""
+        name = self.helper_called(node, owner)
+        if name is None:
+            return None
+        found, _ = self._effect(name, where.tested, (name,))
+        if found is None:
+            return None
+        chain, what = found
+        calls = " -> ".join(f"{owner}.{step}()" for step in chain)
+        return f"calls {calls}, which {what}"
+
+    def _effect(self, name: str, tested: frozenset[str], active: tuple[str, ...],
+                ) -> tuple[tuple[tuple[str, ...], str] | None, bool]:
+        """The first hazard that running helper ``name`` meets: the helpers from ``name``
+        down to the one that does it, and the phrase; and whether the search was cut
+        short (a helper already in ``active``, the chain so far, or too deep)."""
+        key = (name, tested)
+        if key in self._memo:
+            return self._memo[key], False
+        helper = self.methods[name]
+        owner = first_param(helper)
+        assert owner is not None  # plain methods have a self
+        # a helper run under ``if self.x is None:`` that sets self.x is a lazy initialiser:
+        # the other attributes it sets belong to the same one-time set-up
+        lazy = bool(tested) and any(
+            owner_attribute(target, owner) in tested
+            for stmt in local_nodes(helper) if isinstance(stmt, (ast.Assign, ast.AnnAssign))
+            for target in _flat_targets(
+                list(stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])))
+        cut = False
+        found: tuple[tuple[str, ...], str] | None = None
+        for child, where in self.walk(helper, owner):
+            if where.lock == HELD:
+                continue
+            inner = Where(where.lock, where.tested | tested, where.statement)
+            if not (lazy and isinstance(child, (ast.Assign, ast.AnnAssign))):
+                what = _hazard(child, inner, owner, self.local_names(helper))
+                if what is not None:
+                    found = ((name,), what)
+                    break
+            callee = self.helper_called(child, owner)
+            if callee is None:
+                continue
+            if callee in active or len(active) >= MAX_HELPER_DEPTH:
+                cut = True
+                continue
+            deeper, deeper_cut = self._effect(callee, inner.tested, (*active, callee))
+            if deeper is not None:
+                found = ((name, *deeper[0]), deeper[1])
+                break
+            cut = cut or deeper_cut
+        if found is not None or not cut:
+            self._memo[key] = found
+        return found, cut if found is None else False
 
 
 def loader_settings_route(index: ModuleIndex, node: ast.ClassDef,

@@ -22,7 +22,7 @@ import ast
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Iterator, Union
 
 from safeloader.analysis.guards import BUILTIN_GUARDS
 from safeloader.analysis.names import dotted_parts
@@ -37,14 +37,19 @@ from safeloader.analysis.project import (
 from safeloader.analysis.scopes import (
     Binding,
     BindingKind,
+    BlockPath,
     Reference,
     Scope,
     child_scope,
     end_position,
+    position,
+    statements_with_paths,
 )
 from safeloader.findings import Fix, FixKind, Span
 
 _METHOD_DECORATORS = frozenset({"staticmethod", "classmethod"})
+#: directories that hold installed packages, not the project's own modules
+INSTALLED = frozenset({"site-packages", "dist-packages"})
 _MAX_DEPTH = 16
 _END = (1 << 30, 0)
 
@@ -152,6 +157,7 @@ class Classifier:
         self._given_path = path
         self._project_root = project_root
         self._wrapped: dict[int, bool] = {}
+        self._stores: dict[int, dict[str, int] | None] = {}
 
     @functools.cached_property
     def path(self) -> Path | None:
@@ -333,17 +339,146 @@ class Classifier:
         cls = base.cls if isinstance(base, InstanceRef) else base
         if not isinstance(cls, ClassRef):
             return None
-        class_scope = child_scope(cls.definition, cls.scope)
-        if attr not in class_scope.bindings():
+        defined, value = self._class_member(cls, attr, depth)
+        if defined or not isinstance(base, InstanceRef):
+            return value
+        return self._instance_attribute(cls, attr, depth)
+
+    def _class_member(self, cls: ClassRef, attr: str, depth: int) -> tuple[bool, Value | None]:
+        """Whether ``cls`` or a base binds ``attr`` in its body (``True`` also when a base
+        the project does not define might), and what it is: a generator method, or ``None``.
+
+        Bases are searched depth first, left to right (Python's order when no class is
+        reached twice), at most ``_MAX_DEPTH`` classes.
+        """
+        for owner in self._known_classes(cls, depth):
+            if owner is None:
+                return True, None
+            class_scope = child_scope(owner.definition, owner.scope)
+            if attr not in class_scope.bindings():
+                continue
+            found = class_scope.resolve(attr, Reference(class_scope, _END, ()))
+            if found is None:
+                return True, None
+            binding = found[0]
+            if binding.kind is not BindingKind.DEF or not isinstance(binding.node, ast.FunctionDef):
+                return True, None
+            label = f"{owner.definition.name}.{attr}"
+            return True, self._generator_function(binding.node, label, owner.scope.path)
+        return False, None
+
+    def _known_classes(self, cls: ClassRef, depth: int) -> Iterator[ClassRef | None]:
+        """``cls`` and its bases in lookup order; ``None`` for a base the project does not
+        define (``object`` excepted), after which nothing is known."""
+        pending = [cls]
+        seen: set[int] = set()
+        while pending:
+            current = pending.pop()
+            if id(current.definition) in seen:
+                continue
+            if len(seen) >= _MAX_DEPTH:
+                yield None
+                return
+            seen.add(id(current.definition))
+            yield current
+            reference = Reference(current.scope, position(current.definition), ())
+            bases: list[ClassRef] = []
+            for base in current.definition.bases:
+                if isinstance(base, ast.Name) and base.id == "object" and (
+                        current.scope.resolve("object", reference) is None):
+                    continue
+                resolved = self.classify(base, reference, depth + 1)
+                if not isinstance(resolved, ClassRef):
+                    yield None
+                    return
+                bases.append(resolved)
+            pending.extend(reversed(bases))
+
+    def _instance_attribute(self, cls: ClassRef, attr: str, depth: int) -> Value | None:
+        """What ``self.attr`` is in instances of ``cls``: the value of its only assignment
+        (``self.data = DataSet(...)`` in a method of ``cls`` or a project base), read where
+        it is made; ``None`` when the modules of those classes store to ``.attr`` anywhere
+        else (or a ``setattr``/``__dict__`` could), or the value is not certain."""
+        assignments = []
+        modules: dict[int, ast.AST] = {}
+        for owner in self._known_classes(cls, depth):
+            if owner is None:
+                return None
+            tree = owner.scope.module_scope().node
+            modules[id(tree)] = tree
+            assignments += [(owner, *found) for found in _self_assignments(owner.definition, attr)]
+        if len(assignments) != 1:
             return None
-        found = class_scope.resolve(attr, Reference(class_scope, _END, ()))
-        if found is None:
+        owner, method, stmt, path = assignments[0]
+        home = id(owner.scope.module_scope().node)
+        for key, tree in modules.items():
+            stores = self._attribute_stores(tree)
+            if stores is None or stores.get(attr, 0) != (1 if key == home else 0):
+                return None
+        method_scope = child_scope(method, child_scope(owner.definition, owner.scope))
+        value = stmt.value
+        assert value is not None
+        return self.classify(value, Reference(method_scope, position(stmt), path), depth + 1)
+
+    def _attribute_stores(self, tree: ast.AST) -> dict[str, int] | None:
+        """How often ``tree`` stores to or deletes each attribute name (``x.name = ...``);
+        ``None`` when it may store to any name (``setattr``, ``vars``, ``__dict__``)."""
+        key = id(tree)
+        if key not in self._stores:
+            counts: dict[str, int] | None = {}
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Name) and node.id in ("setattr", "vars") or (
+                        isinstance(node, ast.Attribute) and node.attr == "__dict__"):
+                    counts = None
+                    break
+                if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load):
+                    counts[node.attr] = counts.get(node.attr, 0) + 1
+            self._stores[key] = counts
+        return self._stores[key]
+
+    def plain_function(
+        self, expr: ast.expr, reference: Reference
+    ) -> tuple[ast.FunctionDef, Scope] | None:
+        """The undecorated ``def`` that ``expr`` (``name`` or ``module.name``), read at
+        ``reference``, certainly calls, with the scope it is defined in; ``None`` for
+        anything else, and for functions of installed packages (a path through
+        ``site-packages`` or ``dist-packages``): they are not the project's code."""
+        if isinstance(expr, ast.Name):
+            found = reference.scope.resolve(expr.id, reference)
+            return self._function_binding(*found, 1) if found is not None else None
+        if isinstance(expr, ast.Attribute):
+            base = self.classify(expr.value, reference, 1)
+            if isinstance(base, ModuleRef):
+                return self._module_function(base.path, expr.attr, 2)
+        return None
+
+    def _function_binding(
+        self, binding: Binding, scope: Scope, depth: int
+    ) -> tuple[ast.FunctionDef, Scope] | None:
+        node = binding.node
+        if binding.kind is BindingKind.DEF and isinstance(node, ast.FunctionDef):
+            return (node, scope) if not node.decorator_list else None
+        statement = binding.statement
+        if (binding.kind is BindingKind.IMPORT and isinstance(node, ast.alias)
+                and isinstance(statement, ast.ImportFrom) and scope.path is not None):
+            found = find_module(statement.module or "", statement.level, scope.path, self.roots)
+            if found is not None:
+                return self._module_function(found, node.name, depth + 1)
+        return None
+
+    def _module_function(
+        self, path: Path, name: str, depth: int
+    ) -> tuple[ast.FunctionDef, Scope] | None:
+        if depth > _MAX_DEPTH or INSTALLED & set(path.parts) or not is_file(path):
             return None
-        binding = found[0]
-        if binding.kind is not BindingKind.DEF or not isinstance(binding.node, ast.FunctionDef):
+        module = load_module(path)
+        if module is None:
             return None
-        label = f"{cls.definition.name}.{attr}"
-        return self._generator_function(binding.node, label, cls.scope.path)
+        scope = module.scope()
+        if name not in scope.bindings():
+            return None
+        found = scope.resolve(name, Reference(scope, _END, ()))
+        return self._function_binding(*found, depth) if found is not None else None
 
     def _module_member(self, path: Path, name: str, depth: int) -> Value | None:
         """Return what ``name`` is in the project module at ``path``."""
@@ -377,3 +512,29 @@ class Classifier:
                 return None
             return self._module_member(found, alias.name, depth + 1)
         return None
+
+
+def _self_assignments(
+    cls: ast.ClassDef, attr: str
+) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionDef, ast.Assign | ast.AnnAssign, BlockPath]]:
+    """Every ``self.attr = value`` statement (one plain target) in the methods of ``cls``
+    (not static ones), with its method and block path; other stores are counted by the
+    caller."""
+    for method in cls.body:
+        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or any(
+                dotted_name(d) == "staticmethod" for d in method.decorator_list):
+            continue
+        positional = [*method.args.posonlyargs, *method.args.args]
+        if not positional:
+            continue
+        owner = positional[0].arg
+        for stmt, path in statements_with_paths(method.body):
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+                target: ast.expr = stmt.targets[0]
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                target = stmt.target
+            else:
+                continue
+            if (isinstance(target, ast.Attribute) and target.attr == attr
+                    and isinstance(target.value, ast.Name) and target.value.id == owner):
+                yield method, stmt, path

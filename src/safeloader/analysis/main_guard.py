@@ -33,9 +33,11 @@ def names_called_on_import(tree: ast.Module) -> frozenset[str]:
     """Return the names module-level code calls outside the ``__main__`` guard.
 
     Class bodies, decorators and default values run on import; function
-    bodies do not.
+    bodies do not, except those of the module's functions called on import,
+    whose calls count too (transitively: ``main()`` calls ``train()``).
     """
     names: set[str] = set()
+    functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
     pending: list[ast.stmt] = list(tree.body)
     while pending:
         stmt = pending.pop()
@@ -43,6 +45,7 @@ def names_called_on_import(tree: ast.Module) -> frozenset[str]:
             pending.extend(stmt.orelse)
             continue
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            functions.setdefault(stmt.name, []).append(stmt)
             # decorators and defaults run on import; the body does not
             children: list[ast.AST] = [*stmt.decorator_list, stmt.args]
         else:
@@ -53,11 +56,20 @@ def names_called_on_import(tree: ast.Module) -> frozenset[str]:
             elif isinstance(child, (ast.excepthandler, ast.match_case)):
                 pending.extend(child.body)
             else:
-                names.update(
-                    node.func.id for node in ast.walk(child)
-                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                )
+                names.update(_called_names(child))
+    unread = [name for name in names if name in functions]
+    while unread:
+        for function in functions.pop(unread.pop(), []):
+            for stmt in function.body:
+                called = _called_names(stmt) - names
+                names |= called
+                unread += [name for name in called if name in functions]
     return frozenset(names)
+
+
+def _called_names(node: ast.AST) -> set[str]:
+    return {n.func.id for n in ast.walk(node)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
 
 
 def starts_processes(instance: InstanceRef, classifier: Classifier) -> bool:

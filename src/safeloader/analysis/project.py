@@ -14,18 +14,37 @@ from __future__ import annotations
 import ast
 import functools
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from safeloader.analysis.scopes import Scope
 
-#: texts whose presence enables rarer, costlier binding searches (see ``Scope``)
-_HINTS = (":=", "global")
+#: the word ``global`` followed by what may follow it in a ``global`` statement
+_GLOBAL_WORD = re.compile(r"global[ \t\\]")
 
 
 def text_hints(source: str) -> frozenset[str]:
-    """Return which of the rare constructs :class:`Scope` looks for ``source`` may contain."""
-    return frozenset(hint for hint in _HINTS if hint in source)
+    """Return which of the rare constructs :class:`Scope` looks for ``source`` may contain:
+    ``":="`` (a walrus) and ``"global"`` (a ``global`` statement)."""
+    hints = {":="} if ":=" in source else set()
+    if "global" in source and _has_global_statement(source):
+        hints.add("global")
+    return frozenset(hints)
+
+
+def _has_global_statement(source: str) -> bool:
+    """Whether ``global`` starts a statement somewhere: at the start of a line, or after
+    ``;`` or a compound statement's ``:``. A superset (a string may hold such text), so
+    a false match only costs the search it enables; the word alone matched every
+    ``global_step`` and comment."""
+    for match in _GLOBAL_WORD.finditer(source):
+        before = match.start() - 1
+        while before >= 0 and source[before] in " \t\f":
+            before -= 1
+        if before < 0 or source[before] in "\n\r;:":
+            return True
+    return False
 
 
 @dataclass
@@ -86,11 +105,21 @@ def project_roots(path: Path | None, project_root: Path | None) -> tuple[Path, .
         return (root, root / "src")
     if path is None:
         return ()
-    directory = resolved(path).parent
     try:
-        cwd = resolved(Path.cwd())
+        cwd = Path.cwd()
+        linked = path.is_symlink()
     except OSError:
-        return (directory,)
+        return (resolved(path).parent,)
+    # a linked file's imports are looked up beside its target, as Python's are
+    return _roots_up_to(resolved(path).parent if linked else path.parent, cwd)
+
+
+@functools.lru_cache(maxsize=1024)
+def _roots_up_to(given: Path, given_cwd: Path) -> tuple[Path, ...]:
+    """The resolved ``given`` directory and its parents up to the resolved ``given_cwd``
+    (remembered: every file of a directory has the same roots)."""
+    directory = resolved(given)
+    cwd = resolved(given_cwd)
     if directory != cwd and cwd not in directory.parents:
         return (directory,)
     roots = [directory]
@@ -120,7 +149,16 @@ def find_module(
     """Return the file (or namespace directory) the import of ``name`` maps to.
 
     ``level`` is the number of leading dots; ``importer`` the importing file.
+    Answers are remembered for the process, as :func:`load_module`'s are: a
+    module imported by every file of a project is looked up once.
     """
+    return _find_module(name, level, importer if level > 0 else None, roots)
+
+
+@functools.lru_cache(maxsize=4096)
+def _find_module(
+    name: str, level: int, importer: Path | None, roots: tuple[Path, ...]
+) -> Path | None:
     parts = name.split(".") if name else []
     if level > 0:
         if importer is None:

@@ -348,3 +348,20 @@ def _loop_reaches(binding_path: BlockPath, reference_path: BlockPath) -> bool:
 def child_scope(node: ScopeNode, parent: Scope) -> Scope:
     """Return the scope of a function, class or lambda nested in ``parent``."""
     return Scope(node, parent, parent.path, parent.text_hints)
+
+
+def statements_with_paths(
+    body: list[ast.stmt], path: BlockPath = ()
+) -> Iterator[tuple[ast.stmt, BlockPath]]:
+    """Every statement of ``body`` and its nested blocks (not nested functions or classes)
+    with its block path, as :class:`Scope` records it."""
+    for stmt in body:
+        yield stmt, path
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(stmt, name, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                yield from statements_with_paths(block, (*path, (stmt, name)))
+        for holder in [*getattr(stmt, "handlers", []), *getattr(stmt, "cases", [])]:
+            yield from statements_with_paths(holder.body, (*path, (holder, "body")))
