@@ -1,0 +1,233 @@
+"""Hazards seen at run time, from the real objects a Keras call receives.
+
+The lint reads the source and cannot follow a generator made by another
+package, a method or a factory. Here the call's real arguments are at hand:
+
+- tf_keras (Keras 2): a generator or iterator that is not thread-safe, read by
+  ``workers > 1`` threads (SLD101); a generator or iterator handed to worker
+  processes (SLD102);
+- Keras 3: ``workers``/``use_multiprocessing``/``max_queue_size`` on the call
+  (SLD302: ``TypeError``); an iterator that is not a generator (SLD303:
+  ``ValueError: Unrecognized data type``); a float step count (SLD305:
+  ``TypeError``); ``steps_per_epoch`` beyond the ``PyDataset``'s length
+  (SLD306: the epoch ends early);
+- both, with spawn parity on: a dataset bound for worker processes that a
+  spawned worker could not receive (reported as SLD102: data that cannot
+  reach worker processes), and worker processes started from the script's
+  module level outside the ``__main__`` guard (SLD103).
+
+Where Keras would crash or race, the doctor *defuses* the call (a lock
+around the generator, threads instead of processes, the rejected keywords
+dropped, the iterator wrapped in a generator) so that the run goes on and
+the rest of the script is diagnosed too; the finding says what it changed.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from safeloader.analysis.signatures import KERAS3_REJECTED_KEYWORDS
+from safeloader.doctor.arguments import CallArguments
+from safeloader.doctor.callsite import SourcePosition
+from safeloader.doctor.feeds import (definition_of, describe, is_iterator, is_keras_dataset,
+                                     is_plain_generator, is_thread_safe)
+from safeloader.doctor.findings import RuntimeFinding, rule_message
+from safeloader.doctor.flavours import Flavour, MethodSpec
+from safeloader.doctor.spawn_parity import spawn_problem, unguarded_start
+from safeloader.runtime.threadsafe import ThreadSafeIterator
+
+
+@dataclass
+class HazardCheck:
+    """The findings of one call and the context they were made in."""
+
+    flavour: Flavour
+    spec: MethodSpec
+    position: SourcePosition
+    spawn: bool
+    script: str
+    findings: list[RuntimeFinding] = field(default_factory=list)
+
+    def add(self, code: str, fields: dict[str, str], account: str, *,
+            definition: SourcePosition | None = None, defused: str | None = None) -> None:
+        """Record one finding at the call's position."""
+        message = rule_message(code, fields, account)
+        self.findings.append(
+            RuntimeFinding(code, message, self.position, definition, defused))
+
+
+def drop_rejected_keywords(check: HazardCheck, args: tuple[Any, ...], kwargs: dict[str, Any],
+                           accepted: set[str]) -> None:
+    """Keras 3: remove from ``kwargs`` the loader settings its method does not take
+    (SLD302), before the call is bound to the method's signature."""
+    rejected = [name for name in KERAS3_REJECTED_KEYWORDS if name in kwargs
+                and name not in accepted]
+    if not rejected:
+        return
+    data = args[0] if args else kwargs.get(check.spec.data)
+    if is_keras_dataset(data):
+        remedy = f"pass them to {type(data).__name__}(...), a PyDataset"
+    elif is_iterator(data):
+        remedy = "remove them: Keras 3 already reads a generator in the background"
+    else:
+        remedy = "they belong on the keras.utils.PyDataset that loads the data"
+    keywords = ", ".join(f"'{name}'" for name in rejected)
+    settings = ", ".join(f"{name}={kwargs.pop(name)!r}" for name in rejected)
+    evidence = f"keras {check.flavour.label} ran this call"
+    check.add("SLD302",
+              {"call": check.spec.name, "keywords": keywords, "evidence": evidence,
+               "remedy": remedy},
+              f"{check.spec.name}() takes no {keywords} in Keras 3 (TypeError); {remedy}",
+              defused=f"called without {settings}")
+
+
+def check_call(check: HazardCheck, call: CallArguments) -> None:
+    """Record the call's hazards in ``check``, defusing ``call`` where Keras would fail."""
+    if check.flavour.keras3:
+        _keras3_hazards(check, call)
+    else:
+        _keras2_hazards(check, call)
+
+
+def _data_arguments(check: HazardCheck, call: CallArguments) -> Iterator[str]:
+    yield check.spec.data
+    if check.spec.modern == "fit" and call.has("validation_data"):
+        yield "validation_data"
+
+
+def _generator_label(value: object) -> tuple[str, str]:
+    """How SLD101/SLD102 name an iterator, and the lint's remedy for it."""
+    if is_plain_generator(value) and value.__name__ != "<genexpr>":  # type: ignore[attr-defined]
+        name = value.__name__  # type: ignore[attr-defined]
+        return f"'{name}'", f"decorate '{name}' with @safeloader.threadsafe_generator"
+    return f"{describe(value)}", "wrap it in safeloader.ThreadSafeIterator(...)"
+
+
+def _keras2_hazards(check: HazardCheck, call: CallArguments) -> None:
+    workers = call.get("workers") or 0
+    processes = bool(call.get("use_multiprocessing")) and workers > 0
+    method = check.spec.name
+    started_processes = False
+    for name in _data_arguments(check, call):
+        value = call.get(name)
+        if is_keras_dataset(value):
+            if processes:
+                started_processes = True
+                _spawn_parity(check, value, f"use_multiprocessing=True, workers={workers}")
+            continue
+        if not is_iterator(value):
+            continue
+        label, remedy = _generator_label(value)
+        safe = is_thread_safe(value)
+        if processes:
+            started_processes = True
+            setting = f"workers={workers}, use_multiprocessing=True"
+            advice = ("set use_multiprocessing=False: its lock already makes it thread-safe"
+                      if safe else f"set use_multiprocessing=False and {remedy}")
+            check.add("SLD102",
+                      {"generator": label, "call": method, "setting": setting,
+                       "remedy": advice},
+                      f"{label} feeds {method}({setting}) to worker processes; {advice}",
+                      definition=definition_of(value),
+                      defused="use_multiprocessing=False"
+                              + ("" if safe else ", the generator behind a lock"))
+            call.set("use_multiprocessing", False)
+            if not safe:
+                call.set(name, ThreadSafeIterator(value))
+        elif workers > 1 and not safe:
+            setting = f"workers={workers}, use_multiprocessing=False"
+            check.add("SLD101",
+                      {"generator": label, "call": method, "setting": setting,
+                       "remedy": remedy},
+                      f"{label} feeds {method}({setting}) from threads but is not "
+                      f"thread-safe; {remedy}",
+                      definition=definition_of(value), defused="the generator behind a lock")
+            call.set(name, ThreadSafeIterator(value))
+    if started_processes:
+        _unguarded(check, "use_multiprocessing=True")
+
+
+def _keras3_hazards(check: HazardCheck, call: CallArguments) -> None:
+    method = check.spec.name
+    for name in _data_arguments(check, call):
+        value = call.get(name)
+        if is_iterator(value) and not isinstance(value, types.GeneratorType):
+            kind = type(value).__name__
+            check.add("SLD303",
+                      {"call": method, "type_name": kind},
+                      f"{method}() got a {kind} object, an iterator that is not a generator: "
+                      f"Keras 3 rejects it (ValueError: Unrecognized data type); pass the "
+                      f"generator itself (Keras 3 reads it from one thread), or "
+                      f"safeloader.ThreadSafeIterator(...), which Keras 3 accepts",
+                      definition=definition_of(value),
+                      defused="the iterator wrapped in a generator")
+            call.set(name, _generator_over(value))
+        elif is_keras_dataset(value) and name == check.spec.data:
+            _keras3_dataset(check, call, value)
+    for name in (check.spec.steps, "validation_steps"):
+        steps = call.get(name) if call.has(name) else None
+        if isinstance(steps, float):
+            check.add("SLD305",
+                      {"call": method, "keyword": name, "value": repr(steps)},
+                      f"{method}({name}={steps!r}): Keras 3 wants an int (TypeError); "
+                      f"pass int({name})", defused=f"{name}={int(steps)}")
+            call.set(name, int(steps))
+
+
+def _keras3_dataset(check: HazardCheck, call: CallArguments, dataset: Any) -> None:
+    """SLD306, and the spawn checks of a PyDataset that starts worker processes."""
+    steps = call.get(check.spec.steps)
+    try:
+        length = len(dataset)
+    except (TypeError, NotImplementedError):
+        length = None
+    if check.spec.modern == "fit" and isinstance(steps, int) and length is not None \
+            and steps > length:
+        name = type(dataset).__name__
+        check.add("SLD306",
+                  {"call": check.spec.name, "steps": str(steps), "length": str(length),
+                   "class_name": name},
+                  f"{check.spec.name}(steps_per_epoch={steps}) with a {name} of {length} "
+                  f"batches: Keras 3 ends each epoch after {length} batches (Keras 2 looped "
+                  f"the Sequence); pass steps_per_epoch=len(dataset) or fewer",
+                  definition=definition_of(dataset))
+    workers = getattr(dataset, "workers", 1) or 0
+    if getattr(dataset, "use_multiprocessing", False) and workers > 0:
+        setting = f"{type(dataset).__name__}(..., use_multiprocessing=True)"
+        _spawn_parity(check, dataset, f"workers={workers}, use_multiprocessing=True")
+        _unguarded(check, setting)
+
+
+def _generator_over(iterator: Any) -> Iterator[Any]:
+    yield from iterator
+
+
+def _spawn_parity(check: HazardCheck, dataset: object, setting: str) -> None:
+    """SLD102 for a dataset bound for worker processes that spawn could not send."""
+    if not check.spawn:
+        return
+    problem = spawn_problem(dataset)
+    if problem is None:
+        return
+    fields: dict[str, str] = {}
+    if problem.type_name.startswith("generator"):  # SLD102's own case: the lint's words fit
+        fields = {"generator": f"'{problem.path}'", "call": check.spec.name,
+                  "setting": setting,
+                  "remedy": "open it inside __getitem__, or use threads "
+                            "(use_multiprocessing=False)"}
+    check.add("SLD102", fields, str(problem), definition=definition_of(dataset))
+
+
+def _unguarded(check: HazardCheck, setting: str) -> None:
+    """SLD103 when the call runs from the script's module level, outside the guard."""
+    if not check.spawn:
+        return
+    start = unguarded_start(check.script)
+    if start is None:
+        return
+    check.add("SLD103", {"call": check.spec.name, "setting": setting},
+              f"{check.spec.name}({setting}) starts worker processes from module top "
+              f"level without an 'if __name__ == \"__main__\":' guard",
+              definition=start)
