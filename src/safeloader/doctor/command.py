@@ -8,6 +8,7 @@ import json
 import os
 import sys
 
+from safeloader.doctor.interrupts import ctrl_c_handled, end_worker_processes
 from safeloader.doctor.options import DEFAULT_STEPS, DEFAULT_WARMUP, DoctorOptions
 from safeloader.doctor.report import EXIT_ERROR, exit_status, render_text, to_json
 from safeloader.doctor.runner import run_doctor
@@ -67,8 +68,10 @@ def run_command(args: argparse.Namespace) -> int:
                             spawn=not args.no_spawn, max_input_bound=args.max_input_bound)
     script_output = contextlib.redirect_stdout(sys.stderr) if args.json \
         else contextlib.nullcontext()
-    with script_output:
+    with script_output, ctrl_c_handled():
         run = run_doctor(options, args.script_args)
+    if run.status == "interrupted":
+        end_worker_processes()
     sys.stdout.flush()
     if run.traceback:
         print(run.traceback, file=sys.stderr, end="", flush=True)

@@ -115,8 +115,8 @@ def _table(site: CallSiteReport) -> list[tuple[str, str]]:
     elif site.feed_kind == "arrays":
         rows.append(("input alone", "in memory"))
     share = measurement.input_bound
-    rows.append(("input_bound", f"{share:.2f}" if share is not None
-                 else f"not measured: {measurement.not_measured}"))
+    why = measurement.not_measured or "the call did not finish"
+    rows.append(("input_bound", f"{share:.2f}" if share is not None else f"not measured: {why}"))
     return rows
 
 
@@ -151,8 +151,10 @@ def render_text(run: DoctorRun) -> str:
     hazards = sum(len(site.findings) for site in run.sites)
     sites = f"{len(run.sites)} call site" + ("s" if len(run.sites) != 1 else "")
     summary = f"{sites}, {hazards} hazard" + ("s" if hazards != 1 else "")
-    if run.status != "completed":
-        summary += f"; the script {run.status}" + (f": {run.error}" if run.error else "")
+    if run.status == "failed":
+        summary += "; the script failed" + (f": {run.error}" if run.error else "")
+    elif run.status == "interrupted":
+        summary += "; the script was interrupted (Ctrl-C)"
     lines += ["", summary + "."]
     if run.status == "failed":
         lines += [f"Note: {note}; the failure may come from that." for note in run.notes]

@@ -168,7 +168,8 @@ class DoctorSession:
         warmup = self.options.warmup + 2 * _queue_depth(flavour, call, feed)
         cap = warmup + self.options.steps
         if feed.kind == "arrays" and call.has("batch_size") and call.get("batch_size") is None:
-            call.set("batch_size", DEFAULT_BATCH_SIZE)  # else Keras stretches batches to fit the cap
+            # Keras would stretch the batches to cover the data in the capped steps.
+            call.set("batch_size", DEFAULT_BATCH_SIZE)
         if spec.modern == "predict":
             self.run.add_note(f"{spec.name} at {position} returns the predictions of at most "
                               f"{cap} batches under the doctor's cap")
