@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -82,18 +83,24 @@ def preserved_state(model: Any) -> Iterator[None]:
 
 def ceiling_step_seconds(
     method: Callable[..., Any], model: Any, mode: str, batch: Any, *,
-    callback_base: type, use_tf_data: bool, warmup: int, steps: int,
+    callback_base: type, use_tf_data: bool, verbose: Any, warmup: int, steps: int,
 ) -> float | None:
     """Run ``method`` (an unwrapped ``fit``/``evaluate``/``predict``) of ``model`` on
-    ``batch`` repeated; return its steady step time, or ``None`` if too few steps ran."""
+    ``batch`` repeated; return its steady step time, or ``None`` if too few steps ran.
+
+    ``verbose`` is the call's: Keras' progress bar is part of the loop in the
+    call and in its ceiling alike; here it writes to ``os.devnull``.
+    """
     times = StepTimes()
-    end_clock, begin_clock = step_clocks(callback_base, mode, times)
-    options: dict[str, Any] = {"verbose": 0, "callbacks": [end_clock, begin_clock]}
+    options: dict[str, Any] = {"verbose": verbose,
+                               "callbacks": list(step_clocks(callback_base, mode, times))}
+    total = warmup + steps + 1  # the last step's cycle ends at none
     if mode == "train":
-        options.update(epochs=1, steps_per_epoch=warmup + steps, shuffle=False)
+        options.update(epochs=1, steps_per_epoch=total, shuffle=False)
     else:
-        options.update(steps=warmup + steps)
-    with preserved_state(model):
+        options.update(steps=total)
+    with preserved_state(model), open(os.devnull, "w") as nowhere, \
+            contextlib.redirect_stdout(nowhere):
         method(model, repeated_batch(batch, use_tf_data), **options)
     window = steady_window(times, warmup, steps)
     return window.step_seconds if window is not None else None

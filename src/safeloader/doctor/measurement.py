@@ -1,100 +1,144 @@
 """Step times and the share of step time spent waiting for input.
 
-A Keras step (``train_function`` and its kin) takes the next batch and runs
-the model on it; the time from the hook just before it to the hook just
-after it is the step's time: the wait for input plus the compute. The same
-steps fed one cached batch take the compute alone (the *ceiling*: input then
-costs nothing). The share of step time spent waiting for input is therefore
+A Keras step cycle takes the next batch and runs the model on it. Timed from
+one step's start to the next one's (the user's callbacks left out, see
+:mod:`~safeloader.doctor.clocks`), it is the wait for input plus the
+compute. The same steps fed one cached batch take the compute alone (the
+*ceiling*: input then costs nothing). The share of step time spent waiting
+for input is therefore
 
     input_bound = 1 - ceiling_step / step = (step - ceiling_step) / step,
 
 clamped to [0, 1]. It is measured on steady steps: the first ``warmup``
 batches of a call (tracing the step, starting the pipeline's threads and
-workers, draining what they prepared meanwhile) are left out.
+workers, draining what they prepared meanwhile) are left out. Both step
+times are medians: a busy machine delays some steps of either run at
+random, and the median is the typical step in spite of them. A source that
+is slow only now and then (one batch in ten) is therefore under-read; such a
+window is marked uneven (its mean step well above its median) and the report
+says so.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True)
-class Execution:
-    """One call of the step function: the batches it covered and when it ran."""
+@dataclass
+class Step:
+    """The four stamps of one step (one call of the step function: ``batches``
+    batches under ``steps_per_execution``), ``None`` until taken."""
 
     first_batch: int
-    last_batch: int
-    started: float
-    ended: float
+    begin_first: float  # the first clock's begin hook: the cycle starts
+    begin_last: float | None = None  # the last clock's: the step function comes next
+    end_first: float | None = None  # the first clock's end hook: the function returned
+    end_last: float | None = None  # the last clock's: the user's end hooks are done
+    last_batch: int | None = None
 
     @property
     def batches(self) -> int:
-        """How many batches the call took (``steps_per_execution``)."""
-        return self.last_batch - self.first_batch + 1
+        """How many batches the step took."""
+        return (self.last_batch if self.last_batch is not None else self.first_batch) \
+            - self.first_batch + 1
+
+    @property
+    def callbacks_seconds(self) -> float:
+        """Time in the user's callbacks at this step (between the two clocks)."""
+        begin = end = 0.0
+        if self.begin_last is not None:
+            begin = self.begin_last - self.begin_first
+        if self.end_first is not None and self.end_last is not None:
+            end = self.end_last - self.end_first
+        return begin + end
 
 
 @dataclass
 class StepTimes:
     """What the step clocks saw in one ``fit``/``evaluate``/``predict`` call."""
 
-    executions: list[Execution] = field(default_factory=list)
-    _open: tuple[int, float] | None = field(default=None, init=False, repr=False)
+    steps: list[Step] = field(default_factory=list)
 
-    def begin(self, batch: int) -> None:
-        """The hook just before a step: remember its first batch and the time."""
-        self._open = (batch, time.perf_counter())
+    def stamp_begin(self, batch: int, first: bool) -> None:
+        """A begin hook ran: the first clock opens a step, the last one stamps it."""
+        now = time.perf_counter()
+        if first:
+            self.steps.append(Step(batch, now))
+        elif self.steps:
+            self.steps[-1].begin_last = now
 
-    def end(self, batch: int) -> None:
-        """The hook just after a step: close the execution opened by :meth:`begin`."""
-        ended = time.perf_counter()
-        if self._open is None:
+    def stamp_end(self, batch: int, first: bool) -> None:
+        """An end hook ran: stamp the open step."""
+        now = time.perf_counter()
+        if not self.steps:
             return
-        first, started = self._open
-        self._open = None
-        self.executions.append(Execution(first, max(batch, first), started, ended))
+        step = self.steps[-1]
+        if first:
+            step.end_first, step.last_batch = now, max(batch, step.first_batch)
+        else:
+            step.end_last = now
+
+    def batches(self) -> int:
+        """Batches run in all."""
+        return sum(step.batches for step in self.steps)
 
 
 @dataclass(frozen=True)
 class Window:
-    """The steady part of a call: per-batch step time and throughput."""
+    """The steady part of a call: per-batch step times and throughput."""
 
     batches: int
     warmup: int
-    step_seconds: float  # inside the step function, per batch
-    wall_seconds: float  # from the first step's start to the last one's end, per batch
+    step_seconds: float  # the typical (median) step, per batch, the user's callbacks left out
+    mean_step_seconds: float  # the mean of the same
+    wall_seconds: float  # per batch, everything included
 
     @property
     def steps_per_second(self) -> float:
-        """Batches per second over the window, hooks and callbacks included."""
+        """Batches per second over the window, callbacks included."""
         return 1.0 / self.wall_seconds if self.wall_seconds > 0 else math.inf
+
+    @property
+    def uneven(self) -> bool:
+        """Whether the mean step is well above the typical one (rare slow batches)."""
+        return self.mean_step_seconds > UNEVEN_RATIO * self.step_seconds
 
 
 #: Fewest batches a window may hold; fewer give no figure.
 MIN_BATCHES = 3
+#: A mean step this many times the typical one makes a window uneven.
+UNEVEN_RATIO = 1.25
 
 
 def steady_window(times: StepTimes, warmup: int, limit: int) -> Window | None:
     """The window of at most ``limit`` batches after ``warmup`` warm-up batches.
 
-    A call that ran too few batches for that (a dataset shorter than the
-    warm-up) is measured from its second batch on: only tracing is left out.
-    ``None`` when even that leaves fewer than :data:`MIN_BATCHES` batches.
+    A step's cycle runs from its start to the next step's start, so the last
+    step of a call is never in a window. A call that ran too few batches for
+    that (a dataset shorter than the warm-up) is measured from its second
+    batch on: only tracing is left out. ``None`` when even that leaves fewer
+    than :data:`MIN_BATCHES` batches.
     """
+    cycles = list(zip(times.steps, times.steps[1:]))
     for skip in (warmup, 1):
-        chosen: list[Execution] = []
-        for execution in times.executions:
-            if execution.first_batch < skip:
+        per_batch: list[float] = []
+        batches = 0
+        wall = 0.0
+        for step, following in cycles:
+            if step.first_batch < skip:
                 continue
-            if sum(e.batches for e in chosen) >= limit:
+            if batches >= limit:
                 break
-            chosen.append(execution)
-        batches = sum(e.batches for e in chosen)
+            cycle = following.begin_first - step.begin_first
+            batches += step.batches
+            wall += cycle
+            per_batch += [(cycle - step.callbacks_seconds) / step.batches] * step.batches
         if batches >= MIN_BATCHES:
-            inside = sum(e.ended - e.started for e in chosen)
-            wall = chosen[-1].ended - chosen[0].started
-            return Window(batches, skip, inside / batches, wall / batches)
+            return Window(batches, skip, statistics.median(per_batch),
+                          statistics.fmean(per_batch), wall / batches)
     return None
 
 
@@ -110,7 +154,7 @@ class InputAlone:
     """The input's own cost per batch, and how it was measured."""
 
     seconds_per_batch: float
-    how: str  # e.g. "next() on the generator during the run, one thread"
+    how: str  # e.g. "next() on it during the run, one thread"
 
 
 @dataclass

@@ -166,7 +166,7 @@ class DoctorSession:
         check_call(check, call)
         site.add_findings(check.findings)
         warmup = self.options.warmup + 2 * _queue_depth(flavour, call, feed)
-        cap = warmup + self.options.steps
+        cap = warmup + self.options.steps + 1  # the last step's cycle ends at none
         if feed.kind == "arrays" and call.has("batch_size") and call.get("batch_size") is None:
             # Keras would stretch the batches to cover the data in the capped steps.
             call.set("batch_size", DEFAULT_BATCH_SIZE)
@@ -195,7 +195,7 @@ class DoctorSession:
                  feed: Feed, times: StepTimes, warmup: int) -> Measurement:
         measurement = Measurement(window=steady_window(times, warmup, self.options.steps))
         if measurement.window is None:
-            ran = sum(execution.batches for execution in times.executions)
+            ran = times.batches()
             measurement.not_measured = f"too few steps ran ({ran})"
             return measurement
         try:
@@ -208,8 +208,8 @@ class DoctorSession:
             measurement.ceiling_seconds = ceiling_step_seconds(
                 self._originals[(flavour.package, spec.modern)], model, MODES[spec.modern],
                 batch, callback_base=flavour.callback_base,
-                use_tf_data=flavour.backend == "tensorflow", warmup=CEILING_WARMUP,
-                steps=self.options.steps)
+                use_tf_data=flavour.backend == "tensorflow", verbose=call.get("verbose"),
+                warmup=CEILING_WARMUP, steps=self.options.steps)
         except Exception as error:  # noqa: BLE001 - measuring must not break the script
             measurement.not_measured = f"{type(error).__name__}: {error}"
         return measurement
