@@ -1,0 +1,251 @@
+"""``safeloader doctor`` on real Keras 3 scripts, each run once in a subprocess.
+
+One clean script (its own arguments, three calls of known input and compute
+costs, a spawn-safe PyDataset in worker processes under the ``__main__``
+guard) and one hazardous script (the loader settings on ``fit``, a
+hand-written iterator, a spawn-unsafe PyDataset started at module level).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("keras")
+pytest.importorskip("tensorflow")
+
+from doctor_helpers import calls_by_line, codes_at, line_of, run_doctor, write_script  # noqa: E402
+
+#: The measured costs: a generator sleeping INPUT s a batch, a model sleeping COMPUTE s a step.
+INPUT, COMPUTE, MIDDLE = 0.04, 0.03, 0.02
+
+CLEAN = f"""
+    import argparse
+    import sys
+    import time
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+
+    def batches(cost):
+        rng = np.random.default_rng(0)
+        while True:
+            time.sleep(cost)
+            yield rng.random((16, 4), dtype=np.float32), rng.random((16, 1), dtype=np.float32)
+
+
+    class Compute(keras.layers.Layer):
+        def __init__(self, cost, **kwargs):
+            super().__init__(**kwargs)
+            self.cost = cost
+
+        def call(self, x):
+            def work(t):
+                time.sleep(self.cost)
+                return t
+
+            if not self.cost:
+                return x
+            y = tf.py_function(work, [x], x.dtype)
+            y.set_shape(x.shape)
+            return y
+
+
+    class Frames(keras.utils.PyDataset):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.rows = 16
+
+        def __len__(self):
+            return 1000
+
+        def __getitem__(self, index):
+            return np.zeros((self.rows, 4), "float32"), np.zeros((self.rows, 1), "float32")
+
+
+    def model(cost):
+        net = keras.Sequential([keras.Input((4,)), Compute(cost), keras.layers.Dense(1)])
+        net.compile(optimizer="sgd", loss="mse")
+        return net
+
+
+    def main():
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--epochs", type=int, required=True)
+        args = parser.parse_args()
+        print("own arguments:", sys.argv[1:], "name:", __name__, "path:", sys.path[0])
+        model(0).fit(batches({INPUT}), steps_per_epoch=500, epochs=args.epochs, verbose=0)  # @input
+        model({COMPUTE}).fit(batches(0), steps_per_epoch=500, epochs=args.epochs, verbose=0)  # @compute
+        model({MIDDLE}).fit(batches({INPUT}), steps_per_epoch=500, epochs=args.epochs)  # @middle
+        frames = Frames(workers=2, use_multiprocessing=True)
+        model(0).fit(frames, epochs=args.epochs, verbose=0)  # @processes
+
+
+    if __name__ == "__main__":
+        main()
+"""
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory):
+    script = write_script(tmp_path_factory.mktemp("keras3"), "train.py", CLEAN)
+    return script, run_doctor(script, "--epochs", "100", options=("--json",))
+
+
+def test_the_script_runs_as_main_with_its_own_arguments(clean_run):
+    script, result = clean_run
+    assert result.returncode == 0, result.stderr
+    assert f"own arguments: ['--epochs', '100'] name: __main__ path: {script.parent}" \
+        in result.stderr  # with --json the script's output goes to stderr
+    document = __import__("json").loads(result.stdout)
+    assert document["argv"] == ["--epochs", "100"]
+    assert document["status"] == "completed"
+    assert document["keras"].startswith("3.") and document["keras"].endswith("(tensorflow)")
+
+
+def test_each_call_runs_a_capped_epoch_and_is_reported_at_its_line(clean_run):
+    script, result = clean_run
+    calls = calls_by_line(result)
+    lines = [line_of(script, name) for name in ("input", "compute", "middle", "processes")]
+    assert sorted(calls) == lines
+    for line in lines[:3]:
+        call = calls[line]
+        assert (call["file"], call["method"], call["calls"]) == ("train.py", "fit", 1)
+        assert call["steps"] == 20 and call["warmup"] == 5
+        assert call["data"] == {"kind": "generator", "name": "generator batches()",
+                                "definition": {"file": "train.py", "line": 10}}
+        assert call["findings"] == []
+
+
+def test_input_bound_is_within_a_tenth_of_the_truth_at_both_ends_and_between(clean_run):
+    script, result = clean_run
+    calls = calls_by_line(result)
+    # a generator of 40 ms a batch, a model of well under 1 ms: nearly all waiting
+    input_bound = calls[line_of(script, "input")]
+    assert input_bound["input_bound"] >= 0.9 - 0.1
+    assert input_bound["input_seconds_per_batch"] == pytest.approx(INPUT, rel=0.5)
+    assert "sharded_generator" in input_bound["advice"]
+    # an instant generator, a model of 30 ms a step: no waiting
+    compute = calls[line_of(script, "compute")]
+    assert compute["input_bound"] <= 0.1
+    assert compute["compute_seconds"] == pytest.approx(COMPUTE, rel=0.5)
+    assert "keeps up" in compute["advice"]
+    # 40 ms of input read in the background while a 20 ms step runs: (40 - 20) / 40
+    middle = calls[line_of(script, "middle")]
+    assert middle["input_bound"] == pytest.approx((INPUT - MIDDLE) / INPUT, abs=0.1)
+
+
+def test_a_guarded_spawn_safe_pydataset_in_processes_gives_no_finding(clean_run):
+    script, result = clean_run
+    call = calls_by_line(result)[line_of(script, "processes")]
+    assert call["data"]["kind"] == "dataset"
+    assert call["data"]["name"] == "Frames (workers=2, use_multiprocessing=True)"
+    assert call["warmup"] == 25  # 5, plus twice the workers' queue of 10
+    assert call["findings"] == []
+
+
+HAZARDS = """
+    import threading
+
+    import keras
+    import numpy as np
+
+
+    def batches():
+        while True:
+            yield np.zeros((8, 4), "float32"), np.zeros((8, 1), "float32")
+
+
+    class LockedIter:  # @locked_class
+        def __init__(self, iterator):
+            self.iterator = iterator
+            self.lock = threading.Lock()
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            with self.lock:
+                return next(self.iterator)
+
+
+    class Frames(keras.utils.PyDataset):  # @frames_class
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.stream = batches()
+
+        def __len__(self):
+            return 100
+
+        def __getitem__(self, index):
+            return np.zeros((8, 4), "float32"), np.zeros((8, 1), "float32")
+
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(batches(), steps_per_epoch=50, workers=4, verbose=0)  # @workers
+    model.fit(LockedIter(batches()), steps_per_epoch=50.0, verbose=0)  # @locked
+    model.fit(Frames(workers=2, use_multiprocessing=True), verbose=0)  # @frames
+    print("the script went on to its end")
+"""
+
+
+@pytest.fixture(scope="module")
+def hazards_run(tmp_path_factory):
+    script = write_script(tmp_path_factory.mktemp("keras3_hazards"), "train.py", HAZARDS)
+    return script, run_doctor(script, options=("--json",))
+
+
+def test_keras3_rejections_become_findings_and_the_run_goes_on(hazards_run):
+    script, result = hazards_run
+    assert result.returncode == 1, result.stderr
+    assert "the script went on to its end" in result.stderr
+    assert "Traceback" not in result.stderr
+    calls = calls_by_line(result)
+    workers = line_of(script, "workers")
+    assert codes_at(calls[workers]) == [("SLD302", workers, None)]
+    finding = calls[workers]["findings"][0]
+    assert "'workers'" in finding["message"] and "Keras 3" in finding["message"]
+    assert "in the background" in finding["message"]  # the remedy for a generator
+    assert finding["defused"] == "called without workers=4"
+    locked = line_of(script, "locked")
+    assert codes_at(calls[locked]) == [("SLD303", locked, line_of(script, "locked_class")),
+                                       ("SLD305", locked, None)]
+    messages = " ".join(f["message"] for f in calls[locked]["findings"])
+    assert "LockedIter" in messages and "steps_per_epoch=50.0" in messages
+    assert calls[locked]["steps"] == 20  # it trained, wrapped in a generator
+
+
+def test_spawn_parity_names_the_attribute_and_the_missing_guard(hazards_run):
+    script, result = hazards_run
+    frames = line_of(script, "frames")
+    call = calls_by_line(result)[frames]
+    assert codes_at(call) == [("SLD102", frames, line_of(script, "frames_class")),
+                              ("SLD103", frames, frames)]
+    spawn, guard = sorted(call["findings"], key=lambda finding: finding["code"])
+    assert "'Frames.stream'" in spawn["message"]
+    assert "__main__" in guard["message"]
+
+
+def test_no_spawn_skips_spawn_parity(tmp_path):
+    import keras
+
+    from safeloader.doctor.arguments import CallArguments
+    from safeloader.doctor.callsite import SourcePosition
+    from safeloader.doctor.flavours import Flavour
+    from safeloader.doctor.hazards import HazardCheck, check_call
+
+    from doctor_datasets import StreamFrames
+    flavour = Flavour("keras", keras)
+    fit = next(spec for spec in flavour.methods if spec.name == "fit")
+    found = {}
+    for spawn in (True, False):
+        check = HazardCheck(flavour, fit, SourcePosition("train.py", 9), spawn,
+                            str(tmp_path / "train.py"))
+        data = StreamFrames(workers=2, use_multiprocessing=True)
+        check_call(check, CallArguments(keras.Model.fit, object(), (data,), {}))
+        found[spawn] = [(finding.code, finding.message) for finding in check.findings]
+    assert [code for code, _ in found[True]] == ["SLD102"]
+    assert "'StreamFrames.stream'" in found[True][0][1]
+    assert found[False] == []
