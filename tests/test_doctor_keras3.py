@@ -15,8 +15,10 @@ pytest.importorskip("tensorflow")
 
 from doctor_helpers import calls_by_line, codes_at, line_of, run_doctor, write_script  # noqa: E402
 
-#: The measured costs: a generator sleeping INPUT s a batch, a model sleeping COMPUTE s a step.
-INPUT, COMPUTE, MIDDLE = 0.04, 0.03, 0.02
+#: The costs, in seconds: a generator sleeping INPUT a batch; a model sleeping COMPUTE a
+#: step; the middle case, a generator of SLOW_INPUT and a model of HALF. Long enough that
+#: a busy machine's few milliseconds of scheduling delay stay well under a tenth.
+INPUT, COMPUTE, SLOW_INPUT, HALF = 0.04, 0.06, 0.06, 0.03
 
 CLEAN = f"""
     import argparse
@@ -75,9 +77,10 @@ CLEAN = f"""
         parser.add_argument("--epochs", type=int, required=True)
         args = parser.parse_args()
         print("own arguments:", sys.argv[1:], "name:", __name__, "path:", sys.path[0])
-        model(0).fit(batches({INPUT}), steps_per_epoch=500, epochs=args.epochs, verbose=0)  # @input
-        model({COMPUTE}).fit(batches(0), steps_per_epoch=500, epochs=args.epochs, verbose=0)  # @compute
-        model({MIDDLE}).fit(batches({INPUT}), steps_per_epoch=500, epochs=args.epochs)  # @middle
+        steps = dict(steps_per_epoch=500, epochs=args.epochs)
+        model(0).fit(batches({INPUT}), verbose=0, **steps)  # @input
+        model({COMPUTE}).fit(batches(0), verbose=0, **steps)  # @compute
+        model({HALF}).fit(batches({SLOW_INPUT}), **steps)  # @middle
         frames = Frames(workers=2, use_multiprocessing=True)
         model(0).fit(frames, epochs=args.epochs, verbose=0)  # @processes
 
@@ -126,14 +129,14 @@ def test_input_bound_is_within_a_tenth_of_the_truth_at_both_ends_and_between(cle
     assert input_bound["input_bound"] >= 0.9 - 0.1
     assert input_bound["input_seconds_per_batch"] == pytest.approx(INPUT, rel=0.5)
     assert "sharded_generator" in input_bound["advice"]
-    # an instant generator, a model of 30 ms a step: no waiting
+    # an instant generator, a model of 60 ms a step: no waiting
     compute = calls[line_of(script, "compute")]
     assert compute["input_bound"] <= 0.1
     assert compute["compute_seconds"] == pytest.approx(COMPUTE, rel=0.5)
     assert "keeps up" in compute["advice"]
-    # 40 ms of input read in the background while a 20 ms step runs: (40 - 20) / 40
+    # 60 ms of input read in the background while a 30 ms step runs: (60 - 30) / 60
     middle = calls[line_of(script, "middle")]
-    assert middle["input_bound"] == pytest.approx((INPUT - MIDDLE) / INPUT, abs=0.1)
+    assert middle["input_bound"] == pytest.approx((SLOW_INPUT - HALF) / SLOW_INPUT, abs=0.1)
 
 
 def test_a_guarded_spawn_safe_pydataset_in_processes_gives_no_finding(clean_run):
