@@ -1,6 +1,6 @@
 """Run the user's script as ``python SCRIPT ARGS`` would, under the instruments.
 
-The script runs in this process, as the module ``__main__`` (``runpy``),
+The script runs in this process, as the module ``__main__``,
 with ``sys.argv`` set to ``[SCRIPT, *ARGS]`` and ``sys.path[0]`` to the
 script's directory, so its imports, its argument parsing and its
 ``if __name__ == "__main__":`` block behave as they would without the
@@ -14,18 +14,18 @@ as Python prints it, less the doctor's own frames); Ctrl-C interrupts.
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
-import runpy
 import sys
 import traceback
+import types
 from typing import Sequence
 
 from safeloader.doctor.options import DoctorOptions
 from safeloader.doctor.results import DoctorRun
 from safeloader.doctor.session import DoctorSession
 
-_HIDDEN = (os.path.dirname(os.path.abspath(__file__)) + os.sep,
-           os.path.abspath(runpy.__file__), "<frozen runpy>")
+_HIDDEN = (os.path.dirname(os.path.abspath(__file__)) + os.sep,)
 
 
 def run_doctor(options: DoctorOptions, argv: Sequence[str] = ()) -> DoctorRun:
@@ -41,8 +41,7 @@ def run_doctor(options: DoctorOptions, argv: Sequence[str] = ()) -> DoctorRun:
         sys.path.append(script_dir)
     session.install()
     try:
-        # Python runs a script under its absolute path (its frames, its __file__).
-        runpy.run_path(os.path.abspath(options.script), run_name="__main__")
+        run_as_main(options.script)
     except SystemExit as exit_:
         _record_exit(run, exit_)
     except KeyboardInterrupt:
@@ -56,6 +55,30 @@ def run_doctor(options: DoctorOptions, argv: Sequence[str] = ()) -> DoctorRun:
         sys.argv = saved_argv
         sys.path[:] = saved_path
     return run
+
+
+def run_as_main(script: str) -> None:
+    """Execute ``script`` as the module ``__main__``, as ``python SCRIPT`` does.
+
+    Not ``runpy.run_path``: it sets ``sys.argv[0]`` to the path it runs, and
+    Python keeps the path as typed there while it runs the code under the
+    absolute path (the ``__file__`` and the frames a traceback shows).
+    """
+    path = os.path.abspath(script)
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__cached__ = None  # type: ignore[attr-defined]
+    main.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
+    main.__spec__ = None
+    with open(path, "rb") as source:
+        code = compile(source.read(), path, "exec", dont_inherit=True)
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = main  # for pickle, and for spawned workers to find the script
+    try:
+        exec(code, main.__dict__)  # noqa: S102 - running the user's script is the point
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
 
 
 def _record_exit(run: DoctorRun, exit_: SystemExit) -> None:
@@ -73,8 +96,8 @@ def _record_exit(run: DoctorRun, exit_: SystemExit) -> None:
 
 
 def script_traceback(error: BaseException) -> str:
-    """``error``'s traceback as ``python SCRIPT`` would print it: the frames of
-    ``runpy`` and of the doctor left out, chained exceptions kept."""
+    """``error``'s traceback as ``python SCRIPT`` would print it: the doctor's frames
+    left out, chained exceptions kept."""
     report = traceback.TracebackException.from_exception(error)
     _hide_frames(report, set())
     return "".join(report.format())
