@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from safeloader import ThreadSafeIterator, sharded_generator, threadsafe_generator
-from safeloader.doctor.callsite import SourcePosition, find_call_site
+from safeloader.doctor.callsite import find_call_site
 from safeloader.doctor.feeds import classify, definition_of, describe, is_thread_safe
 from safeloader.doctor.flavours import _capped, known_batches
 from safeloader.doctor.import_hook import PostImportHook
