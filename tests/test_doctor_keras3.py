@@ -252,3 +252,84 @@ def test_no_spawn_skips_spawn_parity(tmp_path):
     assert [code for code, _ in found[True]] == ["SLD102"]
     assert "'StreamFrames.stream'" in found[True][0][1]
     assert found[False] == []
+
+
+def test_an_in_process_run_puts_keras_argv_and_warnings_back(tmp_path):
+    import sys
+    import warnings
+
+    import keras
+
+    from safeloader.doctor import DoctorOptions, run_doctor
+
+    before = (keras.Model.fit, keras.Model.predict, sys.argv[:], sys.path[:],
+              warnings.filters[:], sys.modules["__main__"])
+    script = write_script(tmp_path, "tiny.py", """
+        import keras
+        import numpy as np
+
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        history = model.fit(np.zeros((4000, 2)), np.zeros((4000, 1)), epochs=50, verbose=0)
+        assert len(history.history["loss"]) == 1, "one epoch"
+        assert model.optimizer.iterations.numpy() == 26, "warm-up, steps, and one to close"
+        assert model.history is history
+    """)
+    run = run_doctor(DoctorOptions(str(script)), ["--flag"])
+    assert (run.status, run.error) == ("completed", None)
+    assert [(site.method, site.feed_kind) for site in run.sites] == [("fit", "arrays")]
+    assert run.sites[0].measurement.input_bound is not None
+    after = (keras.Model.fit, keras.Model.predict, sys.argv, sys.path, warnings.filters,
+             sys.modules["__main__"])
+    assert all(a is b or a == b for a, b in zip(before, after))
+    assert "fit" not in keras.Model.__dict__
+
+
+def test_the_ceiling_leaves_the_model_as_it_found_it():
+    import keras
+    import numpy as np
+
+    from safeloader.doctor.ceiling import ceiling_step_seconds
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization(),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 3), dtype=np.float32), rng.random((64, 1), dtype=np.float32)
+    history = model.fit(x, y, epochs=1, verbose=0)
+    state = [v.numpy() for v in (*model.variables, *model.optimizer.variables)]
+    metrics = model.get_metrics_result()
+    seconds = ceiling_step_seconds(keras.Model.fit, model, "train", (x[:8], y[:8]),
+                                   callback_base=keras.callbacks.Callback, use_tf_data=True,
+                                   verbose=0, warmup=2, steps=4)
+    assert seconds is not None and seconds > 0
+    after = [v.numpy() for v in (*model.variables, *model.optimizer.variables)]
+    assert all(np.array_equal(a, b) for a, b in zip(state, after))
+    assert model.history is history
+    assert model.get_metrics_result() == metrics
+
+
+def test_keras3_on_jax_when_jax_is_installed(tmp_path):
+    pytest.importorskip("jax")
+    script = write_script(tmp_path, "train.py", """
+        import time
+
+        import keras
+        import numpy as np
+
+
+        def batches():
+            while True:
+                time.sleep(0.03)
+                yield np.zeros((8, 4), "float32"), np.zeros((8, 1), "float32")
+
+
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(batches(), steps_per_epoch=100, epochs=5, verbose=0)  # @fit
+    """)
+    result = run_doctor(script, options=("--json",), env={"KERAS_BACKEND": "jax"})
+    assert result.returncode == 0, result.stderr
+    assert __import__("json").loads(result.stdout)["keras"].endswith("(jax)")
+    call = calls_by_line(result)[line_of(script, "fit")]
+    assert call["input_bound"] >= 0.8  # JAX pulls the generator in Python, between steps

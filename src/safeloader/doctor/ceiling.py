@@ -20,7 +20,6 @@ import itertools
 import os
 from typing import Any, Callable, Iterator
 
-import numpy as np
 
 from safeloader.doctor.clocks import step_clocks
 from safeloader.doctor.measurement import StepTimes, steady_window
@@ -69,7 +68,7 @@ def _state_variables(model: Any) -> list[Any]:
 def preserved_state(model: Any) -> Iterator[None]:
     """Put the model's variables, ``history`` and ``stop_training`` back on leaving."""
     variables = _state_variables(model)
-    values = [np.array(variable) for variable in variables]
+    values = [variable.numpy() for variable in variables]
     attributes = {name: getattr(model, name) for name in ("history", "stop_training")
                   if hasattr(model, name)}
     try:
