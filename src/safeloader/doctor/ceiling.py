@@ -20,7 +20,6 @@ import itertools
 import os
 from typing import Any, Callable, Iterator
 
-
 from safeloader.doctor.clocks import step_clocks
 from safeloader.doctor.measurement import StepTimes, steady_window
 
