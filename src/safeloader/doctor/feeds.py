@@ -139,6 +139,8 @@ def definition_of(obj: object) -> SourcePosition | None:
     """Where ``obj`` was defined: a generator's function, an object's class."""
     if type(obj) is ThreadSafeIterator:
         return definition_of(obj.source)
+    if type(obj).__module__.startswith("safeloader."):
+        return None  # safeloader's own classes: not where the user's data comes from
     code = getattr(obj, "gi_code", None)
     if isinstance(code, types.CodeType):
         return SourcePosition(shown_path(code.co_filename), code.co_firstlineno)
@@ -199,7 +201,9 @@ class Feed:
                 return None, None
             durations = self.items.durations
             steady = durations[2:] if len(durations) > 4 else durations  # Keras peeks 1-2 first
-            how = "next() on it during the run, one thread"
+            how = "time in next() during the run"
+            if isinstance(self.obj, ShardedGenerator):
+                how += ", the shards reading ahead"
             return InputAlone(sum(steady) / len(steady), how), self.items.last
         if self.kind == "dataset":
             size = _length(self.obj)

@@ -11,12 +11,12 @@ for input is therefore
 
 clamped to [0, 1]. It is measured on steady steps: the first ``warmup``
 batches of a call (tracing the step, starting the pipeline's threads and
-workers, draining what they prepared meanwhile) are left out. Both step
-times are medians: a busy machine delays some steps of either run at
-random, and the median is the typical step in spite of them. A source that
-is slow only now and then (one batch in ten) is therefore under-read; such a
-window is marked uneven (its mean step well above its median) and the report
-says so.
+workers, draining what they prepared meanwhile) are left out.
+
+The call's step is its mean over the window: an input that is slow only now
+and then (one batch in ten) makes steps uneven, and every slow batch counts.
+The ceiling's step is its median: its compute is the same at every step, so
+the median is that compute in spite of the steps a busy machine delays.
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ class Window:
 
     batches: int
     warmup: int
-    step_seconds: float  # the typical (median) step, per batch, the user's callbacks left out
-    mean_step_seconds: float  # the mean of the same
+    step_seconds: float  # the mean step, per batch, the user's callbacks left out
+    typical_step_seconds: float  # the median of the same
     wall_seconds: float  # per batch, everything included
 
     @property
@@ -101,16 +101,9 @@ class Window:
         """Batches per second over the window, callbacks included."""
         return 1.0 / self.wall_seconds if self.wall_seconds > 0 else math.inf
 
-    @property
-    def uneven(self) -> bool:
-        """Whether the mean step is well above the typical one (rare slow batches)."""
-        return self.mean_step_seconds > UNEVEN_RATIO * self.step_seconds
-
 
 #: Fewest batches a window may hold; fewer give no figure.
 MIN_BATCHES = 3
-#: A mean step this many times the typical one makes a window uneven.
-UNEVEN_RATIO = 1.25
 
 
 def steady_window(times: StepTimes, warmup: int, limit: int) -> Window | None:
@@ -137,8 +130,8 @@ def steady_window(times: StepTimes, warmup: int, limit: int) -> Window | None:
             wall += cycle
             per_batch += [(cycle - step.callbacks_seconds) / step.batches] * step.batches
         if batches >= MIN_BATCHES:
-            return Window(batches, skip, statistics.median(per_batch),
-                          statistics.fmean(per_batch), wall / batches)
+            return Window(batches, skip, statistics.fmean(per_batch),
+                          statistics.median(per_batch), wall / batches)
     return None
 
 
