@@ -185,11 +185,24 @@ HAZARDS = """
             return np.zeros((8, 4), "float32"), np.zeros((8, 1), "float32")
 
 
+    class Stream(keras.utils.PyDataset):  # @stream_class
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.source = batches()
+
+        def __len__(self):
+            return 40
+
+        def __getitem__(self, index):
+            return next(self.source)
+
+
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     model.fit(batches(), steps_per_epoch=50, workers=4, verbose=0)  # @workers
     model.fit(LockedIter(batches()), steps_per_epoch=50.0, verbose=0)  # @locked
     model.fit(Frames(workers=2, use_multiprocessing=True), verbose=0)  # @frames
+    model.fit(Stream(workers=3), verbose=0)  # @stream
     print("the script went on to its end")
 """
 
@@ -229,6 +242,17 @@ def test_spawn_parity_names_the_attribute_and_the_missing_guard(hazards_run):
     spawn, guard = sorted(call["findings"], key=lambda finding: finding["code"])
     assert "'Frames.stream'" in spawn["message"]
     assert "__main__" in guard["message"]
+
+
+def test_a_pydataset_that_shares_a_generator_between_worker_threads_is_sld104(hazards_run):
+    script, result = hazards_run
+    stream = line_of(script, "stream")
+    call = calls_by_line(result)[stream]
+    assert codes_at(call) == [("SLD104", stream, line_of(script, "stream_class"))]
+    finding = call["findings"][0]
+    assert finding["message"].startswith("Stream.__getitem__ uses self.source, a generator")
+    assert finding["defused"] == "self.source behind a lock"
+    assert call["steps"] > 0  # it trained instead of racing
 
 
 def test_no_spawn_skips_spawn_parity(tmp_path):

@@ -6,6 +6,8 @@ package, a method or a factory. Here the call's real arguments are at hand:
 - tf_keras (Keras 2): a generator or iterator that is not thread-safe, read by
   ``workers > 1`` threads (SLD101); a generator or iterator handed to worker
   processes (SLD102);
+- both: a ``Sequence``/``PyDataset`` read by several threads whose
+  ``__getitem__`` uses an iterator kept in an attribute (SLD104);
 - Keras 3: ``workers``/``use_multiprocessing``/``max_queue_size`` on the call
   (SLD302: ``TypeError``); an iterator that is not a generator (SLD303:
   ``ValueError: Unrecognized data type``); a float step count (SLD305:
@@ -24,6 +26,7 @@ the rest of the script is diagnosed too; the finding says what it changed.
 
 from __future__ import annotations
 
+import inspect
 import types
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -116,6 +119,8 @@ def _keras2_hazards(check: HazardCheck, call: CallArguments) -> None:
             if processes:
                 started_processes = True
                 _spawn_parity(check, value, f"use_multiprocessing=True, workers={workers}")
+            elif workers > 1:
+                _shared_iterators(check, value, workers)
             continue
         if not is_iterator(value):
             continue
@@ -198,6 +203,33 @@ def _keras3_dataset(check: HazardCheck, call: CallArguments, dataset: Any) -> No
         setting = f"{type(dataset).__name__}(..., use_multiprocessing=True)"
         _spawn_parity(check, dataset, f"workers={workers}, use_multiprocessing=True")
         _unguarded(check, setting)
+    elif workers > 1:
+        _shared_iterators(check, dataset, workers)
+
+
+def _shared_iterators(check: HazardCheck, dataset: Any, workers: int) -> None:
+    """SLD104: iterators in the dataset's attributes that ``__getitem__`` uses, while
+    ``workers`` threads call it at once; each goes behind a lock for the run."""
+    getitem = getattr(type(dataset), "__getitem__", None)
+    try:
+        source = inspect.getsource(getitem)  # type: ignore[arg-type]
+        index = next(iter(list(inspect.signature(getitem).parameters)[1:]), "index")
+    except (OSError, TypeError):
+        return
+    for name, value in list(vars(dataset).items()):
+        if not is_iterator(value) or is_thread_safe(value) or f"self.{name}" not in source:
+            continue
+        kind = type(value).__name__
+        account = (f"{type(dataset).__name__}.__getitem__ uses self.{name}, a {kind} object "
+                   f"shared by {workers} worker threads: batches race; compute batch "
+                   f"{index} from the index alone")
+        check.add("SLD104",
+                  {"class_name": type(dataset).__name__, "index": index,
+                   "action": f"uses self.{name}, a {kind} object that {workers} worker "
+                             f"threads share"},
+                  account, definition=definition_of(dataset),
+                  defused=f"self.{name} behind a lock")
+        setattr(dataset, name, ThreadSafeIterator(value))
 
 
 def _generator_over(iterator: Any) -> Iterator[Any]:
