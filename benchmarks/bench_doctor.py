@@ -65,7 +65,7 @@ DEFINITIONS = textwrap.dedent(
     def model(package, cost):
         class Compute(package.layers.Layer):
             @tf.autograph.experimental.do_not_convert
-            def call(self, x):
+            def call(self, x, training=None):
                 if not cost:
                     return x
 

@@ -186,7 +186,10 @@ class DoctorSession:
             call.set("callbacks", callbacks)
         with flavour.capped(spec, call, cap):
             result = call.call(original)
-        site.measurement = self._measure(flavour, spec, model, call, feed, times, warmup)
+        if callbacks is None:
+            site.measurement.not_measured = "its callbacks are a ready-made CallbackList"
+        else:
+            site.measurement = self._measure(flavour, spec, model, call, feed, times, warmup)
         return result
 
     # -- measuring --------------------------------------------------------------------
