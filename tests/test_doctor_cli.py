@@ -69,6 +69,18 @@ def test_a_failing_script_in_json(failing_script):
     assert document["calls"] == [] and document["keras"] is None
 
 
+def test_with_json_stdout_holds_the_report_alone(tmp_path):
+    script = write_script(tmp_path, "noisy.py", """
+        import os, sys
+        print("a print")
+        os.write(1, b"written to descriptor 1 as C code would\\n")
+    """)
+    result = run_doctor(script, options=("--json",))
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["status"] == "completed"
+    assert "a print\nwritten to descriptor 1 as C code would\n" in result.stderr
+
+
 def test_the_scripts_own_arguments_are_untouched_even_when_they_look_like_the_doctors(tmp_path):
     script = write_script(tmp_path, "args.py", """
         import os, sys

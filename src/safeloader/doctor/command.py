@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import sys
+from typing import Iterator
 
 from safeloader.doctor.interrupts import ctrl_c_handled, end_worker_processes
 from safeloader.doctor.options import DEFAULT_STEPS, DEFAULT_WARMUP, DoctorOptions
@@ -35,6 +36,21 @@ def _share(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {text!r}")
     return value
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send file descriptor 1 to stderr: the script's prints and what libraries write
+    there from C alike, so that stdout holds the JSON report alone."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,8 +82,7 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     options = DoctorOptions(args.script, steps=args.steps, warmup=args.warmup,
                             spawn=not args.no_spawn, max_input_bound=args.max_input_bound)
-    script_output = contextlib.redirect_stdout(sys.stderr) if args.json \
-        else contextlib.nullcontext()
+    script_output = _stdout_to_stderr() if args.json else contextlib.nullcontext()
     with script_output, ctrl_c_handled():
         run = run_doctor(options, args.script_args)
     if run.status == "interrupted":
