@@ -2,7 +2,8 @@
 
 The script has a race (a plain generator read by three worker threads), the
 same generator behind a lock through ``fit_generator``, a compute-bound
-model, a generator handed to worker processes, and a ``Sequence`` that
+model, a model that waits for half of each step, a generator handed to
+worker processes, and a ``Sequence`` that
 spawned workers could not receive; its training runs under the ``__main__``
 guard.
 """
@@ -73,6 +74,7 @@ SCRIPT = """
         locked = safeloader.threadsafe_generator(batches)(0.0)
         net.fit_generator(locked, 300, 10, verbose=0, workers=2)  # @legacy
         model(0.06).fit(batches(0), steps_per_epoch=300, epochs=10, verbose=0)  # @compute
+        model(0.03).fit(batches(0.06), steps_per_epoch=300, epochs=10, verbose=0)  # @middle
         net.fit(batches(0), steps_per_epoch=30, workers=2, use_multiprocessing=True)  # @processes
         net.fit(Frames(), epochs=2, workers=2, use_multiprocessing=True, verbose=0)  # @sequence
         print("the script went on to its end")
@@ -125,6 +127,14 @@ def test_a_compute_bound_model_does_not_wait(run):
     call = calls_by_line(result)[line_of(script, "compute")]
     assert call["input_bound"] <= 0.1
     assert call["compute_seconds"] == pytest.approx(0.06, rel=0.5)
+
+
+def test_between_the_ends_the_share_is_the_inputs_excess_over_the_step(run):
+    script, result = run
+    call = calls_by_line(result)[line_of(script, "middle")]
+    # 60 ms of input read in the background (workers=1: prefetch) while a 30 ms step runs
+    assert call["input_bound"] == pytest.approx((0.06 - 0.03) / 0.06, abs=0.1)
+    assert call["findings"] == []
 
 
 def test_a_generator_in_worker_processes_is_sld102(run):
