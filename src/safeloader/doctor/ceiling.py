@@ -84,8 +84,8 @@ def ceiling_step_seconds(
     callback_base: type, use_tf_data: bool, verbose: Any, warmup: int, steps: int,
 ) -> float | None:
     """Run ``method`` (an unwrapped ``fit``/``evaluate``/``predict``) of ``model`` on
-    ``batch`` repeated; return its steady step time (as the call's: the steadiest
-    stretch), or ``None`` if too few steps ran.
+    ``batch`` repeated; return its mean step time (read as the call's), or ``None``
+    if too few steps ran.
 
     ``verbose`` is the call's: Keras' progress bar is part of the loop in the
     call and in its ceiling alike; here it writes to ``os.devnull``.

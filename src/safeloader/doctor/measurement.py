@@ -13,12 +13,11 @@ clamped to [0, 1]. It is measured on steady steps: the first ``warmup``
 batches of a call (tracing the step, starting the pipeline's threads and
 workers, draining what they prepared meanwhile) are left out.
 
-A busy machine delays steps at random, in the call and in its ceiling
-alike. Each run's step time is therefore the mean of its *steadiest
-stretch*: the half of the window, consecutive steps, with the lowest mean.
-Sporadic delays fall outside it; a cost that comes back in every stretch (an
-input slow one batch in ten) stays in, as do the uneven cycles of a queue fed
-by several workers.
+Both step times are means over their windows, as throughput is: a
+generator read by Keras' worker threads delivers in bursts (a long wait,
+then a few batches at once), and only the mean counts those right; an input
+that is slow one batch in ten counts too. A busy machine delays steps of
+both runs alike, so its delays largely cancel in the comparison.
 """
 
 from __future__ import annotations
@@ -90,12 +89,11 @@ class StepTimes:
 
 @dataclass(frozen=True)
 class Window:
-    """The steady part of a call: per-batch step times and throughput."""
+    """The steady part of a call: per-batch step time and throughput."""
 
     batches: int
     warmup: int
-    step_seconds: float  # the steadiest stretch's mean step, per batch, callbacks left out
-    mean_step_seconds: float  # the mean over the whole window, likewise
+    step_seconds: float  # the mean step, per batch, the user's callbacks left out
     wall_seconds: float  # per batch, everything included
 
     @property
@@ -106,17 +104,6 @@ class Window:
 
 #: Fewest batches a window may hold; fewer give no figure.
 MIN_BATCHES = 3
-
-
-def steadiest_mean(values: list[float]) -> float:
-    """The lowest mean of a run of ``len(values) // 2`` consecutive values (at least
-    :data:`MIN_BATCHES`): the stretch a busy machine disturbed least. A cost that
-    comes back every stretch (one slow batch in ten, in stretches of ten) stays in."""
-    length = max(MIN_BATCHES, len(values) // 2)
-    if len(values) <= length:
-        return statistics.fmean(values)
-    return min(statistics.fmean(values[start:start + length])
-               for start in range(len(values) - length + 1))
 
 
 def steady_window(times: StepTimes, warmup: int, limit: int) -> Window | None:
@@ -143,8 +130,7 @@ def steady_window(times: StepTimes, warmup: int, limit: int) -> Window | None:
             wall += cycle
             per_batch += [(cycle - step.callbacks_seconds) / step.batches] * step.batches
         if batches >= MIN_BATCHES:
-            return Window(batches, skip, steadiest_mean(per_batch), statistics.fmean(per_batch),
-                          wall / batches)
+            return Window(batches, skip, statistics.fmean(per_batch), wall / batches)
     return None
 
 

@@ -71,7 +71,6 @@ def _site_json(site: CallSiteReport) -> dict[str, Any]:
         "warmup": window.warmup if window else None,
         "steps_per_second": _round(window.steps_per_second, 3) if window else None,
         "step_seconds": _round(window.step_seconds) if window else None,
-        "mean_step_seconds": _round(window.mean_step_seconds) if window else None,
         "compute_seconds": _round(measurement.ceiling_seconds),
         "input_seconds_per_batch": _round(alone.seconds_per_batch) if alone else None,
         "input_measured_by": alone.how if alone else None,
@@ -106,8 +105,7 @@ def _table(site: CallSiteReport) -> list[tuple[str, str]]:
     if window is not None:
         rows += [("steps measured", f"{window.batches} (after {window.warmup} warm-up)"),
                  ("steps per second", f"{window.steps_per_second:.1f}"),
-                 ("step time", f"{_ms(window.step_seconds)} (steadiest half; "
-                               f"{_ms(window.mean_step_seconds)} over all)")]
+                 ("step time", _ms(window.step_seconds))]
     if measurement.ceiling_seconds is not None:
         rows.append(("compute alone", f"{_ms(measurement.ceiling_seconds)} "
                                       "(the same steps on one cached batch)"))
