@@ -23,7 +23,6 @@ both runs alike, so its delays largely cancel in the comparison.
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from dataclasses import dataclass, field
 
@@ -117,20 +116,18 @@ def steady_window(times: StepTimes, warmup: int, limit: int) -> Window | None:
     """
     cycles = list(zip(times.steps, times.steps[1:]))
     for skip in (warmup, 1):
-        per_batch: list[float] = []
         batches = 0
-        wall = 0.0
+        wall = callbacks = 0.0
         for step, following in cycles:
             if step.first_batch < skip:
                 continue
             if batches >= limit:
                 break
-            cycle = following.begin_first - step.begin_first
             batches += step.batches
-            wall += cycle
-            per_batch += [(cycle - step.callbacks_seconds) / step.batches] * step.batches
+            wall += following.begin_first - step.begin_first
+            callbacks += step.callbacks_seconds
         if batches >= MIN_BATCHES:
-            return Window(batches, skip, statistics.fmean(per_batch), wall / batches)
+            return Window(batches, skip, (wall - callbacks) / batches, wall / batches)
     return None
 
 
