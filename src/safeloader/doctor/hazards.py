@@ -11,8 +11,9 @@ package, a method or a factory. Here the call's real arguments are at hand:
 - Keras 3: ``workers``/``use_multiprocessing``/``max_queue_size`` on the call
   (SLD302: ``TypeError``); an iterator that is not a generator (SLD303:
   ``ValueError: Unrecognized data type``); a float step count (SLD305:
-  ``TypeError``); ``steps_per_epoch`` beyond the ``PyDataset``'s length
-  (SLD306: the epoch ends early);
+  ``TypeError``; the doctor runs its ``ceil``, as Keras 2 did);
+  ``steps_per_epoch`` beyond the ``PyDataset``'s length (SLD306: the epoch
+  ends early);
 - both, with spawn parity on: a dataset bound for worker processes that a
   spawned worker could not receive (reported as SLD102: data that cannot
   reach worker processes), and worker processes started from the script's
@@ -27,6 +28,7 @@ the rest of the script is diagnosed too; the finding says what it changed.
 from __future__ import annotations
 
 import inspect
+import math
 import types
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -78,9 +80,8 @@ def drop_rejected_keywords(check: HazardCheck, args: tuple[Any, ...], kwargs: di
         remedy = "they belong on the keras.utils.PyDataset that loads the data"
     keywords = ", ".join(f"'{name}'" for name in rejected)
     settings = ", ".join(f"{name}={kwargs.pop(name)!r}" for name in rejected)
-    evidence = f"keras {check.flavour.label} ran this call"
     check.add("SLD302",
-              {"call": check.spec.name, "keywords": keywords, "evidence": evidence,
+              {"call": check.spec.name, "keywords": keywords, "evidence": _evidence(check),
                "remedy": remedy},
               f"{check.spec.name}() takes no {keywords} in Keras 3 (TypeError); {remedy}",
               defused=f"called without {settings}")
@@ -160,12 +161,13 @@ def _keras3_hazards(check: HazardCheck, call: CallArguments) -> None:
         value = call.get(name)
         if is_iterator(value) and not isinstance(value, types.GeneratorType):
             kind = type(value).__name__
+            remedy = (f"replace the hand-written '{kind}' with safeloader.ThreadSafeIterator, "
+                      "which Keras 3 takes as a generator")
             check.add("SLD303",
-                      {"call": method, "type_name": kind},
+                      {"data": f"{method}()'s {name}", "kind": f"a {kind} object",
+                       "call": method, "evidence": _evidence(check), "remedy": remedy},
                       f"{method}() got a {kind} object, an iterator that is not a generator: "
-                      f"Keras 3 rejects it (ValueError: Unrecognized data type); pass the "
-                      f"generator itself (Keras 3 reads it from one thread), or "
-                      f"safeloader.ThreadSafeIterator(...), which Keras 3 accepts",
+                      f"Keras 3 rejects it (ValueError: Unrecognized data type); {remedy}",
                       definition=definition_of(value),
                       defused="the iterator wrapped in a generator")
             call.set(name, _generator_over(value))
@@ -174,11 +176,14 @@ def _keras3_hazards(check: HazardCheck, call: CallArguments) -> None:
     for name in (check.spec.steps, "validation_steps"):
         steps = call.get(name) if call.has(name) else None
         if isinstance(steps, float):
+            whole = math.ceil(steps)
+            remedy = f"pass {whole}, the steps Keras 2 ran"
             check.add("SLD305",
-                      {"call": method, "keyword": name, "value": repr(steps)},
-                      f"{method}({name}={steps!r}): Keras 3 wants an int (TypeError); "
-                      f"pass int({name})", defused=f"{name}={int(steps)}")
-            call.set(name, int(steps))
+                      {"param": name, "value": repr(steps), "call": method,
+                       "evidence": _evidence(check), "remedy": remedy},
+                      f"{method}({name}={steps!r}): Keras 3 raises TypeError for a float; "
+                      f"{remedy}", defused=f"{name}={whole}")
+            call.set(name, whole)
 
 
 def _keras3_dataset(check: HazardCheck, call: CallArguments, dataset: Any) -> None:
@@ -191,12 +196,14 @@ def _keras3_dataset(check: HazardCheck, call: CallArguments, dataset: Any) -> No
     if check.spec.modern == "fit" and isinstance(steps, int) and length is not None \
             and steps > length:
         name = type(dataset).__name__
+        remedy = (f"leave steps_per_epoch out and raise epochs to keep the number of steps, "
+                  f"or make {name}.__len__ return the batches an epoch should have")
         check.add("SLD306",
-                  {"call": check.spec.name, "steps": str(steps), "length": str(length),
-                   "class_name": name},
+                  {"param": "steps_per_epoch", "value": str(steps), "data": f"the {name}",
+                   "length": str(length), "evidence": _evidence(check), "remedy": remedy},
                   f"{check.spec.name}(steps_per_epoch={steps}) with a {name} of {length} "
                   f"batches: Keras 3 ends each epoch after {length} batches (Keras 2 looped "
-                  f"the Sequence); pass steps_per_epoch=len(dataset) or fewer",
+                  f"the Sequence); {remedy}",
                   definition=definition_of(dataset))
     workers = getattr(dataset, "workers", 1) or 0
     if getattr(dataset, "use_multiprocessing", False) and workers > 0:
@@ -230,6 +237,11 @@ def _shared_iterators(check: HazardCheck, dataset: Any, workers: int) -> None:
                   account, definition=definition_of(dataset),
                   defused=f"self.{name} behind a lock")
         setattr(dataset, name, ThreadSafeIterator(value))
+
+
+def _evidence(check: HazardCheck) -> str:
+    """What a Keras 3 rule's message names as the evidence for Keras 3."""
+    return f"keras {check.flavour.label} ran this call"
 
 
 def _generator_over(iterator: Any) -> Iterator[Any]:
