@@ -15,8 +15,8 @@ from safeloader.demo import loader  # noqa: E402
 from safeloader.demo.threads import ThreadsResult  # noqa: E402
 
 
-def test_loader_is_the_last_chapter():
-    assert CHAPTERS[-1] == "safeloader.demo.loader"
+def test_loader_comes_right_before_the_doctors_chapter():
+    assert CHAPTERS[-2:] == ("safeloader.demo.loader", "safeloader.demo.doctor")
 
 
 def test_chapter_trains_from_tfrecords_and_compares_with_the_threads_chapter():

@@ -1,5 +1,5 @@
 """The ``safeloader`` command: ``demo``, ``rule CODE``, ``lint PATH...``,
-``keras-version PATH...``, ``bench`` and ``service``."""
+``keras-version PATH...``, ``bench``, ``doctor SCRIPT`` and ``service``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Sequence
 
 from safeloader import __version__
 from safeloader.analysis.config import KERAS_VERSIONS
+from safeloader.doctor.command import add_arguments as add_doctor_arguments
 from safeloader.service_address import (
     MAX_PORT,
     PortUnavailableError,
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--cores", type=_core_counts, default=(), metavar="N,N,...",
                        help="with --graph: also each reader pinned to 1, 2, ... cores "
                             "(a fresh process each), e.g. 1,2,4,8,16")
+    doctor = commands.add_parser(
+        "doctor", help="run a training script briefly: input-bound share and run-time hazards")
+    add_doctor_arguments(doctor)
     _add_service_parser(commands)
     return parser
 
@@ -166,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from safeloader.lint import lint
 
         return lint(args)
+    if args.command == "doctor":
+        from safeloader.doctor.command import run_command
+
+        return run_command(args)
     if args.command == "keras-version":
         from safeloader.keras_version_cli import report_keras_versions
 

@@ -29,6 +29,7 @@ CHAPTERS: tuple[str, ...] = (
     "safeloader.demo.threads",
     "safeloader.demo.fixing",
     "safeloader.demo.loader",
+    "safeloader.demo.doctor",
 )
 
 
