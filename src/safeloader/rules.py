@@ -139,9 +139,11 @@ _RULE_LIST = (
             `nb_worker`) is greater than 1 or not a literal, and
             `use_multiprocessing` (Keras 1: `pickle_safe`) is not `True`. A name
             bound several ways, a parameter, an unknown callee or a function with
-            a decorator it does not know is not guessed at. When the module
-            targets Keras 3, whose `fit` takes no `workers` (SLD302), only the
-            `*_generator` forms are checked.
+            a decorator it does not know is not guessed at. A module that
+            targets Keras 3 is not checked: its `fit` takes no `workers`
+            (SLD302) and has no `*_generator` forms (SLD301), and the fixes of
+            those rules remove the settings (Keras 3 reads a generator from one
+            background thread) or move them into the data's `PyDataset`.
             """
         ),
         why_bad=_text(
@@ -221,7 +223,8 @@ _RULE_LIST = (
             as the data or `validation_data` of `fit`, `evaluate`, `predict` or their
             `*_generator` forms with `use_multiprocessing=True` (Keras 1:
             `pickle_safe=True`) and `workers` not a literal 0. As for SLD101, a
-            module targeting Keras 3 is checked only at the `*_generator` forms.
+            module targeting Keras 3 is not checked: the fixes of SLD301 and
+            SLD302 remove the setting from a generator's call.
             """
         ),
         why_bad=_text(
@@ -334,7 +337,11 @@ _RULE_LIST = (
             `train(model, use_multiprocessing=True)`) is reported too, at the called
             name, naming where the processes start (`module.py:line`); only whole
             statements (`train(...)`, `history = train(...)`) of undecorated
-            functions are followed, never installed packages.
+            functions are followed, never installed packages. In a module that
+            targets Keras 3, whose `fit` takes no `use_multiprocessing`, the
+            call's setting counts where the fix of SLD302 (or SLD301) moves it
+            into the constructor of the data's `PyDataset` (in a notebook: once
+            it is there); removed with a generator, it starts nothing.
             """
         ),
         why_bad=_text(
