@@ -430,8 +430,8 @@ _RULE_LIST = (
         ),
         message=(
             "{class_name}.__getitem__ {action}: batches are fetched by index from "
-            "several workers at once, so shared state races; compute batch {index} "
-            "from the index alone"
+            "several workers at once, so shared state races; compute each batch from "
+            "'{index}' alone"
         ),
         what_it_does=_text(
             """

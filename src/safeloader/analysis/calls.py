@@ -214,7 +214,9 @@ class CallChecker:
         self.candidates = candidate_lines(self.text)
         self.classifier = Classifier(config.extra_guards, path, config.project_root)
         self.module_scope = Scope(tree, None, path, text_hints(self.text))
-        self.settings = SettingsPlanner(tree, self.text, self.classifier, self.target)
+        self.settings = SettingsPlanner(
+            tree, self.text, self.classifier, self.target,
+            lambda data, reference: self.keras3_data.wrapper_use(data, reference) is not None)
         self._called_on_import: frozenset[str] | None = None
         self._guard_fix: tuple[Fix | None] | None = None
         self._sites: list[_Site] | None = None
