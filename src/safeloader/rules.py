@@ -891,8 +891,10 @@ _RULE_LIST = (
             When Keras 3 is targeted, finds the data (`x`, or `validation_data`) of
             `fit`, `evaluate`, `predict` or their `*_generator` forms that is an
             instance of a hand-written iterator wrapper class, or the result of a
-            generator function decorated with a hand-written wrapper decorator:
-            the argument itself, or a name bound once to it. Wrappers are
+            generator function decorated with a hand-written wrapper decorator (or
+            of such a method, `data.frame_generator(...)`, on an object of a class
+            the module defines): the argument itself, or a name bound once to it.
+            Wrappers are
             recognised by their structure, whatever their name: a class (no base
             but `object`) whose `__iter__` returns `self` and whose `__next__` (or
             Python 2 `next`) returns the next item of an iterator it was given in
