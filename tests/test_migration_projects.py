@@ -325,3 +325,38 @@ def test_the_fixed_generators_train_on_keras3_as_on_keras2(
     assert [run["keras"] for run in compared] == ["keras", *["tf_keras"] * (len(compared) - 1)]
     # Keras 3 reads the generator from one thread: the first eight batches, in order
     assert keras3["results"][0]["batch_ids"] == list(range(0, 16, 2))
+
+
+DOC = ROOT / "docs" / "keras3-migration.md"
+#: a shell session in the doc: the command after ``$ ``, then its output
+_SESSION = re.compile(r"```text\n\$ (?P<command>[^\n]+)\n(?P<output>.*?)\n```", re.S)
+#: how each command of the worked example runs here
+COMMANDS = {
+    "safeloader keras-version .": ("-m", "safeloader", "keras-version", "."),
+    "flake8": ("-m", "flake8"),
+    "safeloader-fix --diff .": ("-m", "safeloader.fix.cli", "--diff", "."),
+    "safeloader-fix .": ("-m", "safeloader.fix.cli", "."),
+}
+
+
+def test_the_worked_example_shows_what_the_tools_print(
+        migration: dict[str, Any], tmp_path: Path) -> None:
+    """docs/keras3-migration.md, step 4: each command, run in order on a fresh copy of
+    the detector project, prints what the doc shows (``python train.py``: what the
+    fixed project printed on Keras 3 above)."""
+    section = DOC.read_text(encoding="utf-8").split("## 4. The whole flow on a project\n")[1]
+    sessions = [(m["command"], m["output"])
+                for m in _SESSION.finditer(section.split("\n## ")[0])]
+    assert [command for command, _ in sessions] == [
+        "safeloader keras-version .", "flake8", "safeloader-fix --diff .", "safeloader-fix .",
+        "python train.py", "flake8"]
+    project = tmp_path / "detector"
+    shutil.copytree(PROJECTS / "detector", project, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / ".git").mkdir()
+    for command, output in sessions:
+        if command == "python train.py":
+            [result] = migration["runs"]["keras3/fixed/detector"]["results"]
+            assert output == "RESULT " + json.dumps(result)
+            continue
+        done = _python(*COMMANDS[command], cwd=project)
+        assert (done.stdout + done.stderr).rstrip("\n") == output, command
