@@ -139,6 +139,51 @@ def test_sld303_fix_replaces_the_pair_and_leaves_no_unused_import() -> None:
     assert unused_imports(text) == set()
 
 
+#: a class whose generator method is under the wrapper decorator, as a video
+#: classifier's DataSet.frame_generator is
+METHOD = WRAPPER + '''\
+class Clips:
+    @locked
+    def frames(self, size):
+        while True:
+            yield size
+
+
+'''
+
+
+@pytest.mark.parametrize("training", [
+    "def train(model):\n    model.fit(Clips().frames(2), steps_per_epoch=2)\n",
+    "def train(model):\n    data = Clips()\n    gen = data.frames(2)\n    model.fit(gen)\n",
+    "def train(model):\n    model.fit_generator(Clips().frames(2), 2, workers=3)\n",
+])
+def test_sld303_reports_a_generator_method_under_the_wrapper_decorator(training: str) -> None:
+    (finding,) = found(METHOD + training, "SLD303")
+    assert "what @locked makes of 'frames'" in finding.message
+    assert [f.params["replacement"] for f in finding.fixes] == [
+        "threadsafe_generator", "ThreadSafeIterator"]
+
+
+@pytest.mark.parametrize("training", [
+    # a method the class does not define under the decorator, or an unknown receiver
+    "def train(model, clips):\n    model.fit(clips.frames(2))\n",
+    "def train(model):\n    model.fit(Clips().other(2))\n",
+    "def train(model):\n    model.fit(Clips.frames(Clips(), 2))\n",
+])
+def test_sld303_leaves_other_method_calls_alone(training: str) -> None:
+    assert lines(METHOD + training, "SLD303") == []
+
+
+def test_a_wrapped_generator_method_loses_its_loader_settings_in_one_pass() -> None:
+    # the wrapper's result is a generator to Keras 3 once SLD303 gives it safeloader's
+    # decorator, so SLD301's rename drops workers (without that, it had no fix at all)
+    source = METHOD + ("def train(model):\n    gen = Clips().frames(2)\n"
+                       "    model.fit_generator(gen, 2, workers=3)\n")
+    (rename,) = found(source, "SLD301")
+    assert rename.fixes[0].params["drop"] == "workers"
+    assert "    model.fit(gen, steps_per_epoch=2)\n" in fixed(source)
+
+
 def test_sld303_without_fix_where_the_class_does_more() -> None:
     source = WRAPPER.replace("    def __iter__", "    def __len__(self):\n        return 3\n\n"
                              "    def __iter__") + "def train(model):\n    model.fit(batches())\n"

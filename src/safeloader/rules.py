@@ -139,9 +139,11 @@ _RULE_LIST = (
             `nb_worker`) is greater than 1 or not a literal, and
             `use_multiprocessing` (Keras 1: `pickle_safe`) is not `True`. A name
             bound several ways, a parameter, an unknown callee or a function with
-            a decorator it does not know is not guessed at. When the module
-            targets Keras 3, whose `fit` takes no `workers` (SLD302), only the
-            `*_generator` forms are checked.
+            a decorator it does not know is not guessed at. A module that
+            targets Keras 3 is not checked: its `fit` takes no `workers`
+            (SLD302) and has no `*_generator` forms (SLD301), and the fixes of
+            those rules remove the settings (Keras 3 reads a generator from one
+            background thread) or move them into the data's `PyDataset`.
             """
         ),
         why_bad=_text(
@@ -221,7 +223,8 @@ _RULE_LIST = (
             as the data or `validation_data` of `fit`, `evaluate`, `predict` or their
             `*_generator` forms with `use_multiprocessing=True` (Keras 1:
             `pickle_safe=True`) and `workers` not a literal 0. As for SLD101, a
-            module targeting Keras 3 is checked only at the `*_generator` forms.
+            module targeting Keras 3 is not checked: the fixes of SLD301 and
+            SLD302 remove the setting from a generator's call.
             """
         ),
         why_bad=_text(
@@ -334,7 +337,11 @@ _RULE_LIST = (
             `train(model, use_multiprocessing=True)`) is reported too, at the called
             name, naming where the processes start (`module.py:line`); only whole
             statements (`train(...)`, `history = train(...)`) of undecorated
-            functions are followed, never installed packages.
+            functions are followed, never installed packages. In a module that
+            targets Keras 3, whose `fit` takes no `use_multiprocessing`, the
+            call's setting counts where the fix of SLD302 (or SLD301) moves it
+            into the constructor of the data's `PyDataset` (in a notebook: once
+            it is there); removed with a generator, it starts nothing.
             """
         ),
         why_bad=_text(
@@ -423,8 +430,8 @@ _RULE_LIST = (
         ),
         message=(
             "{class_name}.__getitem__ {action}: batches are fetched by index from "
-            "several workers at once, so shared state races; compute batch {index} "
-            "from the index alone"
+            "several workers at once, so shared state races; compute each batch from "
+            "'{index}' alone"
         ),
         what_it_does=_text(
             """
@@ -884,8 +891,10 @@ _RULE_LIST = (
             When Keras 3 is targeted, finds the data (`x`, or `validation_data`) of
             `fit`, `evaluate`, `predict` or their `*_generator` forms that is an
             instance of a hand-written iterator wrapper class, or the result of a
-            generator function decorated with a hand-written wrapper decorator:
-            the argument itself, or a name bound once to it. Wrappers are
+            generator function decorated with a hand-written wrapper decorator (or
+            of such a method, `data.frame_generator(...)`, on an object of a class
+            the module defines): the argument itself, or a name bound once to it.
+            Wrappers are
             recognised by their structure, whatever their name: a class (no base
             but `object`) whose `__iter__` returns `self` and whose `__next__` (or
             Python 2 `next`) returns the next item of an iterator it was given in

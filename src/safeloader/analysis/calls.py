@@ -20,8 +20,13 @@ Decisions, for precision:
   plain generator is unsafe under both, so SLD101 reports it (its message
   shows the setting).
 * When the module targets Keras 3, ``fit``/``evaluate``/``predict`` reject
-  these settings (SLD302) before any thread starts: SLD101-103 then look
-  only at the ``*_generator`` forms and at ``PyDataset`` objects.
+  these settings (SLD302) before any thread starts, and the ``*_generator``
+  forms are gone (SLD301); the fixes of both drop the settings, or move them
+  into the data's ``PyDataset``. So no thread reads a generator there:
+  SLD101 and SLD102 are silent, and SLD103 counts a call's
+  ``use_multiprocessing=True`` only where the fix moves it into a dataset's
+  constructor (in a script; in a notebook, once it is there), besides
+  ``PyDataset`` objects built with it.
 
 Positions: SLD101 and SLD102 are reported at the data argument (the
 generator), SLD103, SLD301 and SLD302 at the method name
@@ -209,7 +214,9 @@ class CallChecker:
         self.candidates = candidate_lines(self.text)
         self.classifier = Classifier(config.extra_guards, path, config.project_root)
         self.module_scope = Scope(tree, None, path, text_hints(self.text))
-        self.settings = SettingsPlanner(tree, self.text, self.classifier, self.target)
+        self.settings = SettingsPlanner(
+            tree, self.text, self.classifier, self.target,
+            lambda data, reference: self.keras3_data.wrapper_use(data, reference) is not None)
         self._called_on_import: frozenset[str] | None = None
         self._guard_fix: tuple[Fix | None] | None = None
         self._sites: list[_Site] | None = None
@@ -356,9 +363,12 @@ class CallChecker:
         if isinstance(workers, int) and workers <= 0 or workers is Given.HIDDEN:
             return  # Keras 2 starts no thread and no process for workers <= 0
         processes = self._flag(arguments.use_multiprocessing, reference)
-        loader_settings_apply = not (method in _KERAS3_MODERN and self._targets_keras3())
+        keras3 = self._targets_keras3()
         threaded = workers is None or isinstance(workers, int) and workers > 1
-        generator_rules = loader_settings_apply and (processes is True or threaded)
+        # Keras 3 reads no loader setting of the call: fit() rejects them (SLD302),
+        # the *_generator forms are gone (SLD301), and the fixes of both drop them
+        # or move them into the data's PyDataset; no thread ever shares a generator
+        generator_rules = not keras3 and (processes is True or threaded)
         # in a notebook no worker re-runs the code: what matters is what it defines
         watch_processes = self.notebook or self._runs_on_import(place)
         if not generator_rules and not watch_processes:
@@ -374,9 +384,20 @@ class CallChecker:
                         arguments, data, value, workers, processes, classified
                     )
         if watch_processes:
-            yield from self._main_guard_rule(
-                call, arguments, classified, processes is True and loader_settings_apply
+            call_processes = processes is True and (
+                not keras3 or not self.notebook and self._settings_move(call, arguments, reference)
             )
+            yield from self._main_guard_rule(call, arguments, classified, call_processes)
+
+    def _settings_move(
+        self, call: ast.Call, arguments: LoaderArguments, reference: Reference
+    ) -> bool:
+        """Whether the Keras 3 fix moves the call's settings into its data's constructor
+        (SLD302's; SLD301's for a ``*_generator`` form, whose arguments become keywords),
+        where a ``use_multiprocessing=True`` starts processes on Keras 3 too."""
+        plan = self.settings.plan(call, arguments, reference,
+                                  by_keyword_only=arguments.method in _KERAS3_MODERN)
+        return any(fix.kind is FixKind.ADD_LOADER_SETTINGS for fix in plan.fixes)
 
     def _runs_on_import(self, place: _Place) -> bool:
         """Whether code at ``place`` runs when the module is executed or imported."""

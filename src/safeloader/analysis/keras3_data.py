@@ -6,7 +6,7 @@ same pass, so one ``safeloader-fix`` run leaves nothing for the next):
 
 * SLD303: the data (``x``/``generator`` or ``validation_data``) is an
   instance of a hand-written iterator wrapper class, or what a generator
-  function decorated with a hand-written wrapper decorator returns
+  function or method decorated with a hand-written wrapper decorator returns
   (:mod:`.iterator_wrappers`), directly or through a name bound once. Keras 3
   takes a Python iterator only when it is a generator. Fix: the module's
   wrapper class and decorator give way to safeloader's, when they can;
@@ -35,7 +35,7 @@ from safeloader.analysis.generators import Classifier, ConstantValue, InstanceRe
 from safeloader.analysis.iterator_wrappers import ModuleWrappers
 from safeloader.analysis.keras_version import KerasTarget
 from safeloader.analysis.main_guard import derives_from_pydataset
-from safeloader.analysis.scopes import BindingKind, Reference, Scope
+from safeloader.analysis.scopes import BindingKind, Reference, Scope, child_scope
 from safeloader.analysis.signatures import (
     GENERATOR_METHODS,
     Argument,
@@ -122,9 +122,7 @@ class Keras3DataChecker:
 
     def _wrapper_rule(self, data: ast.expr, method: str,
                       reference: Reference) -> Iterator[Finding]:
-        if not self.wrappers.classes:
-            return
-        use = self._wrapper_use(data, reference, 0)
+        use = self.wrapper_use(data, reference)
         if use is None:
             return
         class_fix = self.wrappers.class_fix(use.cls)
@@ -151,8 +149,16 @@ class Keras3DataChecker:
                                          remedy=remedy)
         yield Finding("SLD303", data.lineno, data.col_offset, message, fixes)
 
+    def wrapper_use(self, expr: ast.expr, reference: Reference) -> WrapperUse | None:
+        """What hand-written wrapper of this module ``expr`` certainly is an instance of:
+        a call of the wrapper class, of a function or of a method (``obj.method(...)``,
+        ``obj`` an instance of a class of this module) under the wrapper decorator,
+        directly or through a name bound once; ``None`` when none."""
+        if not self.wrappers.classes:
+            return None
+        return self._wrapper_use(expr, reference, 0)
+
     def _wrapper_use(self, expr: ast.expr, reference: Reference, depth: int) -> WrapperUse | None:
-        """What hand-written wrapper ``expr`` certainly is an instance of, if any."""
         if depth > _MAX_DEPTH:
             return None
         if isinstance(expr, ast.Name):
@@ -164,6 +170,8 @@ class Keras3DataChecker:
                 return None
             inner = Reference(scope, binding.start, binding.path)
             return self._wrapper_use(binding.node, inner, depth + 1)
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+            return self._method_use(expr.func, reference, depth)
         if not isinstance(expr, ast.Call) or not isinstance(expr.func, ast.Name):
             return None
         found = reference.scope.resolve(expr.func.id, reference)
@@ -176,6 +184,20 @@ class Keras3DataChecker:
         if binding.kind is BindingKind.DEF and isinstance(binding.node, ast.FunctionDef):
             return self._decorated_use(binding.node, scope, binding.path)
         return None
+
+    def _method_use(self, method: ast.Attribute, reference: Reference,
+                    depth: int) -> WrapperUse | None:
+        """The wrapper a call of ``obj.method`` returns, ``obj`` an instance of a class of
+        this module whose own body defines ``method`` under the wrapper decorator."""
+        owner = self.classifier.classify(method.value, reference, depth + 1)
+        if not isinstance(owner, InstanceRef) or owner.cls.scope.module_scope().node is not (
+                self.tree):
+            return None
+        function = class_methods(owner.cls.definition).get(method.attr)
+        if not isinstance(function, ast.FunctionDef):
+            return None
+        return self._decorated_use(function, child_scope(owner.cls.definition, owner.cls.scope),
+                                   ())
 
     def _decorated_use(self, function: ast.FunctionDef, scope: Scope,
                        path: tuple[tuple[ast.AST, str], ...]) -> WrapperUse | None:

@@ -10,8 +10,10 @@ Keras 3's ``fit``/``evaluate``/``predict`` reject ``workers``,
   (:attr:`FixKind.ADD_LOADER_SETTINGS`), and the class gets SLD105's fix
   when its ``__init__`` would drop them. Through a name the values must be
   literals (a name in them might not be bound yet where the constructor runs);
-* the data is surely something else (a generator, a literal, a NumPy array or
-  a ``tf.data`` pipeline, directly or through a name bound once): the
+* the data is surely something else (a generator, what a hand-written lock
+  wrapper makes of one (SLD303 gives it safeloader's in the same pass), a
+  literal, a NumPy array or a ``tf.data`` pipeline, directly or through a
+  name bound once): the
   settings are removed. Keras 3 on TensorFlow already reads a generator in
   the background, and has nothing to parallelise for arrays or ``tf.data``;
 * otherwise (a parameter, an unknown callee, an instance of a project class
@@ -80,12 +82,18 @@ _KERAS_DATASETS = frozenset({"Sequence", "PyDataset"})
 
 @dataclass(frozen=True)
 class SettingsPlanner:
-    """Plans the settings fixes of one module's calls."""
+    """Plans the settings fixes of one module's calls.
+
+    ``wraps_generator(data, reference)``: whether ``data`` is what a hand-written
+    lock wrapper of the module makes of a generator
+    (:meth:`~safeloader.analysis.keras3_data.Keras3DataChecker.wrapper_use`).
+    """
 
     tree: ast.Module
     text: str
     classifier: Classifier
     target: Callable[[], KerasTarget]
+    wraps_generator: Callable[[ast.expr, Reference], bool]
 
     def plan(self, call: ast.Call, arguments: LoaderArguments, reference: Reference,
              by_keyword_only: bool) -> SettingsPlan:
@@ -119,6 +127,8 @@ class SettingsPlanner:
         if isinstance(value, InstanceRef):
             dataset = derives_from_pydataset(value.cls, self.classifier, bases=_KERAS_DATASETS)
             return "dataset" if dataset else "unknown"
+        if self.wraps_generator(data, reference):
+            return "generator"
         return self._not_dataset_kind(data, value, reference, 0) or "unknown"
 
     def _route(self, instance: InstanceRef) -> tuple[Fix, ...] | None:
