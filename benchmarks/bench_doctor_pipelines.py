@@ -33,24 +33,16 @@ SCRIPT = textwrap.dedent(
     '''
     import sys
 
-    import keras
     import tensorflow as tf
 
     from safeloader.data import tfrecord_dataset, write_tfrecords
-    from safeloader.data.bench import (BATCH_SIZE, CLASSES, KERAS3_HIDDEN, NUM_FILES,
-                                       SHUFFLE_BUFFER, synthetic_records)
+    from safeloader.data.bench import (BATCH_SIZE, CLASSES, FEATURE_FLOATS, KERAS3_HIDDEN,
+                                       NUM_FILES, SHUFFLE_BUFFER, synthetic_records)
+    from safeloader.data.bench_input_wait import bench_model
 
 
     def model():
-        net = keras.Sequential([
-            keras.Input((240,)),
-            keras.layers.Dense(KERAS3_HIDDEN, activation="relu"),
-            keras.layers.Dense(KERAS3_HIDDEN, activation="relu"),
-            keras.layers.Dense(CLASSES),
-        ])
-        net.compile(optimizer="adam",
-                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        return net
+        return bench_model(FEATURE_FLOATS, CLASSES, KERAS3_HIDDEN)
 
 
     files, spec = write_tfrecords(synthetic_records(int(sys.argv[2])), sys.argv[1] + "/bench",

@@ -17,6 +17,42 @@ from typing import Any
 #: Generous: a loaded 2-core machine imports TensorFlow in 5 to 20 seconds.
 TIMEOUT = 300
 
+#: What the doctor's timing scripts share, indented as their text is (``write_script``
+#: dedents it): ``batches(cost)``, a generator sleeping ``cost`` a batch (its ``def``
+#: marked ``@batches``); ``Compute(cost)``, a layer sleeping ``cost`` a step; and
+#: ``model(cost)``, a small model around that layer. A script imports ``time``,
+#: ``numpy as np``, ``tensorflow as tf`` and its Keras as ``keras`` above them.
+COSTED_PARTS = """
+    def batches(cost):  # @batches
+        rng = np.random.default_rng(0)
+        while True:
+            time.sleep(cost)
+            yield rng.random((16, 4), dtype=np.float32), rng.random((16, 1), dtype=np.float32)
+
+
+    class Compute(keras.layers.Layer):
+        def __init__(self, cost, **kwargs):
+            super().__init__(**kwargs)
+            self.cost = cost
+
+        def call(self, x):
+            def work(t):
+                time.sleep(self.cost)
+                return t
+
+            if not self.cost:
+                return x
+            y = tf.py_function(work, [x], x.dtype)
+            y.set_shape(x.shape)
+            return y
+
+
+    def model(cost):
+        net = keras.Sequential([keras.Input((4,)), Compute(cost), keras.layers.Dense(1)])
+        net.compile(optimizer="sgd", loss="mse")
+        return net
+"""
+
 
 def write_script(directory: Path, name: str, text: str) -> Path:
     """Write ``text`` (dedented) to ``directory/name``; return the path."""

@@ -7,6 +7,8 @@ A script prints its outcome on lines starting with ``RESULT `` (JSON after it).
 
 from __future__ import annotations
 
+from lock_wrappers import forum_wrapper
+
 _MODEL = '''
 model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
 model.compile(optimizer="sgd", loss="mse")
@@ -21,17 +23,7 @@ import keras
 import numpy as np
 
 
-class threadsafe_iterator:
-    def __init__(self, iterator):
-        self.iterator = iterator
-        self.lock = threading.Lock()
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        with self.lock:
-            return next(self.iterator)
+''' + forum_wrapper("threadsafe_iterator", "iterator") + '''
 
 
 def threadsafe_generator(func):

@@ -13,6 +13,7 @@ from safeloader.analysis.classes import check_classes
 from safeloader.analysis.keras_version import keras_target
 from safeloader.analysis.config import AnalysisConfig
 from safeloader.findings import Finding, FixKind
+from safeloader.rules import RULES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CLASS_CODES = ("SLD104", "SLD105", "SLD201", "SLD202", "SLD203")
@@ -225,42 +226,28 @@ def test_sld202_needs_a_hierarchy_known_to_the_file() -> None:
 
 
 def test_sld203_needs_the_plain_shape_and_a_single_binding() -> None:
-    pair = """
-        import threading
-
-        class threadsafe_iter:
-            def __init__(self, it):
-                self.it = it
-                self.lock = threading.Lock()
-
-            def __iter__(self):
-                return self
-
-            def __next__(self):
-                with self.lock:
-                    return next(self.it)
-    """
+    pair = RULES["SLD203"].example + "\n"  # the forum's class, as the registry shows it
     (finding,) = findings(pair)
     assert finding.code == "SLD203"
     assert dict(finding.fixes[0].params) == {"name": "threadsafe_iter",
                                              "replacement": "ThreadSafeIterator"}
-    subclassed = textwrap.dedent(pair) + "\nclass Counted(threadsafe_iter):\n    pass\n"
+    subclassed = pair + "\nclass Counted(threadsafe_iter):\n    pass\n"
     assert codes_at(subclassed) == []
-    any_name = textwrap.dedent(pair).replace("threadsafe_iter", "LockedBatches")
+    any_name = pair.replace("threadsafe_iter", "LockedBatches")
     assert codes_at(any_name) == [(4, "SLD203")]  # recognised by structure, not name
-    no_lock = textwrap.dedent(pair).replace("        self.lock = threading.Lock()\n", "")
+    no_lock = pair.replace("        self.lock = threading.Lock()\n", "")
     no_lock = no_lock.replace("        with self.lock:\n            return", "        return")
     assert codes_at(no_lock) == []  # not meant to be thread-safe
-    transforms = textwrap.dedent(pair).replace("return next(self.it)", "return 2 * next(self.it)")
+    transforms = pair.replace("return next(self.it)", "return 2 * next(self.it)")
     assert codes_at(transforms) == []  # does more than hand items on
-    counts = textwrap.dedent(pair).replace(
+    counts = pair.replace(
         "        with self.lock:\n", "        self.count = 1\n        with self.lock:\n")
     assert codes_at(counts) == []  # keeps state the runtime's class does not
-    not_its_parameter = textwrap.dedent(pair).replace("self.it = it", "self.it = make()")
+    not_its_parameter = pair.replace("self.it = it", "self.it = make()")
     assert codes_at(not_its_parameter) == []
-    also_imported = "from utils import threadsafe_iter\n" + textwrap.dedent(pair)
+    also_imported = "from utils import threadsafe_iter\n" + pair
     assert codes_at(also_imported) == []
-    rebound_later = textwrap.dedent(pair) + "\nthreadsafe_iter = None\n"
+    rebound_later = pair + "\nthreadsafe_iter = None\n"
     assert codes_at(rebound_later) == []
 
 

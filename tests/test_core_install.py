@@ -15,7 +15,6 @@ line declares its Keras wherever it is linted.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 from migration_programs import PROGRAMS
 from notebook_helpers import copy_fixture
-from wheelhouse import build_wheelhouse
+from wheelhouse import build_wheelhouse, copy_checkout
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,12 +96,7 @@ def core_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("core")
     wheels = build_wheelhouse(
         base / "wheels", ["flake8", "libcst", "nbformat", "packaging", "wheel"])
-    source = base / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    shutil.copytree(ROOT / "src" / "safeloader", source / "src" / "safeloader",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    source = copy_checkout(base / "source")
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"

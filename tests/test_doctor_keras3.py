@@ -8,19 +8,23 @@ hand-written iterator, a spawn-unsafe PyDataset started at module level).
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
 pytest.importorskip("keras")
 pytest.importorskip("tensorflow")
 
-from doctor_helpers import calls_by_line, codes_at, line_of, run_doctor, write_script  # noqa: E402
+from doctor_helpers import (  # noqa: E402
+    COSTED_PARTS, calls_by_line, codes_at, line_of, run_doctor, write_script)
+from lock_wrappers import forum_wrapper  # noqa: E402
 
 #: The costs, in seconds: a generator sleeping INPUT a batch; a model sleeping COMPUTE a
 #: step; the middle case, a generator of SLOW_INPUT and a model of HALF. Long enough that
 #: a busy machine's few milliseconds of scheduling delay stay well under a tenth.
 INPUT, COMPUTE, SLOW_INPUT, HALF = 0.04, 0.06, 0.06, 0.03
 
-CLEAN = f"""
+CLEAN = """
     import argparse
     import sys
     import time
@@ -29,30 +33,7 @@ CLEAN = f"""
     import numpy as np
     import tensorflow as tf
 
-
-    def batches(cost):
-        rng = np.random.default_rng(0)
-        while True:
-            time.sleep(cost)
-            yield rng.random((16, 4), dtype=np.float32), rng.random((16, 1), dtype=np.float32)
-
-
-    class Compute(keras.layers.Layer):
-        def __init__(self, cost, **kwargs):
-            super().__init__(**kwargs)
-            self.cost = cost
-
-        def call(self, x):
-            def work(t):
-                time.sleep(self.cost)
-                return t
-
-            if not self.cost:
-                return x
-            y = tf.py_function(work, [x], x.dtype)
-            y.set_shape(x.shape)
-            return y
-
+""" + COSTED_PARTS + f"""
 
     class Frames(keras.utils.PyDataset):
         def __init__(self, **kwargs):
@@ -64,12 +45,6 @@ CLEAN = f"""
 
         def __getitem__(self, index):
             return np.zeros((self.rows, 4), "float32"), np.zeros((self.rows, 1), "float32")
-
-
-    def model(cost):
-        net = keras.Sequential([keras.Input((4,)), Compute(cost), keras.layers.Dense(1)])
-        net.compile(optimizer="sgd", loss="mse")
-        return net
 
 
     def main():
@@ -117,7 +92,8 @@ def test_each_call_runs_a_capped_epoch_and_is_reported_at_its_line(clean_run):
         assert (call["file"], call["method"], call["calls"]) == ("train.py", "fit", 1)
         assert call["steps"] == 20 and call["warmup"] == 5
         assert call["data"] == {"kind": "generator", "name": "generator batches()",
-                                "definition": {"file": "train.py", "line": 10}}
+                                "definition": {"file": "train.py",
+                                               "line": line_of(script, "batches")}}
         assert call["findings"] == []
 
 
@@ -160,17 +136,7 @@ HAZARDS = """
             yield np.zeros((8, 4), "float32"), np.zeros((8, 1), "float32")
 
 
-    class LockedIter:  # @locked_class
-        def __init__(self, iterator):
-            self.iterator = iterator
-            self.lock = threading.Lock()
-
-        def __iter__(self):
-            return self
-
-        def __next__(self):
-            with self.lock:
-                return next(self.iterator)
+""" + textwrap.indent(forum_wrapper("LockedIter", "iterator", marker="locked_class"), "    ") + """
 
 
     class Frames(keras.utils.PyDataset):  # @frames_class
@@ -331,6 +297,35 @@ def test_the_ceiling_leaves_the_model_as_it_found_it():
     assert all(np.array_equal(a, b) for a, b in zip(state, after))
     assert model.history is history
     assert model.get_metrics_result() == metrics
+
+
+def test_the_clocks_stamp_their_loop_only_and_define_every_batch_end_hook():
+    import keras
+
+    from safeloader.doctor.clocks import step_clocks
+    from safeloader.doctor.measurement import StepTimes
+
+    times = StepTimes()
+    first, last = step_clocks(keras.callbacks.Callback, "test", times)
+    left_alone = keras.callbacks.Callback()
+    for loop in ("train", "test", "predict"):
+        # Keras 3 moves a loop's batch-end hooks to a thread unless a callback defines
+        # them; ``_is_default`` is how it marks the hooks a callback left alone
+        hook = f"on_{loop}_batch_end"
+        assert getattr(getattr(left_alone, hook), "_is_default", False)
+        assert not getattr(getattr(first, hook), "_is_default", False)
+        if loop != "test":
+            for clock in (first, last):
+                getattr(clock, f"on_{loop}_batch_begin")(0)
+                getattr(clock, hook)(0, logs={})
+    assert times.steps == []  # not the clocks' loop
+    for clock in (first, last):
+        clock.on_test_batch_begin(3)
+    first.on_test_batch_end(3, {})
+    last.on_test_batch_end(3)
+    (step,) = times.steps
+    assert (step.first_batch, step.last_batch) == (3, 3)
+    assert step.begin_first <= step.begin_last <= step.end_first <= step.end_last
 
 
 def test_keras3_on_jax_when_jax_is_installed(tmp_path):

@@ -15,7 +15,8 @@ import pytest
 pytest.importorskip("tf_keras")
 pytest.importorskip("tensorflow")
 
-from doctor_helpers import calls_by_line, codes_at, line_of, run_doctor, write_script  # noqa: E402
+from doctor_helpers import (  # noqa: E402
+    COSTED_PARTS, calls_by_line, codes_at, line_of, run_doctor, write_script)
 
 SCRIPT = """
     import time
@@ -26,30 +27,7 @@ SCRIPT = """
 
     import safeloader
 
-
-    def batches(cost):  # @batches
-        rng = np.random.default_rng(0)
-        while True:
-            time.sleep(cost)
-            yield rng.random((16, 4), dtype=np.float32), rng.random((16, 1), dtype=np.float32)
-
-
-    class Compute(keras.layers.Layer):
-        def __init__(self, cost, **kwargs):
-            super().__init__(**kwargs)
-            self.cost = cost
-
-        def call(self, x):
-            def work(t):
-                time.sleep(self.cost)
-                return t
-
-            if not self.cost:
-                return x
-            y = tf.py_function(work, [x], x.dtype)
-            y.set_shape(x.shape)
-            return y
-
+""" + COSTED_PARTS + """
 
     class Frames(keras.utils.Sequence):  # @frames_class
         def __init__(self):
@@ -60,12 +38,6 @@ SCRIPT = """
 
         def __getitem__(self, index):
             return np.zeros((16, 4), "float32"), np.zeros((16, 1), "float32")
-
-
-    def model(cost):
-        net = keras.Sequential([keras.Input((4,)), Compute(cost), keras.layers.Dense(1)])
-        net.compile(optimizer="sgd", loss="mse")
-        return net
 
 
     def main():

@@ -27,6 +27,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, ImportItem
 
 from codemod_helpers import call_span, codemod, dedent, fix, span_of
+from lock_wrappers import forum_wrapper
 from safeloader.findings import Fix, FixKind
 from safeloader.fix.engine import rewrite, starting_chunks
 from safeloader.fix.imports import add_imports, space_below_added_imports
@@ -197,21 +198,7 @@ def test_a_name_bound_far_from_the_fix_is_seen() -> None:
 
 @pytest.mark.parametrize("used_far_away", [True, False])
 def test_an_import_is_removed_only_when_no_statement_uses_it(used_far_away: bool) -> None:
-    pair = dedent('''
-        class threadsafe_iter:
-            def __init__(self, it):
-                self.it = it
-                self.lock = threading.Lock()
-
-            def __iter__(self):
-                return self
-
-            def __next__(self):
-                with self.lock:
-                    return next(self.it)
-
-
-    ''')
+    pair = forum_wrapper() + "\n\n\n"
     use = ("LOCK = threading.RLock()\nEMPTY = threadsafe_iter(iter(()))\n\n\n"
            if used_far_away else "")
     source = LONG_HEAD + pair + "".join(_filler(index) for index in range(15)) + use + LONG_TAIL

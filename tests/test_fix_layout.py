@@ -133,6 +133,9 @@ def batches():
 
 '''
 
+#: the head of the tf_keras (Keras 2) cases: a model built from tf_keras' Sequential
+TF_KERAS_MODEL = "from tf_keras.models import Sequential\n\nmodel = Sequential()\n"
+
 
 def fixed(training: str, config: AnalysisConfig = KERAS3, unsafe: bool = False,
           head: str = DATASET) -> str:
@@ -315,19 +318,17 @@ def test_continuation_lines_are_realigned_after_a_rename() -> None:
      "          epochs=5)\n"),
 ])
 def test_keras2_renames_realign_what_was_aligned(training: str, expected: str) -> None:
-    head = "from tf_keras.models import Sequential\n\nmodel = Sequential()\n"
-    assert fixed(training, KERAS2, head=head) == expected
+    assert fixed(training, KERAS2, head=TF_KERAS_MODEL) == expected
 
 
 def test_a_wrapped_expression_and_the_call_around_it_are_realigned() -> None:
-    head = "from tf_keras.models import Sequential\n\nmodel = Sequential()\n"
     training = (
         "model.fit_generator((row\n"
         "                     for row in range(3)),\n"
         "                    steps_per_epoch=2,\n"
         "                    workers=3)\n"
     )
-    assert fixed(training, KERAS2, head=head) == (
+    assert fixed(training, KERAS2, head=TF_KERAS_MODEL) == (
         "from tf_keras.models import Sequential\n"
         "from safeloader import ThreadSafeIterator\n"
         "\n"
@@ -340,8 +341,7 @@ def test_a_wrapped_expression_and_the_call_around_it_are_realigned() -> None:
 
 
 def test_a_longer_value_moves_the_bracket_after_it() -> None:
-    head = ("from tf_keras.models import Sequential\n\nmodel = Sequential()\n\n\n"
-            "def batches():\n    yield 1\n\n\n")
+    head = TF_KERAS_MODEL + "\n\ndef batches():\n    yield 1\n\n\n"
     training = (
         "def train(stop, log):\n"
         "    model.fit(batches(), workers=3, use_multiprocessing=True, callbacks=[stop,\n"

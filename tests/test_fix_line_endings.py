@@ -13,6 +13,7 @@ import ast
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -64,9 +65,7 @@ def test_candidate_lines_count_every_line_break() -> None:
     assert candidate_lines(text) == [3, 5]
 
 
-#: a tf_keras script that starts worker processes from module level under
-#: ``spawn``: unguarded, every worker re-runs it and dies while bootstrapping
-SCRIPT = '''\
+_DEFINITIONS = '''\
 import multiprocessing
 
 import numpy as np
@@ -84,6 +83,10 @@ class Batches(keras.utils.Sequence):
         return self.images[index * 4:index * 4 + 4], np.zeros((4, 1), "float32")
 
 
+'''
+
+#: the statements SLD103's fix moves under the ``__main__`` guard
+_TRAINING = '''\
 multiprocessing.set_start_method("spawn", force=True)
 images = np.random.rand(8, 1)
 model = keras.Sequential([keras.layers.Dense(1, input_shape=(1,))])
@@ -92,20 +95,11 @@ model.fit(Batches(images), epochs=1, verbose=0, workers=2, use_multiprocessing=T
 print("trained")
 '''
 
-GUARDED = SCRIPT.replace('''multiprocessing.set_start_method("spawn", force=True)
-images = np.random.rand(8, 1)
-model = keras.Sequential([keras.layers.Dense(1, input_shape=(1,))])
-model.compile(optimizer="sgd", loss="mse")
-model.fit(Batches(images), epochs=1, verbose=0, workers=2, use_multiprocessing=True)
-print("trained")
-''', '''if __name__ == "__main__":
-    multiprocessing.set_start_method("spawn", force=True)
-    images = np.random.rand(8, 1)
-    model = keras.Sequential([keras.layers.Dense(1, input_shape=(1,))])
-    model.compile(optimizer="sgd", loss="mse")
-    model.fit(Batches(images), epochs=1, verbose=0, workers=2, use_multiprocessing=True)
-    print("trained")
-''')
+#: a tf_keras script that starts worker processes from module level under
+#: ``spawn``: unguarded, every worker re-runs it and dies while bootstrapping
+SCRIPT = _DEFINITIONS + _TRAINING
+
+GUARDED = _DEFINITIONS + 'if __name__ == "__main__":\n' + textwrap.indent(_TRAINING, "    ")
 
 #: old-Mac line breaks in the class body: five lines that ``count("\\n")`` missed,
 #: so the fix once moved only ``fit`` and ``print``, left the start method,

@@ -12,6 +12,7 @@ from pyflakes.checker import Checker
 from pyflakes.messages import UnusedImport
 
 from codemod_helpers import fix, run_fixes, span_of
+from lock_wrappers import forum_wrapper
 
 from safeloader.analysis import AnalysisConfig, analyze_source
 from safeloader.findings import Finding, FixKind
@@ -21,21 +22,8 @@ from safeloader.fix.selection import FixSelection, fix_key
 KERAS3 = AnalysisConfig(keras_version="3")
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
-WRAPPER = '''\
-import threading
-
-
-class Locked:
-    def __init__(self, it):
-        self.it = it
-        self.lock = threading.Lock()
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        with self.lock:
-            return next(self.it)
+#: the forum's lock wrapper under another name, its decorator and a generator it wraps
+WRAPPER = "import threading\n\n\n" + forum_wrapper("Locked") + '''
 
 
 def locked(f):

@@ -160,17 +160,24 @@ def test_a_notebook_edited_while_being_fixed_is_left_alone(
     )
 
 
-def test_a_fix_that_would_move_code_across_cells_is_refused_naming_the_cell(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # analysed as a script, the notebook would get SLD103's __main__ guard, which moves
-    # the statements of cell 3 and of every later cell under one block
+@pytest.fixture
+def analysed_as_scripts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The analysis told nothing of cells: it plans fixes as for a script (SLD103's
+    ``__main__`` guard included), which the engine must refuse to apply across cells."""
     real = runner.analyze_module
 
     def analysed_as_a_script(tree, lines, path, config, **cells):  # type: ignore[no-untyped-def]
         return real(tree, lines, path, config)
 
     monkeypatch.setattr(runner, "analyze_module", analysed_as_a_script)
+
+
+@pytest.mark.usefixtures("analysed_as_scripts")
+def test_a_fix_that_would_move_code_across_cells_is_refused_naming_the_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # analysed as a script, the notebook would get SLD103's __main__ guard, which moves
+    # the statements of cell 3 and of every later cell under one block
     notebook = copy_fixture("train_tf_keras.ipynb", tmp_path)
     original = notebook.read_bytes()
     assert main(["--select", "SLD103", "--unsafe-fixes", str(notebook)]) == 2
@@ -208,28 +215,28 @@ model.fit(batches(), steps_per_epoch=2, workers=3, use_multiprocessing=True)
 """
 
 
+def write_nbqa_file(directory: Path) -> Path:
+    """The file nbQA writes for a notebook of three cells (:data:`NBQA_FILE`)."""
+    script = directory / "train_nbqa_ipynb.py"
+    script.write_text(NBQA_FILE.format(generator=GENERATOR))
+    return script
+
+
 def test_a_file_nbqa_wrote_is_fixed_as_a_notebook(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    script = tmp_path / "train_nbqa_ipynb.py"
-    script.write_text(NBQA_FILE.format(generator=GENERATOR))
+    script = write_nbqa_file(tmp_path)
     assert main(["--unsafe-fixes", "--diff", str(script)]) == 0
     out = capsys.readouterr().out
     assert "+@threadsafe_generator\n" in out
     assert "use_multiprocessing=False" in out and "__main__" not in out
 
 
+@pytest.mark.usefixtures("analysed_as_scripts")
 def test_a_fix_crossing_nbqas_separators_is_refused_naming_the_cell(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real = runner.analyze_module
-
-    def analysed_as_a_script(tree, lines, path, config, **cells):  # type: ignore[no-untyped-def]
-        return real(tree, lines, path, config)
-
-    monkeypatch.setattr(runner, "analyze_module", analysed_as_a_script)
-    script = tmp_path / "train_nbqa_ipynb.py"
-    script.write_text(NBQA_FILE.format(generator=GENERATOR))
+    script = write_nbqa_file(tmp_path)
     original = script.read_bytes()
     assert main(["--select", "SLD103", "--unsafe-fixes", str(script)]) == 2
     assert script.read_bytes() == original

@@ -15,16 +15,13 @@ files, ``flake8`` as its default additional dependency) and installs nbqa.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from notebook_helpers import copy_fixture
-from wheelhouse import build_wheelhouse
-
-ROOT = Path(__file__).resolve().parent.parent
+from wheelhouse import build_wheelhouse, copy_checkout
 
 BAD = '''\
 import tf_keras as keras
@@ -76,13 +73,7 @@ def _commit_all(repo: Path) -> str:
 
 @pytest.fixture(scope="module")
 def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    repo = tmp_path_factory.mktemp("hooks")
-    for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):
-        shutil.copy(ROOT / name, repo / name)
-    shutil.copytree(
-        ROOT / "src" / "safeloader", repo / "src" / "safeloader",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    repo = copy_checkout(tmp_path_factory.mktemp("hooks"), ".pre-commit-hooks.yaml")
     _git(repo, "init", "-q")
     return repo, _commit_all(repo)
 
@@ -147,30 +138,41 @@ def _pre_commit(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Comple
     )
 
 
+def _safeloader_project(tmp_path: Path, hook_repo: tuple[Path, str]) -> Path:
+    """A project whose config runs safeloader's two hooks (the check at the manual stage)."""
+    hooks, rev = hook_repo
+    return _project(tmp_path, f"repos:\n- repo: {hooks}\n  rev: {rev}\n  hooks:\n"
+                              "  - id: safeloader-check\n    stages: [manual]\n"
+                              "  - id: safeloader-fix\n")
+
+
+def _check(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The check hook on every file, which must find something (exit 1)."""
+    check = _pre_commit(project, env, "run", "--hook-stage", "manual", "safeloader-check",
+                        "--all-files")
+    assert check.returncode == 1, check.stdout + check.stderr
+    return check
+
+
+def _fix(project: Path, env: dict[str, str]) -> None:
+    """The fix hook on every file, which must change one (pre-commit then exits 1)."""
+    fix = _pre_commit(project, env, "run", "safeloader-fix", "--all-files")
+    assert fix.returncode == 1, fix.stdout + fix.stderr
+    assert "files were modified by this hook" in fix.stdout
+
+
 def test_hooks_fix_a_bad_training_script(
     tmp_path: Path, hook_repo: tuple[Path, str], precommit_env: dict[str, str]
 ) -> None:
-    hooks, rev = hook_repo
-    project = tmp_path / "project"
-    project.mkdir()
-    _git(project, "init", "-q")
-    (project / ".pre-commit-config.yaml").write_text(
-        f"repos:\n- repo: {hooks}\n  rev: {rev}\n  hooks:\n"
-        "  - id: safeloader-check\n    stages: [manual]\n  - id: safeloader-fix\n"
-    )
+    project = _safeloader_project(tmp_path, hook_repo)
     script = project / "train.py"
     script.write_text(BAD)
     _commit_all(project)
 
-    check = _pre_commit(project, precommit_env, "run", "--hook-stage", "manual",
-                        "safeloader-check", "--all-files")
-    assert check.returncode == 1, check.stdout + check.stderr
-    assert "+@threadsafe_generator" in check.stdout
+    assert "+@threadsafe_generator" in _check(project, precommit_env).stdout
     assert script.read_text() == BAD
 
-    fix = _pre_commit(project, precommit_env, "run", "safeloader-fix", "--all-files")
-    assert fix.returncode == 1, fix.stdout + fix.stderr
-    assert "files were modified by this hook" in fix.stdout
+    _fix(project, precommit_env)
     assert script.read_text() == FIXED
 
     again = _pre_commit(project, precommit_env, "run", "--all-files")
@@ -181,23 +183,15 @@ def test_hooks_fix_a_bad_training_script(
 def test_hooks_fix_a_notebook_cell_by_cell(
     tmp_path: Path, hook_repo: tuple[Path, str], precommit_env: dict[str, str]
 ) -> None:
-    hooks, rev = hook_repo
-    project = _project(tmp_path, f"repos:\n- repo: {hooks}\n  rev: {rev}\n  hooks:\n"
-                                 "  - id: safeloader-check\n    stages: [manual]\n"
-                                 "  - id: safeloader-fix\n")
+    project = _safeloader_project(tmp_path, hook_repo)
     notebook = copy_fixture("train_tf_keras.ipynb", project)
     original = notebook.read_bytes()
     _commit_all(project)
 
-    check = _pre_commit(project, precommit_env, "run", "--hook-stage", "manual",
-                        "safeloader-check", "--all-files")
-    assert check.returncode == 1, check.stdout + check.stderr
-    assert "+++ b/train_tf_keras.ipynb:cell_6" in check.stdout
+    assert "+++ b/train_tf_keras.ipynb:cell_6" in _check(project, precommit_env).stdout
     assert notebook.read_bytes() == original
 
-    fix = _pre_commit(project, precommit_env, "run", "safeloader-fix", "--all-files")
-    assert fix.returncode == 1, fix.stdout + fix.stderr
-    assert "files were modified by this hook" in fix.stdout
+    _fix(project, precommit_env)
     assert notebook.read_bytes() != original
 
 

@@ -4,6 +4,7 @@ The wheels of safeloader's dependencies are repacked from the distributions
 installed in the running environment (their files as listed in their RECORD),
 and the setuptools wheel virtualenv ships is copied, so that ``pip install``
 with ``PIP_NO_INDEX=1`` and ``PIP_FIND_LINKS`` pointing here needs no network.
+:func:`copy_checkout` gives such an environment this checkout to install.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import zipfile
 from pathlib import Path
 
 from packaging.requirements import Requirement
+
+#: this checkout
+ROOT = Path(__file__).resolve().parent.parent
 
 #: files pip writes at install time, not part of a wheel
 _INSTALL_ONLY = {"INSTALLER", "REQUESTED", "direct_url.json", "RECORD"}
@@ -92,4 +96,15 @@ def build_wheelhouse(directory: Path, requirements: list[str]) -> Path:
         key=lambda path: tuple(int(part) for part in path.name.split("-")[1].split(".")),
     )
     shutil.copy(newest, directory)
+    return directory
+
+
+def copy_checkout(directory: Path, *extra: str) -> Path:
+    """Copy what pip builds safeloader from (``pyproject.toml``, ``README.md``, the
+    package's sources) and the ``extra`` files of this checkout into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("pyproject.toml", "README.md", *extra):
+        shutil.copy(ROOT / name, directory / name)
+    shutil.copytree(ROOT / "src" / "safeloader", directory / "src" / "safeloader",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     return directory

@@ -22,39 +22,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from safeloader.analysis.config import KERAS_VERSIONS
-from safeloader.fix.flake8_reporting import Flake8ConfigurationError, Flake8Reporting
-from safeloader.fix.options import flake8_arguments, rule_codes
+from safeloader.fix.flake8_reporting import Flake8ConfigurationError
+from safeloader.fix.options import add_flake8_choices, flake8_reporting
 from safeloader.fix.runner import AnalysisFailure, file_findings, read_module_file
 from safeloader.fix.module_files import ModuleFileError
-from safeloader.fix.selection import comma_separated
 
 
 def add_lint_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of ``safeloader lint``."""
-    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH",
-                        help="files or directories (default: the current directory)")
-    parser.add_argument("--select", type=rule_codes, default=(), metavar="CODES",
-                        help="comma-separated codes or prefixes to report (given to flake8 as "
-                        "its --select)")
-    parser.add_argument("--ignore", type=rule_codes, default=(), metavar="CODES",
-                        help="comma-separated codes or prefixes not to report")
-    parser.add_argument("--exclude", type=comma_separated, default=(), metavar="GLOBS",
-                        help="comma-separated globs to skip, added to flake8's exclude")
-    parser.add_argument("--keras-version", choices=KERAS_VERSIONS,
-                        help="as flake8's --safeloader-keras-version")
-    parser.add_argument("--guards", type=comma_separated, metavar="NAMES",
-                        help="as flake8's --safeloader-guards")
+    add_flake8_choices(parser, "report")
 
 
 def lint(args: argparse.Namespace) -> int:
     """Print the findings of every file under ``args.paths``; return the exit status."""
     try:
-        reporting = Flake8Reporting.from_arguments(
-            flake8_arguments(args.paths, args.select, args.ignore, args.keras_version,
-                             args.guards),
-            extra_exclude=args.exclude,
-        )
+        reporting = flake8_reporting(args)
     except Flake8ConfigurationError as error:
         print(f"safeloader: {error}", file=sys.stderr)
         return 2

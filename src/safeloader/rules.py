@@ -79,26 +79,35 @@ _MP_GUARD = (
 )
 _ITERATOR = "https://docs.python.org/3/library/stdtypes.html#iterator-types"
 
+
+def _iterator_wrapper(name: str, next_method: str) -> str:
+    """The forum's hand-written iterator wrapper: a class ``name`` keeping the
+    iterator it is given and a lock, its ``__iter__`` returning ``self``, and
+    ``next_method`` (a method's text) handing the items on."""
+    head = _text(
+        f"""
+        class {name}:
+            def __init__(self, it):
+                self.it = it
+                self.lock = threading.Lock()
+
+            def __iter__(self):
+                return self
+        """
+    )
+    return head + "\n\n" + textwrap.indent(_text(next_method), "    ")
+
+
+#: the wrapper's ``__next__`` done right: the wrapped iterator advanced under the lock
+_LOCKED_NEXT = """
+    def __next__(self):
+        with self.lock:
+            return next(self.it)
+"""
+
 #: a hand-written iterator wrapper done right: the "use instead" of SLD201 and SLD202,
 #: and the example of SLD203 (which safeloader's runtime replaces)
-_LOCKED_ITERATOR = _text(
-    """
-    import threading
-
-
-    class threadsafe_iter:
-        def __init__(self, it):
-            self.it = it
-            self.lock = threading.Lock()
-
-        def __iter__(self):
-            return self
-
-        def __next__(self):
-            with self.lock:
-                return next(self.it)
-    """
-)
+_LOCKED_ITERATOR = "import threading\n\n\n" + _iterator_wrapper("threadsafe_iter", _LOCKED_NEXT)
 
 #: a PyDataset that forwards its worker settings to Keras: the "use instead" of SLD105,
 #: and the start of SLD302's (which adds the call that sets them)
@@ -597,22 +606,12 @@ _RULE_LIST = (
             with `ValueError: generator already executing`.
             """
         ),
-        example=_text(
+        example="import threading\n\n\n" + _iterator_wrapper(
+            "threadsafe_iter",
             """
-            import threading
-
-
-            class threadsafe_iter:
-                def __init__(self, it):
-                    self.it = it
-                    self.lock = threading.Lock()
-
-                def __iter__(self):
-                    return self
-
-                def __next__(self):
-                    return next(self.it)
-            """
+            def __next__(self):
+                return next(self.it)
+            """,
         ),
         use_instead=_LOCKED_ITERATOR,
         fix_title="Put the `next(...)` call under `with self.<lock>:`",
@@ -648,23 +647,13 @@ _RULE_LIST = (
             `TypeError: 'threadsafe_iter' object is not an iterator`.
             """
         ),
-        example=_text(
+        example="import threading\n\n\n" + _iterator_wrapper(
+            "threadsafe_iter",
             """
-            import threading
-
-
-            class threadsafe_iter:
-                def __init__(self, it):
-                    self.it = it
-                    self.lock = threading.Lock()
-
-                def __iter__(self):
-                    return self
-
-                def next(self):
-                    with self.lock:
-                        return self.it.next()
-            """
+            def next(self):
+                with self.lock:
+                    return self.it.next()
+            """,
         ),
         use_instead=_LOCKED_ITERATOR,
         fix_title="Add `__next__`",
@@ -916,26 +905,10 @@ _RULE_LIST = (
             2's `workers`.
             """
         ),
-        example=_text(
+        example="import threading\n\nimport keras\n\n\n" + _iterator_wrapper(
+            "threadsafe_iterator", _LOCKED_NEXT
+        ) + "\n\n\n" + _text(
             """
-            import threading
-
-            import keras
-
-
-            class threadsafe_iterator:
-                def __init__(self, it):
-                    self.it = it
-                    self.lock = threading.Lock()
-
-                def __iter__(self):
-                    return self
-
-                def __next__(self):
-                    with self.lock:
-                        return next(self.it)
-
-
             def threadsafe_generator(f):
                 def g(*a, **kw):
                     return threadsafe_iterator(f(*a, **kw))

@@ -22,6 +22,7 @@ the step ends, not later.
 
 from __future__ import annotations
 
+from functools import partialmethod
 from typing import Any
 
 from safeloader.doctor.measurement import StepTimes
@@ -45,31 +46,22 @@ def step_clocks(callback_base: type, mode: str, times: StepTimes) -> tuple[Any, 
             super().__init__()
             self.first = first
 
-        def _begin(self, hook_mode: str, batch: int) -> None:
+        def _begin(self, hook_mode: str, batch: int, logs: Any = None) -> None:
             if hook_mode == mode:
                 times.stamp_begin(batch, self.first)
 
-        def _end(self, hook_mode: str, batch: int) -> None:
+        def _end(self, hook_mode: str, batch: int, logs: Any = None) -> None:
             if hook_mode == mode:
                 times.stamp_end(batch, self.first)
 
-        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-            self._begin("train", batch)
-
-        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            self._end("train", batch)
-
-        def on_test_batch_begin(self, batch: int, logs: Any = None) -> None:
-            self._begin("test", batch)
-
-        def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
-            self._end("test", batch)
-
-        def on_predict_batch_begin(self, batch: int, logs: Any = None) -> None:
-            self._begin("predict", batch)
-
-        def on_predict_batch_end(self, batch: int, logs: Any = None) -> None:
-            self._end("predict", batch)
+        # every loop's hooks, ``mode``'s or not: Keras 3 runs a loop's batch-end hooks
+        # on a thread of their own unless some callback defines them (module docstring)
+        on_train_batch_begin = partialmethod(_begin, "train")
+        on_train_batch_end = partialmethod(_end, "train")
+        on_test_batch_begin = partialmethod(_begin, "test")
+        on_test_batch_end = partialmethod(_end, "test")
+        on_predict_batch_begin = partialmethod(_begin, "predict")
+        on_predict_batch_end = partialmethod(_end, "predict")
 
     return StepClock(first=True), StepClock(first=False)
 

@@ -19,15 +19,14 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from safeloader import __version__
-from safeloader.analysis.config import KERAS_VERSIONS
 from safeloader.findings import Fix
 from safeloader.fix.dependency_note import missing_dependency_notes
 from safeloader.fix.flake8_reporting import Flake8ConfigurationError, Flake8Reporting
 from safeloader.fix.interruptible import Interruptible
-from safeloader.fix.options import CODE_FAMILY, flake8_arguments, rule_codes
+from safeloader.fix.options import CODE_FAMILY, add_flake8_choices, flake8_reporting
 from safeloader.fix.progress import ProgressBar
 from safeloader.fix.runner import FileOutcome, FilePlan, fix_file, plan_file
-from safeloader.fix.selection import FixSelection, comma_separated, fix_key
+from safeloader.fix.selection import FixSelection, fix_key
 from safeloader.fix.unified_diff import unified_diff
 from safeloader.rules import RULES
 
@@ -58,30 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
         "calls, in place, changing nothing else.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH",
-                        help="files or directories (default: the current directory)")
+    add_flake8_choices(parser, "fix")
     parser.add_argument("--diff", action="store_true",
                         help="print a unified diff of the fixes instead of writing them")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 when a file would change")
-    parser.add_argument("--select", type=rule_codes, default=(), metavar="CODES",
-                        help="comma-separated codes or prefixes to fix (default: what the flake8 "
-                        "configuration selects, else the rules on by default)")
-    parser.add_argument("--ignore", type=rule_codes, default=(), metavar="CODES",
-                        help="comma-separated codes or prefixes not to fix")
     parser.add_argument("--unsafe-fixes", action="store_true",
                         help="also apply fixes that may change behaviour (SLD102, SLD103)")
-    parser.add_argument("--exclude", type=comma_separated, default=(), metavar="GLOBS",
-                        help="comma-separated globs of files and directories to skip, added to "
-                        "flake8's exclude and extend-exclude")
     parser.add_argument("-j", "--jobs", type=positive_count, default=os.cpu_count() or 1,
                         metavar="N", help="processes to use for many files (default: one per CPU)")
-    parser.add_argument("--keras-version", choices=KERAS_VERSIONS,
-                        help="the Keras the code targets (default: safeloader-keras-version of "
-                        "the flake8 configuration, else auto)")
-    parser.add_argument("--guards", type=comma_separated, metavar="NAMES",
-                        help="comma-separated extra names that make a generator thread-safe "
-                        "(default: safeloader-guards of the flake8 configuration)")
     return parser
 
 
@@ -195,11 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``safeloader-fix``; return its exit status."""
     args = build_parser().parse_args(argv)
     try:
-        reporting = Flake8Reporting.from_arguments(
-            flake8_arguments(args.paths, args.select, args.ignore, args.keras_version,
-                             args.guards),
-            extra_exclude=args.exclude
-        )
+        reporting = flake8_reporting(args)
     except Flake8ConfigurationError as error:
         print(f"safeloader-fix: {error}", file=sys.stderr)
         return 2
