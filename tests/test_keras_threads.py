@@ -5,6 +5,13 @@ it prepares a batch, so a second worker thread always finds it running.
 Delivery is checked by counting: every batch carries its id in column 0, the
 model records the ids it trains on, and the ids must be distinct and exactly
 the ones the generator yielded.
+
+tf_keras' ``GeneratorEnqueuer`` submits a worker's task before it queues it,
+so at the end of a finite generator a finished task can miss the final drain
+and the last batch is lost now and then (docs/processes.md). The Keras 2
+delivery tests therefore feed a stream longer than the steps ``fit`` takes:
+``fit`` never meets the end, so every batch it trains on is counted, and what
+the generator handed out is checked apart.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from recording_model import RecordingModel  # noqa: E402
 from safeloader import ThreadSafeIterator, sharded_generator, threadsafe_generator  # noqa: E402
 
 BATCHES = 12
+#: the Keras 2 delivery tests' stream: more than ``fit`` takes with its read-ahead
+STREAM = 4 * BATCHES
 BATCH_SIZE = 4
 PREPARE_SECONDS = 0.02  # while one worker sleeps inside the generator, another calls next()
 
@@ -70,14 +79,25 @@ def test_keras2_plain_generator_with_workers_fails():
     assert isinstance(info.value, RuntimeError) or "RuntimeError" in str(info.value)
 
 
+def assert_trained_once_each(seen: list[int], handed_out: list[int]) -> None:
+    """``fit`` trained ``BATCHES`` distinct batches, each one the source handed out, and
+    the source handed out each id once."""
+    assert len(seen) == BATCHES and len(set(seen)) == BATCHES
+    assert set(seen) <= set(handed_out)
+    assert len(set(handed_out)) == len(handed_out)  # nothing handed out twice
+
+
 def test_keras2_decorated_generator_trains_and_delivers_each_batch_once():
     yielded: list[int] = []
     seen: list[int] = []
-    history = fit_keras2(threadsafe_generator(plain_batches)(BATCHES, yielded), seen)
+    source = threadsafe_generator(plain_batches)(STREAM, yielded)
+    history = fit_keras2(source, seen)
     assert len(history.history["loss"]) == 1
     assert math.isfinite(history.history["loss"][0])
-    assert sorted(seen) == list(range(BATCHES))  # distinct, none missing
-    assert sorted(yielded) == list(range(BATCHES))  # nothing yielded twice or lost
+    assert_trained_once_each(seen, yielded)
+    rest = [int(x[0, 0]) for x, _ in source]  # the lock hands on the stream in order
+    assert sorted(yielded) == list(range(STREAM))
+    assert rest == sorted(rest) and not set(rest) & set(seen)
 
 
 def test_keras2_sharded_generator_trains_and_delivers_each_batch_once():
@@ -85,7 +105,7 @@ def test_keras2_sharded_generator_trains_and_delivers_each_batch_once():
     lock = threading.Lock()
 
     def shard(shard_index, num_shards):
-        for batch_id in range(shard_index, BATCHES, num_shards):
+        for batch_id in range(shard_index, STREAM, num_shards):
             time.sleep(PREPARE_SECONDS)
             with lock:
                 yielded.append(batch_id)
@@ -94,9 +114,11 @@ def test_keras2_sharded_generator_trains_and_delivers_each_batch_once():
     seen: list[int] = []
     with sharded_generator(shard, 3) as merged:
         history = fit_keras2(merged, seen)
+        rest = [int(x[0, 0]) for x, _ in merged]
     assert math.isfinite(history.history["loss"][0])
-    assert sorted(seen) == list(range(BATCHES))
-    assert sorted(yielded) == list(range(BATCHES))
+    assert_trained_once_each(seen, yielded)
+    assert sorted(yielded) == list(range(STREAM))  # every shard ran to its end, once
+    assert not set(rest) & set(seen)
 
 
 # -- Keras 3 ---------------------------------------------------------------------------
@@ -160,7 +182,7 @@ def test_keras3_fit_accepts_a_threadsafe_generator():
 
 def test_keras3_fit_accepts_a_sharded_generator():
     def shard(shard_index, num_shards):
-        for batch_id in range(shard_index, BATCHES, num_shards):
+        for batch_id in range(shard_index, STREAM, num_shards):
             yield make_batch(batch_id)
 
     with sharded_generator(shard, 2) as merged:
