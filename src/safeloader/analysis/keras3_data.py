@@ -35,6 +35,7 @@ from safeloader.analysis.generators import Classifier, ConstantValue, InstanceRe
 from safeloader.analysis.iterator_wrappers import ModuleWrappers
 from safeloader.analysis.keras_version import KerasTarget
 from safeloader.analysis.main_guard import derives_from_pydataset
+from safeloader.analysis.prefilter import next_method_might_exist
 from safeloader.analysis.scopes import BindingKind, Reference, Scope
 from safeloader.analysis.signatures import (
     GENERATOR_METHODS,
@@ -80,11 +81,12 @@ class Keras3DataChecker:
     def __init__(self, tree: ast.Module, text: str, classifier: Classifier,
                  target: Callable[[], KerasTarget], describe: Callable[[ast.AST], str]):
         self.tree = tree
+        self.text = text
         self.classifier = classifier
         self.target = target
         self.describe = describe
         # a wrapper class defines ``__next__`` or ``next``
-        self._may_define_wrappers = "next" in text
+        self._may_define_wrappers = next_method_might_exist(text)
 
     def may_apply(self, call: ast.Call, arguments: LoaderArguments) -> bool:
         """Whether a rule could fire at ``call``: cheap, asked before the Keras target
@@ -96,7 +98,7 @@ class Keras3DataChecker:
     @functools.cached_property
     def index(self) -> ModuleIndex:
         """The module's imports and classes."""
-        return ModuleIndex.build(self.tree)
+        return ModuleIndex.build(self.tree, self.text)
 
     @functools.cached_property
     def wrappers(self) -> ModuleWrappers:

@@ -21,7 +21,7 @@ import ast
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Container, Iterator, Union
 
 Position = tuple[int, int]
 #: the compound statements (and their field) enclosing a statement, outermost first
@@ -131,7 +131,7 @@ class Scope:
     node: ScopeNode
     parent: Scope | None
     path: Path | None = None
-    text_hints: frozenset[str] = frozenset()
+    text_hints: Container[str] = frozenset()
     _bindings: dict[str, list[Binding]] | None = field(default=None, repr=False)
     _declared: dict[str, str] = field(default_factory=dict, repr=False)
     _stars: list[Binding] = field(default_factory=list, repr=False)
