@@ -6,7 +6,8 @@ the pre-filter's rule groups (:func:`~safeloader.analysis.rule_groups`), the
 class rules' skipping of classes that are neither datasets nor iterators, the
 class index walking only blocks that hold ``class`` or ``import``, the call
 checker's bisected statement walk, and the line numbers counted without
-cutting the text into lines.
+cutting the text into lines (and, for the modules SLD103 reads, the module
+scope's ``global`` statements found in the statement blocks alone).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from safeloader.analysis.keras_version import KerasTarget
 from safeloader.analysis.list_batches import check_list_batches
 from safeloader.analysis.prefilter import class_and_import_lines, next_method_might_exist
 from safeloader.analysis.project import LazyTextHints, text_hints
+from safeloader.analysis.scopes import BindingKind, Scope
 from safeloader.findings import Finding
 from safeloader.notebooks.cells import nbqa_cells
 from safeloader.rules import RULES
@@ -328,3 +330,30 @@ def test_nbqa_separators_are_found_in_the_joined_text_as_in_the_lines() -> None:
     lines = ["x = 1\n", "# %%NBQA-CELL-SEP0a1b2c\n", "model.fit(x)\n"]
     for given in (lines, lines[:1], ["y = 'NBQA-CELL-SEP'\n"]):
         assert nbqa_cells(given, "".join(given)) == nbqa_cells(given)
+
+
+def test_global_statements_are_found_in_every_block() -> None:
+    source = TRICKY + textwrap.dedent('''\
+        if step:
+            class Later:
+                def reset(self):
+                    global seen
+        try:
+            pass
+        except OSError:
+            def handler():
+                global handled, seen
+        match step:
+            case 1:
+                def cased():
+                    def inner():
+                        global cased_name
+        global top
+        ''')
+    tree = ast.parse(source)
+    scope = Scope(tree, None, text_hints=text_hints(source))
+    elsewhere = {(name, binding.start) for name, found in scope.bindings().items()
+                 for binding in found if binding.kind is BindingKind.ELSEWHERE}
+    assert elsewhere == {(name, (node.lineno, node.col_offset)) for node in ast.walk(tree)
+                         if isinstance(node, ast.Global) for name in node.names}
+    assert {name for name, _ in elsewhere} == {"seen", "handled", "cased_name", "top"}
