@@ -188,6 +188,12 @@ def test_the_rule_groups_keep_every_finding(name: str, source: str, path: Path |
     ("(fit)\nfit\n(x)\n", RuleGroups(True, False, False)),
     ("class A(Sequence): pass\n", RuleGroups(False, True, False)),
     ("class A(keras.utils.PyDataset): pass\n", RuleGroups(False, True, False)),
+    ("class A(keras.utils.Sequence, metaclass=M): pass\n", RuleGroups(False, True, False)),
+    ("class A(\n    keras.utils.Sequence  # the base\n):\n    pass\n",
+     RuleGroups(False, True, False)),
+    ("class A(Sequence \\\n        ): pass\n", RuleGroups(False, True, False)),
+    ("from keras.utils import (\n    PyDataset  # x\n    as Batches)\nclass A(Batches): pass\n",
+     RuleGroups(False, True, True)),
     ("class A:\n    def __next__(self): ...\n", RuleGroups(False, True, False)),
     ("class A:\n    __next__ = step\n", RuleGroups(False, True, False)),
     ("class A:\n    def next(self): ...\n", RuleGroups(False, True, False)),
@@ -209,12 +215,20 @@ def test_each_group_passes_on_the_text_its_rules_need(source: str,
     "class A:\n    def next_batch(self): ...\n    def nextval(self): ...\n",
     "def next(it):\n    return it\n",
     "steps = Sequence\n",
+    "class A:\n    items: Sequence[int] = ()\n"
+    "    def f(self, s: typing.Sequence[str]) -> Sequence[str]: ...\n",
 ])
 def test_text_no_rule_needs_passes_no_group(source: str) -> None:
     assert not rule_groups(source, Path("project/train.py"))
     assert not might_have_findings(source)
     assert analyze_module(ast.parse(source), split_lines(source), Path("project/train.py"),
                           groups=ALL_GROUPS) == []
+
+
+def test_typing_sequence_imported_alone_is_no_dataset_base() -> None:
+    source = "from typing import Sequence\nfrom collections.abc import Sequence\nclass A: ...\n"
+    assert not rule_groups(source, None)
+    assert rule_groups(source.replace("import Sequence", "import Sequence as S"), None).classes
 
 
 def test_imports_lead_nowhere_from_stdin_or_an_installed_package() -> None:

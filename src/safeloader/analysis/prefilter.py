@@ -9,9 +9,10 @@ looks for all of it in one go, before any rule runs:
   and line continuations allowed): :func:`loader_call_offsets`, which also
   gives :func:`~.calls.candidate_lines` its lines;
 * the class rules (SLD104, SLD105, SLD201-203, SLD304) judge a
-  ``Sequence``/``PyDataset`` subclass (its base names one of them) or an
-  iterator class (a ``__next__``, or a Python 2 ``def next``), so they need
-  ``class`` and one of those;
+  ``Sequence``/``PyDataset`` subclass (a base ends with one of the names, or
+  an import aliases it: :func:`dataset_base_might_exist`) or an iterator class
+  (a ``__next__``, or a Python 2 ``def next``), so they need ``class`` and one
+  of those;
 * SLD103 through another project module's function needs an ``import``, in
   a file that is not part of an installed package (whose imports lead to
   installed code, which is never followed).
@@ -43,6 +44,10 @@ _LOADER_CALLS = (
 #: ``[``): a Python 2 ``def next`` when ``def`` comes before it (checked apart)
 _NEXT_METHOD = re.compile(r"xt(?:__(?<=__next__)|(?<=[ \t\f\\\r\n]next)[ \t\f\\\r\n]*[(\[])")
 _SPACE = " \t\f\\\r\n"
+#: ``Sequence`` or ``PyDataset`` where a base expression or an import alias may end
+_DATASET_BASES = tuple(
+    re.compile(word + r"(?!\w)(?:[ \t\f\r\n\\]|#[^\r\n]*[\r\n])*(?:[,)]|as(?!\w))")
+    for word in ("Sequence", "PyDataset"))
 #: the keywords of class and import statements, as words
 _CLASS_OR_IMPORT = (re.compile(r"class(?<!\wclass)(?!\w)"),
                     re.compile(r"import(?<!\wimport)(?!\w)"))
@@ -120,8 +125,22 @@ def class_rules_might_fire(source: str) -> bool:
     They all judge a class that is an iterator (``__next__``, or Python 2's
     ``next`` method) or a ``Sequence``/``PyDataset`` subclass.
     """
-    return "class" in source and ("Sequence" in source or "PyDataset" in source
+    return "class" in source and (dataset_base_might_exist(source)
                                   or next_method_might_exist(source))
+
+
+def dataset_base_might_exist(source: str) -> bool:
+    """Return ``False`` only when no class of ``source`` can derive from Keras'
+    ``Sequence`` or ``PyDataset``.
+
+    Such a base names one of them: as the last part of the base expression (then a
+    ``,`` or ``)`` follows it in the class header), or through a name an import
+    binds to it (``from keras.utils import Sequence as Batches``: an ``as`` follows
+    it), or through a class of the file that does. Comments and line
+    continuations may come between. ``Sequence[int]`` and a line importing
+    ``typing.Sequence`` alone do not match.
+    """
+    return any(pattern.search(source) is not None for pattern in _DATASET_BASES)
 
 
 def next_method_might_exist(source: str) -> bool:
