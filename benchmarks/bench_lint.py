@@ -108,16 +108,17 @@ def measure(files: list[Path], repeat: int) -> dict[str, float]:
 
         found: list[object] = []
         for _ in range(repeat):
-            # what flake8 runs, on the tree it has just parsed (a tree parsed earlier
-            # would no longer be in the processor's caches, and one the plugin has
-            # walked would be): end to end, then its two stages on a fresh tree
+            # on a tree just parsed, as flake8 runs a plugin (a tree parsed earlier would
+            # no longer be in the processor's caches, one already walked would be): the
+            # analysis, then the plugin end to end on another fresh tree, then the
+            # pre-filter (its text now in the caches)
             fresh = timed("parse", lambda: ast.parse(source, filename=str(path)))
-            found = timed("plugin", lambda: list(Plugin(fresh, lines, str(path)).run()))
-            fresh = ast.parse(source, filename=str(path))
-            timed("prefilter", lambda: rule_groups("".join(lines), path))
             if groups:
                 timed("analysis", lambda: analyze_module(fresh, lines, path, config, text=text,
                                                          groups=groups))
+            fresh = ast.parse(source, filename=str(path))
+            found = timed("plugin", lambda: list(Plugin(fresh, lines, str(path)).run()))
+            timed("prefilter", lambda: rule_groups("".join(lines), path))
             timed("pyflakes", lambda: Checker(tree, filename=str(path)))
             # the analysis' parts, each where its group passes
             if groups.calls:
