@@ -22,7 +22,11 @@ Times are this process's CPU time (``time.process_time``), best of
 ``--repeat`` per file, so the time other processes on a shared machine take
 from it is not counted.
 
-Run: ``python benchmarks/bench_lint.py [--repeat N] [--packages ...] [--tree DIR ...]``
+``--plugin-only`` times the parse, the plugin and pyflakes alone, with any
+safeloader version (``PYTHONPATH=<another checkout>/src``), to compare commits.
+
+Run: ``python benchmarks/bench_lint.py [--repeat N] [--packages ...] [--tree DIR ...]
+[--plugin-only]``
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import ast
 import functools
 import importlib.util
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -39,15 +44,6 @@ from typing import Any, Callable, Iterator
 
 from pyflakes.checker import Checker
 
-from safeloader.analysis import analyze_module, rule_groups
-from safeloader.analysis.calls import CallChecker
-from safeloader.analysis.classes import check_classes
-from safeloader.analysis.config import AnalysisConfig
-from safeloader.analysis.generators import Classifier
-from safeloader.analysis.keras_version import keras_target
-from safeloader.analysis.process_starts import ProcessStartFinder, check_imported_starts
-from safeloader.analysis.project import text_hints
-from safeloader.analysis.scopes import Scope
 from safeloader.flake8_plugin import Plugin
 
 _PARTS = ("parse", "plugin", "prefilter", "analysis", "calls", "classes", "imports", "target",
@@ -64,31 +60,61 @@ def package_files(packages: list[str]) -> Iterator[Path]:
             yield from sorted(Path(location).rglob("*.py"))
 
 
-def _call_site_rules(tree: ast.Module, lines: list[str], path: Path, config: AnalysisConfig,
-                     text: str) -> CallChecker:
-    checker = CallChecker(tree, lines, path, config, text=text)
-    list(checker.findings())
-    return checker
+class _Stages:
+    """The plugin's stages and the analysis' parts, each run alone (imported only when
+    measured: ``--plugin-only`` runs against any safeloader version, to compare commits)."""
+
+    def __init__(self) -> None:
+        from safeloader.analysis import analyze_module, rule_groups
+        from safeloader.analysis.calls import CallChecker
+        from safeloader.analysis.classes import check_classes
+        from safeloader.analysis.config import AnalysisConfig
+        from safeloader.analysis.generators import Classifier
+        from safeloader.analysis.keras_version import keras_target
+        from safeloader.analysis.process_starts import ProcessStartFinder, check_imported_starts
+        from safeloader.analysis.project import LazyTextHints
+        from safeloader.analysis.scopes import Scope
+
+        self.config = config = AnalysisConfig()
+        self.rule_groups = rule_groups
+
+        def analysis(tree: ast.Module, lines: list[str], path: Path, text: str,
+                     groups: Any) -> object:
+            return analyze_module(tree, lines, path, config, text=text, groups=groups)
+
+        def calls(tree: ast.Module, lines: list[str], path: Path, text: str) -> object:
+            return list(CallChecker(tree, lines, path, config, text=text).findings())
+
+        def classes(tree: ast.Module, lines: list[str], path: Path, text: str) -> object:
+            target = functools.cache(lambda: keras_target(
+                tree, config.keras_version, path,
+                CallChecker(tree, lines, path, config, text=text).loader_calls()))
+            return list(check_classes(tree, target, text))
+
+        def imports(tree: ast.Module, path: Path, text: str) -> object:
+            # as analyze_module runs it in a file without loader calls
+            target = functools.cache(lambda: keras_target(tree, config.keras_version, path, ()))
+            scope = Scope(tree, None, path, LazyTextHints(text))
+            finder = ProcessStartFinder(Classifier(config.extra_guards, path, None), path,
+                                        lambda: target().version == "3")
+            return list(check_imported_starts(tree, scope, finder))
+
+        def target(tree: ast.Module, lines: list[str], path: Path, text: str,
+                   ) -> Callable[[], object]:
+            checker = CallChecker(tree, lines, path, config, text=text)
+            checker.loader_calls()
+            return checker.target
+
+        self.analysis, self.calls, self.classes = analysis, calls, classes
+        self.imports, self.target = imports, target
 
 
-def _imported_starts(tree: ast.Module, path: Path, config: AnalysisConfig, text: str) -> None:
-    """SLD103 through imported project functions, as :func:`analyze_module` runs it
-    in a file without loader calls."""
-    target = functools.cache(lambda: keras_target(tree, config.keras_version, path, ()))
-    scope = Scope(tree, None, path, text_hints(text))
-    finder = ProcessStartFinder(Classifier(config.extra_guards, path, config.project_root),
-                                path, lambda: target().version == "3")
-    list(check_imported_starts(tree, scope, finder))
-
-
-def measure(files: list[Path], repeat: int) -> dict[str, float]:
-    """Return total CPU seconds of each part over ``files`` (see the module docstring),
-    and counts: ``files``, ``findings``, ``passed`` (files the pre-filter passes) and
-    one per rule group."""
+def measure(files: list[Path], repeat: int, stages: _Stages | None) -> dict[str, float]:
+    """Return total CPU seconds of each part over ``files`` (see the module docstring;
+    only the parse, the plugin and pyflakes without ``stages``), and counts: ``files``,
+    ``findings``, ``passed`` (files the pre-filter passes) and one per rule group."""
     totals = dict.fromkeys((*_PARTS, "files", "findings", "passed", "group_calls",
                             "group_classes", "group_imports"), 0.0)
-    config = AnalysisConfig()
-    Plugin.config = config
     for path in files:
         source = path.read_text(encoding="utf-8", errors="replace")
         try:
@@ -97,7 +123,7 @@ def measure(files: list[Path], repeat: int) -> dict[str, float]:
             continue
         lines = source.splitlines(keepends=True)
         text = "".join(lines)
-        groups = rule_groups(text, path)
+        groups = stages.rule_groups(text, path) if stages is not None else None
         best: dict[str, float] = {}
 
         def timed(key: str, work: Callable[[], Any]) -> Any:
@@ -113,34 +139,31 @@ def measure(files: list[Path], repeat: int) -> dict[str, float]:
             # analysis, then the plugin end to end on another fresh tree, then the
             # pre-filter (its text now in the caches)
             fresh = timed("parse", lambda: ast.parse(source, filename=str(path)))
-            if groups:
-                timed("analysis", lambda: analyze_module(fresh, lines, path, config, text=text,
-                                                         groups=groups))
-            fresh = ast.parse(source, filename=str(path))
+            if stages is not None and groups:
+                timed("analysis", lambda: stages.analysis(fresh, lines, path, text, groups))
+                fresh = ast.parse(source, filename=str(path))
             found = timed("plugin", lambda: list(Plugin(fresh, lines, str(path)).run()))
-            timed("prefilter", lambda: rule_groups("".join(lines), path))
             timed("pyflakes", lambda: Checker(tree, filename=str(path)))
+            if stages is None:
+                continue
+            timed("prefilter", lambda: stages.rule_groups("".join(lines), path))
             # the analysis' parts, each where its group passes
             if groups.calls:
-                timed("calls", lambda: _call_site_rules(tree, lines, path, config, text))
+                timed("calls", lambda: stages.calls(tree, lines, path, text))
             if groups.classes:
-                target = functools.cache(lambda: keras_target(
-                    tree, config.keras_version, path, CallChecker(
-                        tree, lines, path, config, text=text).loader_calls()))
-                timed("classes", lambda: list(check_classes(tree, target)))
+                timed("classes", lambda: stages.classes(tree, lines, path, text))
             if groups.imports and not groups.calls:
-                timed("imports", lambda: _imported_starts(tree, path, config, text))
+                timed("imports", lambda: stages.imports(tree, path, text))
             if groups:
-                fresh = CallChecker(tree, lines, path, config, text=text)
-                fresh.loader_calls()
-                timed("target", fresh.target)
+                timed("target", stages.target(tree, lines, path, text))
         for key, seconds in best.items():
             totals[key] += seconds
         totals["files"] += 1
         totals["findings"] += len(found)
-        totals["passed"] += bool(groups)
-        for group in ("calls", "classes", "imports"):
-            totals[f"group_{group}"] += getattr(groups, group)
+        if groups is not None:
+            totals["passed"] += bool(groups)
+            for group in ("calls", "classes", "imports"):
+                totals[f"group_{group}"] += getattr(groups, group)
     return totals
 
 
@@ -151,6 +174,9 @@ def main() -> None:
     parser.add_argument("--tree", nargs="+", type=Path, default=[],
                         help="measure the .py files under these directories instead")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--plugin-only", action="store_true",
+                        help="time only ast.parse, the plugin end to end and pyflakes "
+                        "(runs against any safeloader version)")
     args = parser.parse_args()
     warnings.simplefilter("ignore", SyntaxWarning)
     if args.tree:
@@ -159,27 +185,31 @@ def main() -> None:
     else:
         files = list(package_files(args.packages))
         where = ", ".join(args.packages)
+    stages = None if args.plugin_only else _Stages()
     load = os.getloadavg()[0]
-    totals = measure(files, args.repeat)
+    totals = measure(files, args.repeat, stages)
     parse = totals["parse"]
+    plugin_file = sys.modules[Plugin.__module__].__file__ or "?"
+    print(f"safeloader {Plugin.version} from {Path(plugin_file).parent}")
     print(f"files parsed: {int(totals['files'])} of {len(files)} in {where}")
-    print(f"files passing the pre-filter: {int(totals['passed'])} (call-site rules "
-          f"{int(totals['group_calls'])}, class rules {int(totals['group_classes'])}, "
-          f"SLD103 through imports {int(totals['group_imports'])})")
     print(f"safeloader findings: {int(totals['findings'])}")
     print(f"load average: {load:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"ast.parse:  {parse:.2f} s CPU (best of {args.repeat} per file)")
-    print(f"analysis:   {totals['analysis']:.3f} s  ratio to parse "
-          f"{totals['analysis'] / parse:.4f} (target <= 0.02)")
     print(f"plugin run(), end to end: {totals['plugin']:.3f} s  ratio "
           f"{totals['plugin'] / parse:.4f}")
-    for key, label in (("prefilter", "the pre-filter (join + rule_groups), every file"),
-                       ("analysis", "the analysis of the files that pass it"),
-                       ("calls", "  call-site rules (CallChecker, all of it)"),
-                       ("classes", "  class rules"),
-                       ("imports", "  SLD103 through imports (files without calls)"),
-                       ("target", "  Keras target, decided for every such file")):
-        print(f"  {label + ':':50s} {totals[key]:.3f} s  ratio {totals[key] / parse:.4f}")
+    if stages is not None:
+        print(f"files passing the pre-filter: {int(totals['passed'])} (call-site rules "
+              f"{int(totals['group_calls'])}, class rules {int(totals['group_classes'])}, "
+              f"SLD103 through imports {int(totals['group_imports'])})")
+        print(f"analysis:   {totals['analysis']:.3f} s  ratio to parse "
+              f"{totals['analysis'] / parse:.4f} (target <= 0.02)")
+        for key, label in (("prefilter", "the pre-filter (join + rule_groups), every file"),
+                           ("analysis", "the analysis of the files that pass it"),
+                           ("calls", "  call-site rules (CallChecker, all of it)"),
+                           ("classes", "  class rules"),
+                           ("imports", "  SLD103 through imports (files without calls)"),
+                           ("target", "  Keras target, decided for every such file")):
+            print(f"  {label + ':':50s} {totals[key]:.3f} s  ratio {totals[key] / parse:.4f}")
     print(f"pyflakes:   {totals['pyflakes']:.2f} s  ratio to parse "
           f"{totals['pyflakes'] / parse:.3f}")
 
