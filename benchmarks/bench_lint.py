@@ -82,13 +82,18 @@ class _Stages:
                      groups: Any) -> object:
             return analyze_module(tree, lines, path, config, text=text, groups=groups)
 
-        def calls(tree: ast.Module, lines: list[str], path: Path, text: str) -> object:
-            return list(CallChecker(tree, lines, path, config, text=text).findings())
+        def calls(tree: ast.Module, lines: list[str], path: Path, text: str,
+                  groups: Any) -> object:
+            checker = CallChecker(tree, lines, path, config, text=text,
+                                  call_offsets=groups.call_offsets)
+            return list(checker.findings())
 
-        def classes(tree: ast.Module, lines: list[str], path: Path, text: str) -> object:
+        def classes(tree: ast.Module, lines: list[str], path: Path, text: str,
+                    groups: Any) -> object:
             target = functools.cache(lambda: keras_target(
-                tree, config.keras_version, path,
-                CallChecker(tree, lines, path, config, text=text).loader_calls()))
+                tree, config.keras_version, path, CallChecker(
+                    tree, lines, path, config, text=text,
+                    call_offsets=groups.call_offsets).loader_calls()))
             return list(check_classes(tree, target, text))
 
         def imports(tree: ast.Module, path: Path, text: str) -> object:
@@ -100,8 +105,9 @@ class _Stages:
             return list(check_imported_starts(tree, scope, finder))
 
         def target(tree: ast.Module, lines: list[str], path: Path, text: str,
-                   ) -> Callable[[], object]:
-            checker = CallChecker(tree, lines, path, config, text=text)
+                   groups: Any) -> Callable[[], object]:
+            checker = CallChecker(tree, lines, path, config, text=text,
+                                  call_offsets=groups.call_offsets)
             checker.loader_calls()
             return checker.target
 
@@ -149,13 +155,13 @@ def measure(files: list[Path], repeat: int, stages: _Stages | None) -> dict[str,
             timed("prefilter", lambda: stages.rule_groups("".join(lines), path))
             # the analysis' parts, each where its group passes
             if groups.calls:
-                timed("calls", lambda: stages.calls(tree, lines, path, text))
+                timed("calls", lambda: stages.calls(tree, lines, path, text, groups))
             if groups.classes:
-                timed("classes", lambda: stages.classes(tree, lines, path, text))
+                timed("classes", lambda: stages.classes(tree, lines, path, text, groups))
             if groups.imports and not groups.calls:
                 timed("imports", lambda: stages.imports(tree, path, text))
             if groups:
-                timed("target", stages.target(tree, lines, path, text))
+                timed("target", stages.target(tree, lines, path, text, groups))
         for key, seconds in best.items():
             totals[key] += seconds
         totals["files"] += 1

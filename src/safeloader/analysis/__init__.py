@@ -74,7 +74,8 @@ def analyze_module(
     target: Callable[[], KerasTarget]
     if groups.calls:
         checker = CallChecker(tree, lines, path, config, inline_requirements,
-                              notebook=cells is not None, text=text)
+                              notebook=cells is not None, text=text,
+                              call_offsets=groups.call_offsets)
         target = checker.target
         findings.extend(checker.findings())
     else:

@@ -119,15 +119,18 @@ def module_file_for(name: str) -> str:
     return _WORD_START.sub("_", name).lower() + ".py"
 
 
-def candidate_lines(text: str) -> list[int]:
+def candidate_lines(text: str, offsets: Sequence[int] | None = None) -> list[int]:
     """Return the sorted line numbers where a loader method may be called in ``text``.
 
     A candidate is one of the words ``fit``, ``evaluate``, ``predict``, not
     preceded by a name character, followed by ``_generator`` or nothing,
     then by a parenthesis (whitespace and line continuations allowed):
-    :func:`~.prefilter.loader_call_offsets`.
+    :func:`~.prefilter.loader_call_offsets`, unless their ascending ``offsets``
+    are given.
     """
-    return sorted(set(line_numbers(text, sorted(loader_call_offsets(text)))))
+    if offsets is None:
+        offsets = sorted(loader_call_offsets(text))
+    return sorted(set(line_numbers(text, offsets)))
 
 
 def snippet(lines: Sequence[str], node: ast.AST) -> str:
@@ -189,13 +192,14 @@ class CallChecker:
     ask it per call, see the same answer for every call of the module.
     ``inline_requirements``: what the module declares for itself (a
     notebook's install lines, :mod:`.install_magics`); ``text``: the lines
-    joined, when the caller has them so.
+    joined, and ``call_offsets``: where the loader calls may be in it
+    (:func:`candidate_lines`), when the caller has them.
     """
 
     def __init__(
         self, tree: ast.Module, lines: Sequence[str], path: Path | None, config: AnalysisConfig,
         inline_requirements: Sequence[InlineRequirement] = (), *, notebook: bool = False,
-        text: str | None = None,
+        text: str | None = None, call_offsets: Sequence[int] | None = None,
     ):
         self.tree = tree
         self.notebook = notebook
@@ -207,7 +211,7 @@ class CallChecker:
             ends = not lines or lines[0].endswith(("\n", "\r"))
             text = ("" if ends else "\n").join(lines)
         self.text = text
-        self.candidates = candidate_lines(self.text)
+        self.candidates = candidate_lines(self.text, call_offsets)
         self.classifier = Classifier(config.extra_guards, path, config.project_root)
         self.module_scope = Scope(tree, None, path, LazyTextHints(self.text))
         self.settings = SettingsPlanner(tree, self.text, self.classifier, self.target)

@@ -55,11 +55,14 @@ _CLASS_OR_IMPORT = (re.compile(r"class(?<!\wclass)(?!\w)"),
 
 class RuleGroups(NamedTuple):
     """Which groups of rules may fire on a source (see the module docstring); false
-    when none may."""
+    when none may. ``call_offsets``: where the loader calls may be
+    (:func:`loader_call_offsets`, ascending), when the test found them (the call
+    checker then does not look again)."""
 
     calls: bool
     classes: bool
     imports: bool
+    call_offsets: tuple[int, ...] | None = None
 
     def __bool__(self) -> bool:
         return self.calls or self.classes or self.imports
@@ -68,9 +71,10 @@ class RuleGroups(NamedTuple):
 def rule_groups(source: str, path: Path | None = None) -> RuleGroups:
     """The rule groups that may fire on ``source``, the text of the file at ``path``
     (``None``: unknown, and then no other module is followed)."""
-    return RuleGroups(calls_might_fire(source), class_rules_might_fire(source),
+    offsets = tuple(sorted(loader_call_offsets(source)))
+    return RuleGroups(bool(offsets), class_rules_might_fire(source),
                       path is not None and imports_might_start_processes(source)
-                      and not is_installed(path))
+                      and not is_installed(path), offsets)
 
 
 def might_have_findings(source: str) -> bool:
