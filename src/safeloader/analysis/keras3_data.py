@@ -30,12 +30,16 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from safeloader.analysis.class_index import ModuleIndex, class_methods, local_nodes
+from safeloader.analysis.class_index import (
+    ModuleIndex,
+    class_methods,
+    defines_next,
+    local_nodes,
+)
 from safeloader.analysis.generators import Classifier, ConstantValue, InstanceRef, node_span
 from safeloader.analysis.iterator_wrappers import ModuleWrappers
 from safeloader.analysis.keras_version import KerasTarget
 from safeloader.analysis.main_guard import derives_from_pydataset
-from safeloader.analysis.prefilter import next_method_might_exist
 from safeloader.analysis.scopes import BindingKind, Reference, Scope
 from safeloader.analysis.signatures import (
     GENERATOR_METHODS,
@@ -85,8 +89,9 @@ class Keras3DataChecker:
         self.classifier = classifier
         self.target = target
         self.describe = describe
-        # a wrapper class defines ``__next__`` or ``next``
-        self._may_define_wrappers = next_method_might_exist(text)
+        # a wrapper is a module-level class that defines ``__next__`` or ``next``
+        self._may_define_wrappers = any(isinstance(stmt, ast.ClassDef) and defines_next(stmt)
+                                        for stmt in tree.body)
 
     def may_apply(self, call: ast.Call, arguments: LoaderArguments) -> bool:
         """Whether a rule could fire at ``call``: cheap, asked before the Keras target
