@@ -41,7 +41,7 @@ LOCK_FACTORIES = frozenset({
 _STATEMENT_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
-class _StatementFields(dict):
+class _StatementFields(dict[type, tuple[str, ...]]):
     """The statement fields each node type has (most statements have none), found once
     a type: looking them up by type spares a ``getattr`` per field and statement."""
 
