@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Iterator, Sequence
 
 from flake8.options.manager import OptionManager
 
-from safeloader.analysis import analyze_module, cell_requirements, might_have_findings
+from safeloader.analysis import analyze_module, cell_requirements, rule_groups
 from safeloader.analysis.config import KERAS_VERSIONS, AnalysisConfig
 from safeloader.notebooks.cells import nbqa_cells
 from safeloader.notebooks.nbqa import nbqa_code_cells
@@ -103,12 +103,14 @@ class Plugin:
 
     def run(self) -> Iterator[tuple[int, int, str, type[Any]]]:
         """Yield ``(line, column, message, type)`` for every finding in the file."""
-        if not might_have_findings("".join(self.lines)):
+        text = "".join(self.lines)
+        groups = rule_groups(text, self.path)
+        if not groups:
             return
-        cells = nbqa_cells(self.lines)
+        cells = nbqa_cells(self.lines, text)
         requirements = cell_requirements(
             (cell.number, cell.source) for cell in nbqa_code_cells(self.path)
         ) if cells and self.path else ()
         for finding in analyze_module(self.tree, self.lines, self.path, self.config, cells,
-                                      requirements):
+                                      requirements, text=text, groups=groups):
             yield finding.line, finding.col, finding.message, type(self)

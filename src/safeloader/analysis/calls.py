@@ -69,7 +69,6 @@ from __future__ import annotations
 import ast
 import bisect
 import functools
-import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +94,8 @@ from safeloader.analysis.main_guard import (
     starts_processes,
 )
 from safeloader.analysis.main_guard_fix import plan_main_guard
-from safeloader.analysis.project import text_hints
+from safeloader.analysis.prefilter import line_numbers, loader_call_offsets
+from safeloader.analysis.project import LazyTextHints
 from safeloader.analysis.scopes import BlockPath, Reference, Scope, child_scope, position
 from safeloader.analysis.signatures import (
     GENERATOR_METHODS,
@@ -108,11 +108,6 @@ from safeloader.analysis.signatures import (
 )
 from safeloader.findings import Finding, Fix, FixKind
 from safeloader.rules import RULES
-from safeloader.source_text import split_lines
-
-#: what may follow a loader method's name before its call's parenthesis
-_CALL_TAIL = re.compile(r"(?:_generator)?[ \t\r\n\f\\]*\(")
-_LOADER_WORDS = ("fit", "evaluate", "predict")
 
 _SNIPPET_LIMIT = 40
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -129,27 +124,18 @@ def module_file_for(name: str) -> str:
     return _WORD_START.sub("_", name).lower() + ".py"
 
 
-def candidate_lines(text: str) -> list[int]:
+def candidate_lines(text: str, offsets: Sequence[int] | None = None) -> list[int]:
     """Return the sorted line numbers where a loader method may be called in ``text``.
 
     A candidate is one of the words ``fit``, ``evaluate``, ``predict``, not
     preceded by a name character, followed by ``_generator`` or nothing,
-    then by a parenthesis (whitespace and line continuations allowed).
+    then by a parenthesis (whitespace and line continuations allowed):
+    :func:`~.prefilter.loader_call_offsets`, unless their ascending ``offsets``
+    are given.
     """
-    offsets = []
-    for word in _LOADER_WORDS:
-        start = text.find(word)
-        while start != -1:
-            before = text[start - 1] if start else " "
-            if not (before.isalnum() or before == "_") and _CALL_TAIL.match(
-                text, start + len(word)
-            ):
-                offsets.append(start)
-            start = text.find(word, start + 1)
-    if not offsets:
-        return []
-    ends = list(itertools.accumulate(len(line) for line in split_lines(text)))
-    return sorted({bisect.bisect_right(ends, offset) + 1 for offset in offsets})
+    if offsets is None:
+        offsets = sorted(loader_call_offsets(text))
+    return sorted(set(line_numbers(text, offsets)))
 
 
 def snippet(lines: Sequence[str], node: ast.AST) -> str:
@@ -164,6 +150,20 @@ def snippet(lines: Sequence[str], node: ast.AST) -> str:
     chunk[0] = chunk[0][getattr(node, "col_offset", 0):]
     text = " ".join(part.decode("utf-8", "replace").strip() for part in chunk)
     return text if len(text) <= _SNIPPET_LIMIT else text[: _SNIPPET_LIMIT - 3] + "..."
+
+
+#: blocks of at most this many statements are tested statement by statement
+_SHORT_BLOCK = 8
+
+
+def _first_line(node: ast.AST) -> int:
+    """The first line of ``node``: a decorated definition's first decorator's."""
+    decorators = getattr(node, "decorator_list", None)
+    return decorators[0].lineno if decorators else getattr(node, "lineno", 0)
+
+
+def _last_line(node: ast.AST) -> int:
+    return getattr(node, "end_lineno", None) or _first_line(node)
 
 
 @dataclass(frozen=True)
@@ -196,12 +196,15 @@ class CallChecker:
     (:meth:`target`) reads its legacy evidence from them, so the rules, which
     ask it per call, see the same answer for every call of the module.
     ``inline_requirements``: what the module declares for itself (a
-    notebook's install lines, :mod:`.install_magics`).
+    notebook's install lines, :mod:`.install_magics`); ``text``: the lines
+    joined, and ``call_offsets``: where the loader calls may be in it
+    (:func:`candidate_lines`), when the caller has them.
     """
 
     def __init__(
         self, tree: ast.Module, lines: Sequence[str], path: Path | None, config: AnalysisConfig,
         inline_requirements: Sequence[InlineRequirement] = (), *, notebook: bool = False,
+        text: str | None = None, call_offsets: Sequence[int] | None = None,
     ):
         self.tree = tree
         self.notebook = notebook
@@ -209,11 +212,13 @@ class CallChecker:
         self.config = config
         self.inline_requirements = inline_requirements
         self.lines = lines
-        ends = not lines or lines[0].endswith(("\n", "\r"))
-        self.text = ("" if ends else "\n").join(lines)
-        self.candidates = candidate_lines(self.text)
+        if text is None:
+            ends = not lines or lines[0].endswith(("\n", "\r"))
+            text = ("" if ends else "\n").join(lines)
+        self.text = text
+        self.candidates = candidate_lines(self.text, call_offsets)
         self.classifier = Classifier(config.extra_guards, path, config.project_root)
-        self.module_scope = Scope(tree, None, path, text_hints(self.text))
+        self.module_scope = Scope(tree, None, path, LazyTextHints(self.text))
         self.settings = SettingsPlanner(
             tree, self.text, self.classifier, self.target,
             lambda data, reference: self.keras3_data.wrapper_use(data, reference) is not None)
@@ -258,16 +263,35 @@ class CallChecker:
     def _touches(self, node: ast.AST) -> bool:
         """Whether a candidate line lies within ``node``'s lines (a decorated
         definition's start at its first decorator)."""
-        decorators = getattr(node, "decorator_list", None)
-        first = decorators[0].lineno if decorators else getattr(node, "lineno", 0)
+        first = _first_line(node)
         last = getattr(node, "end_lineno", None) or first
         index = bisect.bisect_left(self.candidates, first)
         return index < len(self.candidates) and self.candidates[index] <= last
 
     def _statements(self, statements: list[ast.stmt], place: _Place) -> Iterator[_Site]:
-        for stmt in statements:
-            if self._touches(stmt):
-                yield from self._statement(stmt, place)
+        for stmt in self._touching(statements):
+            yield from self._statement(stmt, place)
+
+    def _touching(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+        """The statements of a block that :meth:`_touches`, in order.
+
+        A block's statements follow each other (one may end on the line the next
+        starts on), so each candidate line is looked up among them by bisection
+        rather than every statement tested: a module of thousands of statements
+        with one loader call costs a few steps.
+        """
+        if len(statements) <= _SHORT_BLOCK:
+            return [stmt for stmt in statements if self._touches(stmt)]
+        candidates = self.candidates
+        low = bisect.bisect_left(candidates, _first_line(statements[0]))
+        high = bisect.bisect_right(candidates, _last_line(statements[-1]))
+        touched: set[int] = set()
+        for line in candidates[low:high]:
+            index = bisect.bisect_right(statements, line, key=_first_line) - 1
+            while index >= 0 and _last_line(statements[index]) >= line:
+                touched.add(index)
+                index -= 1
+        return [statements[index] for index in sorted(touched)]
 
     def _statement(self, stmt: ast.stmt, place: _Place) -> Iterator[_Site]:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -311,15 +335,25 @@ class CallChecker:
         yield from self._statements(getattr(holder, "body", []), block)
 
     def _expressions(self, root: object, place: _Place) -> Iterator[_Site]:
-        """The loader calls among the expressions under ``root``."""
+        """The loader calls among the expressions under ``root``; a node whose lines
+        hold no candidate line is not entered (:meth:`_touches`, written out here:
+        this loop is the walk's hot path)."""
+        candidates = self.candidates
+        count = len(candidates)
         pending: list[tuple[object, frozenset[str]]] = [(root, frozenset())]
         while pending:
             node, shadowed = pending.pop()
             if isinstance(node, list):
                 pending.extend((item, shadowed) for item in node)
                 continue
-            if not isinstance(node, ast.AST) or not self._touches_or_unpositioned(node):
+            if not isinstance(node, ast.AST):
                 continue
+            first = getattr(node, "lineno", None)
+            if first is not None:  # expressions have no decorators; unpositioned nodes
+                last = getattr(node, "end_lineno", None) or first  # are entered
+                index = bisect.bisect_left(candidates, first)
+                if index == count or candidates[index] > last:
+                    continue
             if isinstance(node, ast.Lambda):
                 shadowed = shadowed | {arg.arg for arg in ast.walk(node.args)
                                        if isinstance(arg, ast.arg)}
@@ -328,16 +362,20 @@ class CallChecker:
                     name.id for generator in node.generators
                     for name in ast.walk(generator.target) if isinstance(name, ast.Name)
                 }
-            if (
+            elif (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
                 and node.func.attr in LOADER_METHODS
             ):
                 yield _Site(node, place, shadowed)
-            pending.extend((child, shadowed) for child in ast.iter_child_nodes(node))
-
-    def _touches_or_unpositioned(self, node: ast.AST) -> bool:
-        return not hasattr(node, "lineno") or self._touches(node)
+            # the children, in ast.iter_child_nodes' order
+            for name in node._fields:
+                child = getattr(node, name, None)
+                if isinstance(child, ast.AST):
+                    pending.append((child, shadowed))
+                elif isinstance(child, list):
+                    pending.extend((item, shadowed) for item in child
+                                   if isinstance(item, ast.AST))
 
     def called_on_import(self) -> frozenset[str]:
         """Return the names that module level calls outside the ``__main__`` guard (once)."""
@@ -363,14 +401,16 @@ class CallChecker:
         if isinstance(workers, int) and workers <= 0 or workers is Given.HIDDEN:
             return  # Keras 2 starts no thread and no process for workers <= 0
         processes = self._flag(arguments.use_multiprocessing, reference)
-        keras3 = self._targets_keras3()
         threaded = workers is None or isinstance(workers, int) and workers > 1
+        # in a notebook no worker re-runs the code: what matters is what it defines
+        watch_processes = self.notebook or self._runs_on_import(place)
+        if not (processes is True or threaded or watch_processes):
+            return  # the Keras target (which may read the project's files) is not asked
+        keras3 = self._targets_keras3()
         # Keras 3 reads no loader setting of the call: fit() rejects them (SLD302),
         # the *_generator forms are gone (SLD301), and the fixes of both drop them
         # or move them into the data's PyDataset; no thread ever shares a generator
         generator_rules = not keras3 and (processes is True or threaded)
-        # in a notebook no worker re-runs the code: what matters is what it defines
-        watch_processes = self.notebook or self._runs_on_import(place)
         if not generator_rules and not watch_processes:
             return
         classified = []

@@ -10,11 +10,13 @@ match stays silent (precision first).
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterator, Mapping, Sequence
 
 from safeloader.analysis.names import dotted_parts
+from safeloader.analysis.prefilter import class_and_import_lines
 from safeloader.findings import Span
 
 #: roots that conventionally name these packages when a snippet uses them unimported
@@ -39,20 +41,51 @@ LOCK_FACTORIES = frozenset({
 _STATEMENT_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
-def iter_statements(body: list[ast.stmt]) -> Iterator[ast.AST]:
+class _StatementFields(dict[type, tuple[str, ...]]):
+    """The statement fields each node type has (most statements have none), found once
+    a type: looking them up by type spares a ``getattr`` per field and statement."""
+
+    def __missing__(self, kind: type) -> tuple[str, ...]:
+        fields = tuple(name for name in _STATEMENT_FIELDS if name in getattr(kind, "_fields", ()))
+        self[kind] = fields
+        return fields
+
+
+_FIELDS_OF = _StatementFields()
+
+
+def iter_statements(body: list[ast.stmt], within: Sequence[int] | None = None,
+                    ) -> Iterator[ast.AST]:
     """Every statement in ``body`` and in the blocks nested in it, functions included.
 
     Expressions are not entered (no statement can sit inside one), which makes
     this several times cheaper than ``ast.walk`` for finding classes and imports.
+    ``within``: sorted line numbers; then the blocks of a statement whose lines
+    hold none of them are not entered (their statements are not wanted).
     """
     stack: list[ast.AST] = list(reversed(body))
+    fields_of = _FIELDS_OF
     while stack:
         node = stack.pop()
         yield node
-        for name in _STATEMENT_FIELDS:
-            children = getattr(node, name, None)
+        fields = fields_of[type(node)]
+        if fields and within is not None and not _holds_line(node, within):
+            continue
+        for name in fields:
+            children = getattr(node, name)
             if isinstance(children, list):
                 stack.extend(reversed(children))
+
+
+def _holds_line(node: ast.AST, lines: Sequence[int]) -> bool:
+    """Whether one of the sorted ``lines`` lies within ``node``'s lines (``True`` for a
+    node without a position, such as a ``match`` case)."""
+    first = getattr(node, "lineno", None)
+    last = getattr(node, "end_lineno", None)
+    if first is None or last is None:
+        return True
+    index = bisect.bisect_left(lines, first)
+    return index < len(lines) and lines[index] <= last
 
 
 def is_keras_name(qualified: str, leaf: str) -> bool:
@@ -77,12 +110,17 @@ class ModuleIndex:
     classes: Mapping[str, tuple[ast.ClassDef, ...]]
 
     @classmethod
-    def build(cls, tree: ast.Module) -> ModuleIndex:
-        """Index every import and every class statement of ``tree``."""
+    def build(cls, tree: ast.Module, text: str | None = None) -> ModuleIndex:
+        """Index every import and every class statement of ``tree``.
+
+        ``text``: the module's source, when known: then only the blocks whose lines
+        hold the word ``class`` or ``import`` are walked (:func:`class_and_import_lines`).
+        """
         bindings: dict[str, set[str]] = {}
         stars: set[str] = set()
         classes: dict[str, list[ast.ClassDef]] = {}
-        for node in iter_statements(tree.body):
+        within = class_and_import_lines(text) if text is not None else None
+        for node in iter_statements(tree.body, within):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:
@@ -147,6 +185,20 @@ def class_methods(node: ast.ClassDef) -> dict[str, ast.FunctionDef | ast.AsyncFu
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             methods[stmt.name] = stmt
     return methods
+
+
+def defines_next(node: ast.ClassDef) -> bool:
+    """Whether the class body defines ``__next__`` (by ``def`` or ``__next__ = ...``) or a
+    Python 2 ``next`` method: what every iterator rule (SLD201-203, SLD303) starts from."""
+    for stmt in node.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if stmt.name in ("__next__", "next"):
+                return True
+        elif isinstance(stmt, ast.Assign) and any(
+                isinstance(target, ast.Name) and target.id == "__next__"
+                for target in stmt.targets):
+            return True
+    return False
 
 
 def class_attribute_names(node: ast.ClassDef) -> set[str]:

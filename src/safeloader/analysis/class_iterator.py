@@ -107,6 +107,9 @@ def check_lock_use(index: ModuleIndex, node: ast.ClassDef) -> Iterator[Finding]:
     if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
            and n.func.attr == "acquire" for n in nodes):
         return  # locked by hand with acquire()/release(): not judged
+    if not any(isinstance(n, ast.Call) and _advanced_iterator(n, owner) is not None
+               for n in nodes):
+        return  # advances no iterator it keeps (its locks are not looked for)
     locks = lock_attributes(index, node)
     fresh_names = {t.id for n in nodes
                    if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)

@@ -30,7 +30,12 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from safeloader.analysis.class_index import ModuleIndex, class_methods, local_nodes
+from safeloader.analysis.class_index import (
+    ModuleIndex,
+    class_methods,
+    defines_next,
+    local_nodes,
+)
 from safeloader.analysis.generators import Classifier, ConstantValue, InstanceRef, node_span
 from safeloader.analysis.iterator_wrappers import ModuleWrappers
 from safeloader.analysis.keras_version import KerasTarget
@@ -80,11 +85,13 @@ class Keras3DataChecker:
     def __init__(self, tree: ast.Module, text: str, classifier: Classifier,
                  target: Callable[[], KerasTarget], describe: Callable[[ast.AST], str]):
         self.tree = tree
+        self.text = text
         self.classifier = classifier
         self.target = target
         self.describe = describe
-        # a wrapper class defines ``__next__`` or ``next``
-        self._may_define_wrappers = "next" in text
+        # a wrapper is a module-level class that defines ``__next__`` or ``next``
+        self._may_define_wrappers = any(isinstance(stmt, ast.ClassDef) and defines_next(stmt)
+                                        for stmt in tree.body)
 
     def may_apply(self, call: ast.Call, arguments: LoaderArguments) -> bool:
         """Whether a rule could fire at ``call``: cheap, asked before the Keras target
@@ -96,7 +103,7 @@ class Keras3DataChecker:
     @functools.cached_property
     def index(self) -> ModuleIndex:
         """The module's imports and classes."""
-        return ModuleIndex.build(self.tree)
+        return ModuleIndex.build(self.tree, self.text)
 
     @functools.cached_property
     def wrappers(self) -> ModuleWrappers:

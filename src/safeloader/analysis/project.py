@@ -33,6 +33,23 @@ def text_hints(source: str) -> frozenset[str]:
     return frozenset(hints)
 
 
+class LazyTextHints:
+    """:func:`text_hints` of a source, each hint looked for only when a :class:`Scope`
+    first asks for it (most modules' scopes are never built)."""
+
+    def __init__(self, source: str):
+        self._source = source
+        self._found: dict[object, bool] = {}
+
+    def __contains__(self, hint: object) -> bool:
+        if hint not in self._found:
+            source = self._source
+            self._found[hint] = (":=" in source if hint == ":=" else
+                                 hint == "global" and "global" in source
+                                 and _has_global_statement(source))
+        return self._found[hint]
+
+
 def _has_global_statement(source: str) -> bool:
     """Whether ``global`` starts a statement somewhere: at the start of a line, or after
     ``;`` or a compound statement's ``:``. A superset (a string may hold such text), so

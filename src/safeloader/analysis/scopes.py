@@ -21,7 +21,7 @@ import ast
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Container, Iterator, Union
 
 Position = tuple[int, int]
 #: the compound statements (and their field) enclosing a statement, outermost first
@@ -29,6 +29,9 @@ BlockPath = tuple[tuple[ast.AST, str], ...]
 ScopeNode = Union[ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda]
 
 _NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+#: the fields that hold statements (an ``except`` handler's or a ``match`` case's body
+#: through ``handlers`` and ``cases``)
+_BLOCK_FIELDS = ("body", "orelse", "finalbody", "handlers", "cases")
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 
 
@@ -131,7 +134,7 @@ class Scope:
     node: ScopeNode
     parent: Scope | None
     path: Path | None = None
-    text_hints: frozenset[str] = frozenset()
+    text_hints: Container[str] = frozenset()
     _bindings: dict[str, list[Binding]] | None = field(default=None, repr=False)
     _declared: dict[str, str] = field(default_factory=dict, repr=False)
     _stars: list[Binding] = field(default_factory=list, repr=False)
@@ -259,12 +262,24 @@ class Scope:
                     self._other(node.target.id, node, ())
 
     def _collect_globals_of_functions(self) -> None:
-        """Record names that nested functions declare ``global`` as module "other" bindings."""
-        for node in ast.walk(self.node):
+        """Record names that nested functions declare ``global`` as module "other" bindings.
+
+        A ``global`` statement sits in a block of statements, never in an expression,
+        so only the blocks are walked (in no particular order: any such binding makes a
+        name's resolution uncertain, wherever it is).
+        """
+        pending: list[ast.AST] = [self.node]
+        while pending:
+            node = pending.pop()
             if isinstance(node, ast.Global):
                 for name in node.names:
                     start = position(node)
                     self._add(name, Binding(BindingKind.ELSEWHERE, None, start, start, ()))
+                continue
+            for field_name in _BLOCK_FIELDS:
+                block = getattr(node, field_name, None)
+                if isinstance(block, list):
+                    pending.extend(block)
 
     def _own_statements(self) -> Iterator[ast.stmt]:
         """Yield every statement of this scope, nested blocks included, nested scopes not."""

@@ -30,8 +30,8 @@ from typing import Sequence
 from safeloader.analysis import (
     AnalysisConfig,
     analyze_module,
-    might_have_findings,
     module_keras_target,
+    rule_groups,
 )
 from safeloader.analysis.keras_version import KerasTarget
 from safeloader.findings import Finding, Fix
@@ -145,13 +145,15 @@ def file_findings(
 ) -> list[Finding]:
     """The findings of ``module`` that flake8 would report with ``reporting`` (all of
     them when ``None``); :class:`AnalysisFailure` when it cannot be analysed."""
-    if not might_have_findings(module.text):
+    groups = rule_groups(module.text, module.path)
+    if not groups:
         return []
     tree = parse_module_file(module)
     path = module.path
     try:
         findings = analyze_module(tree, module.lines, path, config, cells=module.cells,
-                                  inline_requirements=module.inline_requirements)
+                                  inline_requirements=module.inline_requirements,
+                                  text=module.text, groups=groups)
         if reporting is not None:
             findings = reporting.reported(path, findings, module.noqa_lines())
     except RecursionError as error:

@@ -60,9 +60,15 @@ def separators_in(lines: Sequence[str], is_separator: IsSeparator) -> tuple[int,
                  if is_separator(line.rstrip("\r\n")))
 
 
-def nbqa_cells(lines: Sequence[str]) -> CellBoundaries | None:
-    """The cells of a file nbQA wrote, from its separators; ``None`` when there are none."""
-    if not any("NBQA-CELL-SEP" in line for line in lines):
+def nbqa_cells(lines: Sequence[str], text: str | None = None) -> CellBoundaries | None:
+    """The cells of a file nbQA wrote, from its separators; ``None`` when there are none.
+
+    ``text``: the lines joined, when the caller has it (one search then tells a
+    file without separators, rather than one a line).
+    """
+    marked = ("NBQA-CELL-SEP" in text if text is not None
+              else any("NBQA-CELL-SEP" in line for line in lines))
+    if not marked:
         return None
     found = separators_in(lines, is_nbqa_separator)
     return CellBoundaries(found) if found else None
