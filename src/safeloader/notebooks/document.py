@@ -139,6 +139,15 @@ def source_spans(text: str) -> Iterator[tuple[int, tuple[int, int]]]:
                     yield index, (value_start, value_end)
 
 
+def source_strings(text: str, start: int) -> Iterator[int]:
+    """The opening quote of each JSON string of the ``source`` value at ``start`` in
+    ``text``: the value's own when it is a string, else each element's of the list."""
+    if text[start] == '"':
+        yield start
+    else:
+        yield from _elements(text, start)
+
+
 def _skip_space(text: str, position: int) -> int:
     match = _SPACE.match(text, position)
     assert match is not None
