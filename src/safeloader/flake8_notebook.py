@@ -64,8 +64,11 @@ def notebook_findings(
         tree = parse_module_file(module)
     except AnalysisFailure:
         return
+    findings = analyze_module_file(module, tree, config, groups)
+    if not findings:
+        return
     positions = SourcePositions(module.notebook.text, module.notebook.code_cells)
-    for finding in analyze_module_file(module, tree, config, groups):
+    for finding in findings:
         cell, line = module.module.location(finding.line)
         file_line, col = positions.position(cell, line, finding.col)
         yield file_line, col, f"{finding.message} ({module.describe_line(finding.line)})"
