@@ -9,6 +9,10 @@ run this measures, best of ``--repeat``:
 - lint: :func:`safeloader.fix.runner.file_findings` on every file (read,
   parse, analyse; for a notebook also nbformat's read, the masking of
   IPython's lines and the cell separators);
+- flake8: the flake8 plugin as flake8 runs it on a file named on its command
+  line (``Plugin(tree, lines, filename).run()``, the tree flake8 parsed given:
+  for a notebook, its JSON's), which for a notebook reads, parses and analyses
+  the code cells and places each finding in the file;
 - fix: :func:`safeloader.fix.runner.fix_file` (``--check``: nothing written)
   with the planned safe fixes (for a notebook also the cut back into cells, the
   cell-boundary check and the JSON rewrite of the changed sources);
@@ -23,6 +27,7 @@ Run: ``python benchmarks/bench_notebooks.py [--files N] [--repeat N]``
 from __future__ import annotations
 
 import argparse
+import ast
 import subprocess
 import sys
 import tempfile
@@ -31,6 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 from safeloader.analysis.config import AnalysisConfig
+from safeloader.flake8_plugin import Plugin
 from safeloader.fix.runner import file_findings, fix_file, plan_file, read_module_file
 from safeloader.fix.selection import FixSelection
 
@@ -49,7 +55,8 @@ def best(function: Callable[[], object], repeat: int) -> float:
 
 
 def measure(files: list[Path], repeat: int) -> dict[str, float]:
-    """Seconds per file to lint and to fix ``files`` (best of ``repeat``)."""
+    """Seconds per file to lint, to run the flake8 plugin on and to fix ``files`` (best
+    of ``repeat``)."""
     # safe fixes only: the same fix (SLD301) in both, where the unsafe ones differ (a
     # script gets the __main__ guard, a notebook the thread route)
     config, selection = AnalysisConfig(), FixSelection()
@@ -59,13 +66,25 @@ def measure(files: list[Path], repeat: int) -> dict[str, float]:
         for path in files:
             file_findings(read_module_file(path), config)
 
+    parsed = []
+    for path in files:
+        lines = path.read_text(encoding="utf-8").splitlines(True)
+        parsed.append((ast.parse("".join(lines)), lines, str(path)))
+
+    def flake8_plugin() -> None:
+        for tree, lines, name in parsed:
+            for _ in Plugin(tree, lines, name).run():
+                pass
+
     def fix() -> None:
         for plan in plans:
             outcome = fix_file(plan.path, [(code, fix) for _, code, fix in plan.fixes],
                                write=False, keep_texts=False)
             assert outcome.changed, outcome.error
 
-    return {"lint": best(lint, repeat) / len(files), "fix": best(fix, repeat) / len(files)}
+    return {"lint": best(lint, repeat) / len(files),
+            "flake8": best(flake8_plugin, repeat) / len(files),
+            "fix": best(fix, repeat) / len(files)}
 
 
 def nbformat_import_seconds() -> float:
@@ -97,7 +116,7 @@ def main() -> None:
         notebook, script = measure(notebooks, args.repeat), measure(scripts, args.repeat)
     print(f"{args.files} files of {len(module.lines)} module lines, best of {args.repeat}")
     print(f"{'':6} {'.ipynb ms':>10} {'.py ms':>10} {'ratio':>7}")
-    for step in ("lint", "fix"):
+    for step in ("lint", "flake8", "fix"):
         print(f"{step:6} {notebook[step] * 1e3:10.2f} {script[step] * 1e3:10.2f} "
               f"{notebook[step] / script[step]:7.2f}")
     print(f"nbformat import, once per process: {nbformat_import_seconds() * 1e3:.0f} ms")

@@ -14,6 +14,9 @@ A file nbQA wrote from a notebook (its cells after ``# %%NBQA-CELL-SEP``
 lines, as ``nbqa flake8 train.ipynb`` hands it over) is analysed as a
 notebook: the messages say what holds there, and the notebook's ``%pip
 install`` lines, which nbQA hides, are read from the notebook itself.
+
+A notebook named on flake8's command line (``flake8 train.ipynb``) is read as a
+notebook, not as the JSON flake8 parsed: :mod:`safeloader.flake8_notebook`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from flake8.options.manager import OptionManager
 
 from safeloader.analysis import analyze_module, cell_requirements, rule_groups
 from safeloader.analysis.config import KERAS_VERSIONS, AnalysisConfig
+from safeloader.fix.module_files import is_notebook
 from safeloader.notebooks.cells import nbqa_cells
 from safeloader.notebooks.nbqa import nbqa_code_cells
 from safeloader.rules import RULES
@@ -63,6 +67,8 @@ class Plugin:
     name = "safeloader"
     version = _package_version()
     config: ClassVar[AnalysisConfig] = AnalysisConfig()
+    #: flake8's ``--disable-noqa``, which a notebook's ``# flake8: noqa`` obeys
+    disable_noqa: ClassVar[bool] = False
 
     def __init__(self, tree: ast.Module, lines: Sequence[str], filename: str):
         self.tree = tree
@@ -100,9 +106,17 @@ class Plugin:
             keras_version=options.safeloader_keras_version,
             extra_guards=frozenset(name for name in options.safeloader_guards if name),
         )
+        cls.disable_noqa = options.disable_noqa
 
     def run(self) -> Iterator[tuple[int, int, str, type[Any]]]:
         """Yield ``(line, column, message, type)`` for every finding in the file."""
+        if self.path is not None and is_notebook(self.path):
+            from safeloader.flake8_notebook import notebook_findings
+
+            for line, col, message in notebook_findings(self.lines, self.path, self.config,
+                                                        disable_noqa=self.disable_noqa):
+                yield line, col, message, type(self)
+            return
         text = "".join(self.lines)
         groups = rule_groups(text, self.path)
         if not groups:

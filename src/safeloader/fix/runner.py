@@ -29,6 +29,7 @@ from typing import Sequence
 
 from safeloader.analysis import (
     AnalysisConfig,
+    RuleGroups,
     analyze_module,
     module_keras_target,
     rule_groups,
@@ -149,18 +150,24 @@ def file_findings(
     if not groups:
         return []
     tree = parse_module_file(module)
-    path = module.path
     try:
-        findings = analyze_module(tree, module.lines, path, config, cells=module.cells,
-                                  inline_requirements=module.inline_requirements,
-                                  text=module.text, groups=groups)
+        findings = analyze_module_file(module, tree, config, groups)
         if reporting is not None:
-            findings = reporting.reported(path, findings, module.noqa_lines())
+            findings = reporting.reported(module.path, findings, module.noqa_lines())
     except RecursionError as error:
         raise AnalysisFailure(TOO_DEEP) from error
     except Exception as error:  # a bug in one rule must not stop the other files
         raise AnalysisFailure(f"internal error in the analysis: {error!r}") from error
     return findings
+
+
+def analyze_module_file(module: ModuleFile, tree: ast.Module, config: AnalysisConfig,
+                        groups: RuleGroups) -> list[Finding]:
+    """Every finding of ``module`` (parsed as ``tree``; ``groups``: its
+    :func:`~safeloader.analysis.rule_groups`), a notebook's as a notebook's."""
+    return analyze_module(tree, module.lines, module.path, config, cells=module.cells,
+                          inline_requirements=module.inline_requirements,
+                          text=module.text, groups=groups)
 
 
 def file_keras_target(path: Path, config: AnalysisConfig) -> KerasTarget:

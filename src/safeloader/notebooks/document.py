@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 _SPACE = re.compile(r"[ \t\n\r]*")
-#: the end of a JSON number or literal (``true``, ``false``, ``null``)
-_SCALAR_END = re.compile(r"[^,\]}\s]*")
+_DECODER = json.JSONDecoder()
 _UTF8_BOM = "\ufeff"
 #: an escaped non-ASCII character: the file was written with ``ensure_ascii``
 _ESCAPED_NON_ASCII = re.compile(r"(?<!\\)(?:\\\\)*\\u(?!00[0-7])[0-9a-fA-F]{4}")
@@ -139,6 +138,15 @@ def source_spans(text: str) -> Iterator[tuple[int, tuple[int, int]]]:
                     yield index, (value_start, value_end)
 
 
+def source_strings(text: str, start: int) -> Iterator[int]:
+    """The opening quote of each JSON string of the ``source`` value at ``start`` in
+    ``text``: the value's own when it is a string, else each element's of the list."""
+    if text[start] == '"':
+        yield start
+    else:
+        yield from _elements(text, start)
+
+
 def _skip_space(text: str, position: int) -> int:
     match = _SPACE.match(text, position)
     assert match is not None
@@ -147,22 +155,11 @@ def _skip_space(text: str, position: int) -> int:
 
 def _value_end(text: str, position: int) -> int:
     """The end of the JSON value starting at ``position``."""
-    first = text[position]
-    if first == '"':
+    if text[position] == '"':
         return scanstring(text, position + 1)[1]
-    if first == "{":
-        end = position + 1
-        for _, _, end in _members(text, position):
-            pass
-        return text.index("}", end) + 1
-    if first == "[":
-        end = position + 1
-        for start in _elements(text, position):
-            end = _value_end(text, start)
-        return text.index("]", end) + 1
-    match = _SCALAR_END.match(text, position)
-    assert match is not None
-    return match.end()
+    # json's C scanner reads past an object or array (a cell's outputs, its
+    # metadata) many times faster than a walk of its members here would
+    return _DECODER.raw_decode(text, position)[1]
 
 
 def _members(text: str, position: int) -> Iterator[tuple[str, int, int]]:
