@@ -44,8 +44,7 @@ MODES = {
 
 
 def _fix(*arguments: str) -> subprocess.CompletedProcess[str]:
-    """A ``safeloader-fix`` run in a process of its own, as users run it (the analysis
-    keeps the project modules it parsed for the life of its process)."""
+    """A ``safeloader-fix`` run in a process of its own, as users run it."""
     return subprocess.run([sys.executable, "-m", "safeloader.fix.cli", *arguments],
                           capture_output=True, text=True, check=False, timeout=300)
 
