@@ -43,7 +43,7 @@ from safeloader.analysis.generators import (
 from safeloader.analysis.keras_version import KerasTarget
 from safeloader.analysis.main_guard import derives_from_pydataset
 from safeloader.analysis.project import load_module
-from safeloader.analysis.scopes import BindingKind, Reference
+from safeloader.analysis.scopes import Reference, assigned_value
 from safeloader.analysis.signatures import Argument, Given, LoaderArguments
 from safeloader.findings import Fix, FixKind
 from safeloader.rules import SLD302_REMEDIES
@@ -177,9 +177,8 @@ class SettingsPlanner:
             return True
         if not isinstance(data, ast.Name):
             return False
-        resolved = reference.scope.resolve(data.id, reference)
-        return (resolved is not None and resolved[0].kind is BindingKind.ASSIGN
-                and resolved[0].node is construction)
+        assigned = assigned_value(data.id, reference)
+        return assigned is not None and assigned[0] is construction
 
     def _not_dataset_kind(self, data: ast.expr, value: object, reference: Reference,
                           depth: int) -> str | None:
@@ -193,15 +192,12 @@ class SettingsPlanner:
         if callee is not None:
             return "in_memory" if callee.startswith(_NOT_DATASET_PREFIXES) else None
         if isinstance(data, ast.Name) and depth < _MAX_DEPTH:
-            resolved = reference.scope.resolve(data.id, reference)
-            if resolved is None:
+            assigned = assigned_value(data.id, reference)
+            if assigned is None:
                 return None
-            binding, scope = resolved
-            if binding.kind is not BindingKind.ASSIGN or not isinstance(binding.node, ast.expr):
-                return None
-            inner = Reference(scope, binding.start, binding.path)
-            return self._not_dataset_kind(
-                binding.node, self.classifier.classify(binding.node, inner), inner, depth + 1)
+            value, inner = assigned
+            return self._not_dataset_kind(value, self.classifier.classify(value, inner), inner,
+                                          depth + 1)
         return None
 
 
