@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from safeloader.analysis.scopes import Scope
+from safeloader.source_text import SourceError, decode_source
 
 #: the word ``global`` followed by what may follow it in a ``global`` statement
 _GLOBAL_WORD = re.compile(r"global[ \t\\]")
@@ -67,10 +68,12 @@ def _has_global_statement(source: str) -> bool:
 
 @dataclass
 class ProjectModule:
-    """A parsed module of the project and its (lazily built) module scope."""
+    """A parsed module of the project, its text (decoded as Python reads it) and its
+    (lazily built) module scope."""
 
     path: Path
     tree: ast.Module
+    text: str
     hints: frozenset[str]
     _scope: Scope | None = field(default=None, repr=False)
 
@@ -105,9 +108,10 @@ def _parsed_module(path: Path, device: int, inode: int, size: int,
     try:
         source = path.read_bytes()
         tree = ast.parse(source, filename=str(path))
-    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        text = decode_source(path, source).text
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError, SourceError):
         return None
-    return ProjectModule(path, tree, text_hints(source.decode("utf-8", "replace")))
+    return ProjectModule(path, tree, text, text_hints(text))
 
 
 def resolved(path: Path) -> Path:
