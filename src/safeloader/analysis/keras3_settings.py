@@ -44,7 +44,12 @@ from safeloader.analysis.keras_version import KerasTarget
 from safeloader.analysis.main_guard import derives_from_pydataset
 from safeloader.analysis.project import load_module
 from safeloader.analysis.scopes import Reference, assigned_value
-from safeloader.analysis.signatures import Argument, Given, LoaderArguments
+from safeloader.analysis.signatures import (
+    GENERATOR_METHODS,
+    Argument,
+    Given,
+    LoaderArguments,
+)
 from safeloader.findings import Fix, FixKind
 from safeloader.rules import SLD302_REMEDIES
 from safeloader.source_text import split_lines
@@ -121,6 +126,17 @@ class SettingsPlanner:
         if kind == "unknown":
             return unfixed
         return SettingsPlan(unfixed.remedy, dropped)
+
+    def moved_settings(self, call: ast.Call, arguments: LoaderArguments,
+                       reference: Reference) -> Fix | None:
+        """The fix that moves ``call``'s settings into its data's constructor call
+        (:attr:`FixKind.ADD_LOADER_SETTINGS`), where the Keras 3 fix of the call makes
+        one: SLD302's for ``fit``/``evaluate``/``predict`` (settings given by keyword),
+        SLD301's for a ``*_generator`` form (whose arguments become keywords)."""
+        plan = self.plan(call, arguments, reference,
+                         by_keyword_only=arguments.method not in GENERATOR_METHODS)
+        return next((fix for fix in plan.fixes if fix.kind is FixKind.ADD_LOADER_SETTINGS),
+                    None)
 
     def _data_kind(self, data: ast.expr, value: object, reference: Reference) -> str:
         """Which of :data:`~safeloader.rules.SLD302_REMEDIES` fits ``data``."""
