@@ -98,10 +98,9 @@ class _Stages:
 
         def imports(tree: ast.Module, path: Path, text: str) -> object:
             # as analyze_module runs it in a file without loader calls
-            target = functools.cache(lambda: keras_target(tree, config.keras_version, path, ()))
             scope = Scope(tree, None, path, LazyTextHints(text))
             finder = ProcessStartFinder(Classifier(config.extra_guards, path, None), path,
-                                        lambda: target().version == "3")
+                                        config.keras_version)
             return list(check_imported_starts(tree, scope, finder))
 
         def target(tree: ast.Module, lines: list[str], path: Path, text: str,

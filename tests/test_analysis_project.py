@@ -1,13 +1,20 @@
-"""Generators imported from other modules of the project: found, read once, never fatal."""
+"""Generators imported from other modules of the project: found, read once while they
+stay as they are, never fatal."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from safeloader.analysis import AnalysisConfig, analyze_source
-from safeloader.analysis.project import load_module, project_roots, text_hints
+from safeloader.analysis.project import (
+    _parsed_module,
+    load_module,
+    project_roots,
+    text_hints,
+)
 from safeloader.findings import FixKind
 
 GENERATORS = "def batches():\n    while True:\n        yield 1\n"
@@ -95,13 +102,49 @@ def test_each_module_is_read_once(tmp_path: Path) -> None:
     train = make_project(tmp_path, "from .gens import batches", "batches()")
     gens = (tmp_path / "proj" / "gens.py").resolve()
     analyse(train, tmp_path)
-    before = load_module.cache_info()
+    before = _parsed_module.cache_info()
     for _ in range(3):
         analyse(train, tmp_path)
-    after = load_module.cache_info()
+    after = _parsed_module.cache_info()
     assert after.misses == before.misses
     assert after.hits >= before.hits + 3
     assert load_module(gens) is load_module(gens)
+
+
+def _stamp(path: Path, mtime_ns: int) -> None:
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def test_a_module_rewritten_in_place_is_read_again(tmp_path: Path) -> None:
+    train = make_project(tmp_path, "from .gens import batches", "batches()")
+    gens = tmp_path / "proj" / "gens.py"
+    assert [f.code for f in analyse(train, tmp_path)] == ["SLD101"]
+    first = gens.stat().st_mtime_ns
+    # no longer a generator: the same path, other text, a later modification time
+    gens.write_text("def batches():\n    return [1]\n", encoding="utf-8")
+    _stamp(gens, first + 10**9)
+    assert analyse(train, tmp_path) == []
+    gens.write_text(GENERATORS, encoding="utf-8")
+    _stamp(gens, first + 2 * 10**9)
+    assert [f.code for f in analyse(train, tmp_path)] == ["SLD101"]
+
+
+def test_a_module_replaced_by_another_file_of_the_same_size_and_time_is_read_again(
+    tmp_path: Path,
+) -> None:
+    """An atomic replace (what ``safeloader-fix`` and editors do) gives a new inode even
+    where the size and the modification time are the same as before."""
+    train = make_project(tmp_path, "from .gens import batches", "batches()")
+    gens = tmp_path / "proj" / "gens.py"
+    assert [f.code for f in analyse(train, tmp_path)] == ["SLD101"]
+    before = gens.stat()
+    replacement = tmp_path / "proj" / "gens.new"
+    replacement.write_text(GENERATORS.replace("yield 1", "print()"), encoding="utf-8")
+    assert replacement.stat().st_size == before.st_size
+    _stamp(replacement, before.st_mtime_ns)
+    os.replace(replacement, gens)
+    assert gens.stat().st_ino != before.st_ino
+    assert analyse(train, tmp_path) == []
 
 
 def test_import_cycles_terminate(tmp_path: Path) -> None:

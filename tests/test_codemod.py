@@ -207,6 +207,35 @@ def test_multiprocessing_fix_on_another_keyword_is_refused() -> None:
     assert warnings == ["1:27: expected the argument 'use_multiprocessing' here; left unchanged"]
 
 
+@pytest.mark.parametrize("moved_first", [True, False])
+def test_a_setting_moved_into_a_constructor_is_turned_off_there_in_the_same_pass(
+    moved_first: bool,
+) -> None:
+    """SLD302's move and, in a notebook under Keras 3, SLD103's thread route aim at one
+    constructor call: the route runs after the move (its ORDER), whatever the order the
+    fixes come in (SLD103 sorts first)."""
+    source = "model.fit(Batches(x), workers=2, use_multiprocessing=True)\n"
+    span = call_span(source, "Batches")
+    move = fix(FixKind.ADD_LOADER_SETTINGS, span, "SLD302",
+               arguments="workers=2, use_multiprocessing=True")
+    threads = fix(FixKind.DISABLE_MOVED_MULTIPROCESSING, span, "SLD103",
+                  keyword="use_multiprocessing")
+    code, warnings = run_fixes(source, [move, threads] if moved_first else [threads, move])
+    assert warnings == []
+    assert code == "model.fit(Batches(x, workers=2, use_multiprocessing=False), workers=2, " \
+                   "use_multiprocessing=True)\n"
+
+
+def test_the_thread_route_without_the_move_is_refused() -> None:
+    source = "model.fit(Batches(x), workers=2, use_multiprocessing=True)\n"
+    threads = fix(FixKind.DISABLE_MOVED_MULTIPROCESSING, call_span(source, "Batches"),
+                  "SLD103", keyword="use_multiprocessing")
+    code, warnings = run_fixes(source, [threads])
+    assert code == source
+    assert warnings == ["1:11: expected the argument 'use_multiprocessing' here, where the fix "
+                        "of SLD302 or SLD301 moves the loader settings; left unchanged"]
+
+
 @pytest.mark.parametrize(
     ("call", "expected"),
     [

@@ -301,7 +301,9 @@ def test_permission_bits_are_kept_and_no_temporary_file_is_left(tmp_path: Path) 
     assert sorted(path.name for path in tmp_path.iterdir()) == ["train.py"]
 
 
-def test_a_generator_imported_from_another_module_is_fixed_there(tmp_path: Path) -> None:
+def test_a_generator_imported_from_another_module_is_fixed_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = write(tmp_path / "project" / "data.py", "def batches(size):\n    yield size\n")
     train = write(
         tmp_path / "project" / "train.py",
@@ -309,10 +311,20 @@ def test_a_generator_imported_from_another_module_is_fixed_there(tmp_path: Path)
     )
     assert main([str(train)]) == 0
     assert train.read_text() == "from data import batches\n\nmodel.fit(batches(8), workers=3)\n"
-    assert data.read_text() == (
+    fixed = (
         "from safeloader import threadsafe_generator\n\n\n"
         "@threadsafe_generator\ndef batches(size):\n    yield size\n"
     )
+    assert data.read_text() == fixed
+    capsys.readouterr()
+    # in the same process (an editor's, a test's), the analysis reads data.py as it is now
+    assert main(["--check", str(train)]) == 0
+    assert main([str(train)]) == 0
+    assert data.read_text() == fixed
+    assert capsys.readouterr().err.splitlines() == [
+        "safeloader-fix: 1 files scanned, 0 would change; fixes: none",
+        "safeloader-fix: 1 files scanned, 0 changed; fixes: none",
+    ]
 
 
 def test_processes_give_the_same_result_as_one(tmp_path: Path) -> None:

@@ -162,6 +162,91 @@ def test_keras3_fit_takes_no_process_setting_but_a_pydataset_does(tmp_path: Path
         in message
 
 
+KERAS3_LIBRARY = """\
+    import keras
+    import numpy as np
+    from keras import ops
+
+
+    def batches():
+        while True:
+            yield np.zeros((4, 2)), np.zeros((4, 1))
+
+
+    class Rows(keras.utils.PyDataset):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, index):
+            return np.zeros((4, 2)), np.zeros((4, 1))
+
+
+    def train_generator(model):
+        model.fit_generator(batches(), steps_per_epoch=2, workers=2, use_multiprocessing=True)
+
+
+    def fit_generator(model):
+        model.fit(batches(), steps_per_epoch=2, workers=2, use_multiprocessing=True)
+
+
+    def train_rows(model, processes=False):
+        model.fit(Rows(), workers=2, use_multiprocessing=processes)
+"""
+#: a script that runs on tf_keras, and one that imports keras (Keras 3 as declared)
+SCRIPTS = ["import tf_keras\nfrom lib import {name}\n\n{call}\n",
+           "import keras\nfrom lib import {name}\n\n{call}\n"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=["script-keras2", "script-keras3-declared"])
+@pytest.mark.parametrize("name, call, reported", [
+    # Keras 3 starts no process for a generator: the fixes there drop the setting
+    ("train_generator", "train_generator(None)", False),
+    ("fit_generator", "fit_generator(None)", False),
+    # the fix of SLD302 moves the setting into Rows(...), where it starts processes
+    ("train_rows", "train_rows(None, True)", True),
+    ("train_rows", "train_rows(None)", False),
+])
+def test_the_called_modules_own_keras_target_decides_what_starts_processes(
+    tmp_path: Path, script: str, name: str, call: str, reported: bool
+) -> None:
+    """The library imports keras.ops (Keras 3), whatever the script targets: tf_keras, or
+    Keras 3 declared by the project, whose Keras 3 rules once counted the generator's
+    flag of fit_generator."""
+    (tmp_path / "requirements.txt").write_text("keras>=3\n", encoding="utf-8")
+    write(tmp_path, {"lib.py": KERAS3_LIBRARY,
+                     "train.py": script.format(name=name, call=call)})
+    config = AnalysisConfig(keras_version="auto")
+    found = sld103(tmp_path, "train.py", config)
+    assert [line for line, _ in found] == ([4] if reported else [])
+    if reported:
+        assert "lib.py:31: fit(workers=2, use_multiprocessing=processes)" in found[0][1]
+
+
+def test_a_keras2_module_starts_processes_for_a_script_that_targets_keras3(
+    tmp_path: Path,
+) -> None:
+    """The library runs on tf_keras, whose fit takes use_multiprocessing; the script's
+    Keras 3 (its keras.ops import) does not make the library's setting go away."""
+    script = "from keras import ops\nfrom lib_train import build_model, train\n\n" \
+             "train(build_model())\n"
+    write(tmp_path, {"lib_train.py": LIBRARY, "train.py": script})
+    [(line, message)] = sld103(tmp_path, "train.py", AnalysisConfig(keras_version="auto"))
+    assert line == 4
+    assert "train(...) -> lib_train.py:20: fit(workers=1, use_multiprocessing=use_processes)" \
+        in message
+
+
+def test_a_configured_keras_version_holds_for_every_module(tmp_path: Path) -> None:
+    write(tmp_path, {"lib_train.py": LIBRARY, "train.py": SCRIPT})
+    assert len(sld103(tmp_path, "train.py", AnalysisConfig(keras_version="2"))) == 1
+    # configured Keras 3: Batches derives from tf_keras' Sequence, which takes no loader
+    # settings, so SLD302 moves none into Batches(...), and no process starts
+    assert sld103(tmp_path, "train.py", AnalysisConfig(keras_version="3")) == []
+
+
 def test_cycles_between_modules_end_and_long_chains_stop_at_the_bound(tmp_path: Path) -> None:
     cycle = {
         "a.py": "import b\n\n\ndef f(model):\n    b.g(model)\n",

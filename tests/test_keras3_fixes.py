@@ -272,3 +272,19 @@ def test_a_pydataset_with_workers_of_zero_or_less_starts_no_process() -> None:
               "model.fit(D(workers=2, use_multiprocessing=True))\n")
     found = analyze_source(source, None, KERAS3)
     assert [(f.code, f.line) for f in found] == [("SLD103", 11)]
+
+
+def test_a_keras3_sequence_built_with_processes_starts_them_after_the_safe_pass() -> None:
+    """Keras 3's keras.utils.Sequence is PyDataset: once SLD302 has moved the settings into
+    its constructor, SLD103 is still reported there, as it was at the call."""
+    source = DATASET.replace("keras.utils.PyDataset", "keras.utils.Sequence") + (
+        "model.fit(Batches(1), workers=2, use_multiprocessing=True)\n")
+    text, found, _ = fixed(source)
+    assert [f.code for f in found] == ["SLD105", "SLD103", "SLD302"]
+    assert text.endswith("model.fit(Batches(1, workers=2, use_multiprocessing=True))\n")
+    [after] = analyze_source(text, Path("train.py"), KERAS3)
+    assert after.code == "SLD103"
+    assert after.message.startswith("SLD103 fit(Batches(..., use_multiprocessing=True)) ")
+    # a Keras 2 Sequence takes no such setting: under Keras 2 the constructor starts nothing
+    keras2 = text.replace("import keras\n", "import tf_keras as keras\n")
+    assert [f.code for f in analyze_source(keras2, Path("train.py"), KERAS2)] == []

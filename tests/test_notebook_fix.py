@@ -68,6 +68,38 @@ def test_without_unsafe_fixes_only_the_rename_is_applied_and_the_rest_counted(
     )
 
 
+def test_a_keras3_notebook_loads_its_own_datasets_in_threads_after_one_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The settings move into the constructors of the notebook's classes (SLD302, SLD301)
+    and are turned to threads there (SLD103) in the same pass: nothing is left to fix."""
+    notebook = copy_fixture("processes_keras3.ipynb", tmp_path)
+    before_text, before = notebook.read_text(encoding="utf-8"), code_sources(notebook)
+    assert main(["--unsafe-fixes", str(notebook)]) == 0
+    after = code_sources(notebook)
+    assert without_sources(notebook.read_text(encoding="utf-8")) == without_sources(before_text)
+    assert [number for number, (old, new) in enumerate(zip(before, after), 1)
+            if old != new] == [4, 5, 7]
+    assert after[3] == before[3].replace(
+        "def __init__(self, images, labels, size):\n        super().__init__()",
+        "def __init__(self, images, labels, size, **kwargs):\n        super().__init__(**kwargs)")
+    assert after[4] == (
+        "history = model.fit(Frames(images, labels, 8, workers=2, use_multiprocessing=False), "
+        "epochs=1,\n                    verbose=0)\n"
+        'print(len(history.history["loss"]))')
+    assert after[6] == (
+        "%time _ = model.predict(images[:2], verbose=0)\n"
+        "history = model.fit(Batches(images, labels, 16, workers=2, use_multiprocessing=False), "
+        "epochs=1,\n                    verbose=0)\n"
+        'print(len(history.history["loss"]))')
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "safeloader-fix: 1 files scanned, 1 changed; fixes: SLD103 x2, SLD105 x1, SLD301 x1, "
+        "SLD302 x1")
+    assert main(["--check", "--unsafe-fixes", str(notebook)]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "safeloader-fix: 1 files scanned, 0 would change; fixes: none"]
+
+
 def test_check_and_diff_show_each_changed_cell_and_write_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,6 +1,7 @@
 """The fixed notebooks run top to bottom in a real Jupyter kernel (nbclient + ipykernel)
-and train: the tf_keras one on the thread route its fixes chose, the Keras 3 one with its
-loader settings where Keras 3 takes them.
+and train: the tf_keras one on the thread route its fixes chose, the Keras 3 ones with their
+loader settings where Keras 3 takes them (in threads, for datasets the notebook defines,
+after one pass with ``--unsafe-fixes``).
 
 The Keras 3 notebook declares its Keras with ``%pip install "keras>=3"``, which the
 fixer reads and which must stay in the notebook; run here, it must not install
@@ -74,3 +75,18 @@ def test_the_fixed_keras3_notebook_trains_in_a_kernel(tmp_path: Path) -> None:
     printed = execute(notebook)
     assert printed[0] == 'pip not run in the tests: pip install "keras>=3"\n'
     assert printed[5] == "1\n"
+
+
+@pytest.mark.usefixtures("offline_kernel")
+def test_the_keras3_notebook_fixed_in_one_pass_trains_in_threads_in_a_kernel(
+    tmp_path: Path,
+) -> None:
+    notebook = copy_fixture("processes_keras3.ipynb", tmp_path)
+    assert main(["--unsafe-fixes", str(notebook)]) == 0
+    assert main(["--check", "--unsafe-fixes", str(notebook)]) == 0
+    sources = code_sources(notebook)
+    assert "Frames(images, labels, 8, workers=2, use_multiprocessing=False)" in sources[4]
+    assert "Batches(images, labels, 16, workers=2, use_multiprocessing=False)" in sources[6]
+    printed = execute(notebook)
+    assert printed[4] == "1\n"
+    assert printed[6].endswith("1\n")

@@ -13,7 +13,7 @@ from notebook_helpers import copy_fixture, write_notebook
 
 from safeloader.analysis import analyze_module
 from safeloader.cli import main
-from safeloader.findings import FixKind
+from safeloader.findings import FixKind, Span
 from safeloader.notebooks.cells import CellBoundaries
 
 pytestmark = pytest.mark.usefixtures("outside_the_repository")
@@ -122,6 +122,97 @@ def test_a_pydataset_the_notebook_defines_is_loaded_in_threads_by_the_fix() -> N
     )
     [fix] = finding.fixes
     assert fix.kind is FixKind.DISABLE_MULTIPROCESSING and (fix.span.line, fix.span.col) == (16, 46)
+
+
+KERAS3_CLASSES = """\
+import keras
+from data import Imported
+
+
+class Data(keras.utils.PyDataset):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, index):
+        return 1
+
+
+class Frames(keras.utils.Sequence):
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, index):
+        return 1
+
+
+def batches():
+    while True:
+        yield 1
+
+
+model = keras.Sequential()
+"""
+
+
+@pytest.mark.parametrize("training, constructor, setting", [
+    ("model.fit(Data(), workers=2, use_multiprocessing=True)", "Data()",
+     "use_multiprocessing=True"),
+    ("model.fit_generator(Frames(), 2, 1, 1, None, None, None, None, None, 10, 2, True)",
+     "Frames()", "use_multiprocessing=True"),
+    ("frames = Frames()\nmodel.fit_generator(frames, workers=2, pickle_safe=True)", "Frames()",
+     "pickle_safe=True"),
+])
+def test_under_keras3_the_thread_route_sets_the_moved_setting_in_the_constructor(
+    training: str, constructor: str, setting: str
+) -> None:
+    """The Keras 3 fix of the call (SLD302, or SLD301 for a *_generator form) moves its
+    settings into the constructor of a class the notebook defines: SLD103 is reported
+    before the move, and its fix turns the moved setting off there, in the same pass."""
+    source = KERAS3_CLASSES + training + "\n"
+    tree = ast.parse(source)
+    findings = analyze_module(tree, source.splitlines(True), None, cells=CellBoundaries((1,)))
+    [finding] = [finding for finding in findings if finding.code == "SLD103"]
+    assert finding.line == source.count("\n")
+    name = constructor.split("(")[0]
+    data = "frames" if "frames =" in training else constructor
+    method = "fit" if ".fit(" in training else "fit_generator"
+    assert finding.message == (
+        f"SLD103 {method}({setting}) loads '{data}' in worker processes, but spawned workers "
+        f"(Windows, macOS) cannot import class '{name}', which the notebook defines: move it "
+        f"into a module such as {name.lower()}.py and import it, or load in threads "
+        "(use_multiprocessing=False)")
+    [threads] = finding.fixes
+    assert threads.kind is FixKind.DISABLE_MOVED_MULTIPROCESSING
+    assert threads.params == {"keyword": "use_multiprocessing"}
+    [move] = [fix for other in findings if other.code in ("SLD301", "SLD302")
+              for fix in other.fixes if fix.kind is FixKind.ADD_LOADER_SETTINGS]
+    assert threads.span == move.span
+    assert ast.get_source_segment(source, _at(tree, move.span)) == constructor
+
+
+def _at(tree: ast.Module, span: Span) -> ast.AST:
+    """The call of ``tree`` whose extent is ``span``."""
+    return next(node for node in ast.walk(tree) if isinstance(node, ast.Call) and (
+        node.lineno, node.col_offset, node.end_lineno, node.end_col_offset) == (
+        span.line, span.col, span.end_line, span.end_col))
+
+
+@pytest.mark.parametrize("training", [
+    # Keras 3 starts no process for a generator: the fix drops the setting
+    "model.fit_generator(batches(), steps_per_epoch=2, workers=2, use_multiprocessing=True)",
+    # a class of a module, which spawned workers import
+    "model.fit(Imported(), workers=2, use_multiprocessing=True)",
+    # the settings stay where Keras 3 rejects them (no move): no worker starts
+    "model.fit(Data(), workers=2, use_multiprocessing=True, **options)",
+])
+def test_under_keras3_nothing_else_is_a_process_start_in_a_notebook(training: str) -> None:
+    source = KERAS3_CLASSES + "options = {}\n" + training + "\n"
+    tree = ast.parse(source)
+    findings = analyze_module(tree, source.splitlines(True), None, cells=CellBoundaries((1,)))
+    assert [finding for finding in findings if finding.code == "SLD103"] == []
 
 
 def test_safeloader_lint_reports_scripts_and_notebook_cells_as_flake8_decides(

@@ -39,6 +39,10 @@ class FixKind(enum.Enum):
     #: set the keyword argument at ``span`` to ``False``
     #: (params: ``keyword``, e.g. ``use_multiprocessing`` or ``pickle_safe``)
     DISABLE_MULTIPROCESSING = "disable_multiprocessing"
+    #: set the keyword argument ``keyword`` (params) of the constructor call at
+    #: ``span`` to ``False``: the one ``ADD_LOADER_SETTINGS`` moves there in the same
+    #: pass (SLD103's thread route in a notebook that targets Keras 3)
+    DISABLE_MOVED_MULTIPROCESSING = "disable_moved_multiprocessing"
     #: make the ``__init__`` at ``span`` accept ``**kwargs`` and pass them to
     #: ``super().__init__`` (params: ``class_name``)
     FORWARD_KWARGS = "forward_kwargs"

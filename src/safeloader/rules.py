@@ -349,8 +349,8 @@ _RULE_LIST = (
             functions are followed, never installed packages. In a module that
             targets Keras 3, whose `fit` takes no `use_multiprocessing`, the
             call's setting counts where the fix of SLD302 (or SLD301) moves it
-            into the constructor of the data's `PyDataset` (in a notebook: once
-            it is there); removed with a generator, it starts nothing.
+            into the constructor of the data's `PyDataset`, in a notebook too;
+            removed with a generator, it starts nothing.
             """
         ),
         why_bad=_text(
@@ -426,7 +426,10 @@ _RULE_LIST = (
             is fine, and is not reported), and says to move the class into a
             module, naming one, or to load in threads. Its fix there is the thread
             route, never the guard: `use_multiprocessing=False` on the call or on
-            the dataset's constructor (unsafe, only with `--unsafe-fixes`).
+            the dataset's constructor (unsafe, only with `--unsafe-fixes`). Under
+            Keras 3, where the fix of SLD302 (or SLD301) moves the call's setting
+            into the constructor, the thread route sets it to `False` there in the
+            same pass.
             """
         ),
     ),

@@ -87,7 +87,7 @@ def analyze_module(
     # in a notebook no worker re-runs the code: what its calls start is SLD103's
     # notebook form, found by the call-site rules
     if groups.imports and cells is None and path is not None:
-        findings.extend(_imported_starts(tree, path, text, config, target, checker))
+        findings.extend(_imported_starts(tree, path, text, config, checker))
     return sorted(findings, key=lambda finding: (finding.line, finding.col, finding.code))
 
 
@@ -104,17 +104,16 @@ def module_keras_target(
 
 
 def _imported_starts(tree: ast.Module, path: Path, text: str, config: AnalysisConfig,
-                     target: Callable[[], KerasTarget], checker: CallChecker | None,
-                     ) -> Iterator[Finding]:
-    """SLD103 through calls into the project's other modules (:mod:`.process_starts`);
-    never for an installed package (:func:`rule_groups` leaves them out), whose imports
-    lead to installed code."""
+                     checker: CallChecker | None) -> Iterator[Finding]:
+    """SLD103 through calls into the project's other modules (:mod:`.process_starts`,
+    each read with the Keras it targets itself); never for an installed package
+    (:func:`rule_groups` leaves them out), whose imports lead to installed code."""
     if checker is None:
         classifier = Classifier(config.extra_guards, path, config.project_root)
         scope = Scope(tree, None, path, LazyTextHints(text))
     else:
         classifier, scope = checker.classifier, checker.module_scope
-    finder = ProcessStartFinder(classifier, path, lambda: target().version == "3")
+    finder = ProcessStartFinder(classifier, path, config.keras_version)
     yield from check_imported_starts(tree, scope, finder)
 
 

@@ -25,8 +25,7 @@ Decisions, for precision:
   into the data's ``PyDataset``. So no thread reads a generator there:
   SLD101 and SLD102 are silent, and SLD103 counts a call's
   ``use_multiprocessing=True`` only where the fix moves it into a dataset's
-  constructor (in a script; in a notebook, once it is there), besides
-  ``PyDataset`` objects built with it.
+  constructor, besides ``PyDataset`` objects built with it.
 
 Positions: SLD101 and SLD102 are reported at the data argument (the
 generator), SLD103, SLD301 and SLD302 at the method name
@@ -60,8 +59,10 @@ defines: SLD103 then reports, wherever the call is, processes loading an
 object of a class the notebook defines, and its fix is
 ``DISABLE_MULTIPROCESSING`` at the ``use_multiprocessing=True`` that starts
 them (on the call or on the dataset's constructor), never ``GUARD_MAIN``;
-SLD102 says the same of a generator. Their messages are the registry's
-notebook variants.
+under Keras 3, where the call's setting moves into the constructor, it is
+``DISABLE_MOVED_MULTIPROCESSING`` at that constructor call, which sets the
+moved setting to ``False`` in the same pass. SLD102 says the same of a
+generator. Their messages are the registry's notebook variants.
 """
 
 from __future__ import annotations
@@ -424,20 +425,12 @@ class CallChecker:
                         arguments, data, value, workers, processes, classified
                     )
         if watch_processes:
-            call_processes = processes is True and (
-                not keras3 or not self.notebook and self._settings_move(call, arguments, reference)
-            )
-            yield from self._main_guard_rule(call, arguments, classified, call_processes)
-
-    def _settings_move(
-        self, call: ast.Call, arguments: LoaderArguments, reference: Reference
-    ) -> bool:
-        """Whether the Keras 3 fix moves the call's settings into its data's constructor
-        (SLD302's; SLD301's for a ``*_generator`` form, whose arguments become keywords),
-        where a ``use_multiprocessing=True`` starts processes on Keras 3 too."""
-        plan = self.settings.plan(call, arguments, reference,
-                                  by_keyword_only=arguments.method in _KERAS3_MODERN)
-        return any(fix.kind is FixKind.ADD_LOADER_SETTINGS for fix in plan.fixes)
+            # under Keras 3 the call's flag starts processes only where the fix moves it
+            # into its data's constructor (SLD302's; SLD301's for a *_generator form)
+            moved = (self.settings.moved_settings(call, arguments, reference)
+                     if processes is True and keras3 else None)
+            call_processes = processes is True and (not keras3 or moved is not None)
+            yield from self._main_guard_rule(call, arguments, classified, call_processes, moved)
 
     def _runs_on_import(self, place: _Place) -> bool:
         """Whether code at ``place`` runs when the module is executed or imported."""
@@ -659,17 +652,24 @@ class CallChecker:
         arguments: LoaderArguments,
         classified: list[tuple[ast.expr, object]],
         processes: bool,
+        moved: Fix | None,
     ) -> Iterator[Finding]:
-        """SLD103 for a call that runs on import: worker processes started unguarded."""
+        """SLD103 for a call that runs on import: worker processes started unguarded.
+
+        ``processes``: the call's own setting starts them; ``moved``: under Keras 3, the
+        fix that moves that setting into the data's constructor call."""
         if self.notebook:
-            yield from self._notebook_processes_rule(call, arguments, classified, processes)
+            yield from self._notebook_processes_rule(call, arguments, classified, processes,
+                                                     moved)
             return
         setting = None
         if processes:
             setting = self._setting(arguments.use_multiprocessing, "")
         else:
+            keras3 = self._targets_keras3()
             for data, value in classified:
-                if isinstance(value, InstanceRef) and starts_processes(value, self.classifier):
+                if isinstance(value, InstanceRef) and starts_processes(value, self.classifier,
+                                                                       keras3=keras3):
                     setting = f"{value.cls.definition.name}(..., use_multiprocessing=True)"
                     break
         if setting is None:
@@ -688,21 +688,29 @@ class CallChecker:
         arguments: LoaderArguments,
         classified: list[tuple[ast.expr, object]],
         processes: bool,
+        moved: Fix | None,
     ) -> Iterator[Finding]:
         """SLD103 in a notebook: processes loading an object of a class the notebook
-        defines, which a spawned worker cannot import; fixed by loading in threads."""
+        defines, which a spawned worker cannot import; fixed by loading in threads.
+
+        Under Keras 3 the call's flag counts for the data whose constructor call the
+        ``moved`` fix gives it, and the thread route sets it to ``False`` there, after
+        the move, in the same pass (``DISABLE_MOVED_MULTIPROCESSING``)."""
+        call_flag = arguments.use_multiprocessing
         for data, value in classified:
             if not isinstance(value, InstanceRef) or self.classifier.is_other_module(
                 value.cls.scope.module_scope().path
             ):
                 continue
             name = value.cls.definition.name
-            flag: ast.keyword | Argument | None = None
-            if processes and isinstance(arguments.use_multiprocessing, Argument):
-                flag = arguments.use_multiprocessing
+            construction = value.construction
+            moved_here = moved is not None and construction is not None and (
+                node_span(construction) == moved.span)
+            flag: ast.keyword | Argument
+            if processes and isinstance(call_flag, Argument) and (moved is None or moved_here):
+                flag = call_flag
                 setting = self._setting(flag, "")
-            elif starts_processes(value, self.classifier):
-                construction = value.construction
+            elif starts_processes(value, self.classifier, keras3=self._targets_keras3()):
                 assert construction is not None
                 flag = next(k for k in construction.keywords if k.arg == "use_multiprocessing")
                 setting = f"{name}(..., use_multiprocessing=True)"
@@ -710,7 +718,13 @@ class CallChecker:
                 continue
             keyword = flag.spelling if isinstance(flag, Argument) else "use_multiprocessing"
             fixes: tuple[Fix, ...] = ()
-            if isinstance(flag.value, ast.Constant):
+            if moved_here and flag is call_flag:
+                assert moved is not None
+                keyword = "use_multiprocessing"  # its Keras 3 name, in the constructor
+                if isinstance(flag.value, ast.Constant):
+                    fixes = (Fix(FixKind.DISABLE_MOVED_MULTIPROCESSING, moved.span, None,
+                                 {"keyword": keyword}),)
+            elif isinstance(flag.value, ast.Constant):
                 fixes = (Fix(FixKind.DISABLE_MULTIPROCESSING, node_span(flag.value), None,
                              {"keyword": keyword}),)
             line, col = self._method_position(call)

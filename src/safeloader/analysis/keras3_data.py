@@ -40,7 +40,7 @@ from safeloader.analysis.generators import Classifier, ConstantValue, InstanceRe
 from safeloader.analysis.iterator_wrappers import ModuleWrappers
 from safeloader.analysis.keras_version import KerasTarget
 from safeloader.analysis.main_guard import derives_from_pydataset
-from safeloader.analysis.scopes import BindingKind, Reference, Scope, child_scope
+from safeloader.analysis.scopes import BindingKind, Reference, Scope, assigned_value, child_scope
 from safeloader.analysis.signatures import (
     GENERATOR_METHODS,
     Argument,
@@ -169,14 +169,8 @@ class Keras3DataChecker:
         if depth > _MAX_DEPTH:
             return None
         if isinstance(expr, ast.Name):
-            found = reference.scope.resolve(expr.id, reference)
-            if found is None:
-                return None
-            binding, scope = found
-            if binding.kind is not BindingKind.ASSIGN or not isinstance(binding.node, ast.expr):
-                return None
-            inner = Reference(scope, binding.start, binding.path)
-            return self._wrapper_use(binding.node, inner, depth + 1)
+            assigned = assigned_value(expr.id, reference)
+            return None if assigned is None else self._wrapper_use(*assigned, depth + 1)
         if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
             return self._method_use(expr.func, reference, depth)
         if not isinstance(expr, ast.Call) or not isinstance(expr.func, ast.Name):
@@ -267,14 +261,8 @@ class Keras3DataChecker:
             names = self.index.qualified_names(expr.func)
             return bool(names) and names <= _NUMPY_FLOATS
         if isinstance(expr, ast.Name):
-            found = reference.scope.resolve(expr.id, reference)
-            if found is None:
-                return False
-            binding, scope = found
-            if binding.kind is not BindingKind.ASSIGN or not isinstance(binding.node, ast.expr):
-                return False
-            inner = Reference(scope, binding.start, binding.path)
-            return self._surely_float(binding.node, inner, depth + 1)
+            assigned = assigned_value(expr.id, reference)
+            return assigned is not None and self._surely_float(*assigned, depth + 1)
         return False
 
     # -- SLD306 -------------------------------------------------------------

@@ -43,8 +43,13 @@ from safeloader.analysis.generators import (
 from safeloader.analysis.keras_version import KerasTarget
 from safeloader.analysis.main_guard import derives_from_pydataset
 from safeloader.analysis.project import load_module
-from safeloader.analysis.scopes import BindingKind, Reference
-from safeloader.analysis.signatures import Argument, Given, LoaderArguments
+from safeloader.analysis.scopes import Reference, assigned_value
+from safeloader.analysis.signatures import (
+    GENERATOR_METHODS,
+    Argument,
+    Given,
+    LoaderArguments,
+)
 from safeloader.findings import Fix, FixKind
 from safeloader.rules import SLD302_REMEDIES
 from safeloader.source_text import split_lines
@@ -122,6 +127,17 @@ class SettingsPlanner:
             return unfixed
         return SettingsPlan(unfixed.remedy, dropped)
 
+    def moved_settings(self, call: ast.Call, arguments: LoaderArguments,
+                       reference: Reference) -> Fix | None:
+        """The fix that moves ``call``'s settings into its data's constructor call
+        (:attr:`FixKind.ADD_LOADER_SETTINGS`), where the Keras 3 fix of the call makes
+        one: SLD302's for ``fit``/``evaluate``/``predict`` (settings given by keyword),
+        SLD301's for a ``*_generator`` form (whose arguments become keywords)."""
+        plan = self.plan(call, arguments, reference,
+                         by_keyword_only=arguments.method not in GENERATOR_METHODS)
+        return next((fix for fix in plan.fixes if fix.kind is FixKind.ADD_LOADER_SETTINGS),
+                    None)
+
     def _data_kind(self, data: ast.expr, value: object, reference: Reference) -> str:
         """Which of :data:`~safeloader.rules.SLD302_REMEDIES` fits ``data``."""
         if isinstance(value, InstanceRef):
@@ -177,9 +193,8 @@ class SettingsPlanner:
             return True
         if not isinstance(data, ast.Name):
             return False
-        resolved = reference.scope.resolve(data.id, reference)
-        return (resolved is not None and resolved[0].kind is BindingKind.ASSIGN
-                and resolved[0].node is construction)
+        assigned = assigned_value(data.id, reference)
+        return assigned is not None and assigned[0] is construction
 
     def _not_dataset_kind(self, data: ast.expr, value: object, reference: Reference,
                           depth: int) -> str | None:
@@ -193,15 +208,12 @@ class SettingsPlanner:
         if callee is not None:
             return "in_memory" if callee.startswith(_NOT_DATASET_PREFIXES) else None
         if isinstance(data, ast.Name) and depth < _MAX_DEPTH:
-            resolved = reference.scope.resolve(data.id, reference)
-            if resolved is None:
+            assigned = assigned_value(data.id, reference)
+            if assigned is None:
                 return None
-            binding, scope = resolved
-            if binding.kind is not BindingKind.ASSIGN or not isinstance(binding.node, ast.expr):
-                return None
-            inner = Reference(scope, binding.start, binding.path)
-            return self._not_dataset_kind(
-                binding.node, self.classifier.classify(binding.node, inner), inner, depth + 1)
+            value, inner = assigned
+            return self._not_dataset_kind(value, self.classifier.classify(value, inner), inner,
+                                          depth + 1)
         return None
 
 

@@ -29,6 +29,7 @@ from safeloader.analysis.class_index import (
     span_of,
 )
 from safeloader.analysis.keras_version import KerasTarget
+from safeloader.analysis.scopes import display_names
 from safeloader.findings import Finding, Fix, FixKind
 from safeloader.rules import RULES
 
@@ -52,17 +53,6 @@ def _nested_lists(batch: ast.expr) -> Iterator[ast.List]:
             yield element
         if isinstance(element, (ast.Tuple, ast.List)):
             pending.extend(reversed(element.elts))
-
-
-def _batch_names(batch: ast.expr) -> Iterator[ast.Name]:
-    """The names among the elements of ``batch``, at any depth of displays."""
-    pending = list(batch.elts) if isinstance(batch, (ast.Tuple, ast.List)) else []
-    while pending:
-        element = pending.pop()
-        if isinstance(element, ast.Name):
-            yield element
-        elif isinstance(element, (ast.Tuple, ast.List)):
-            pending.extend(element.elts)
 
 
 def _lists_bound_once(method: ast.FunctionDef) -> dict[str, ast.Assign]:
@@ -103,8 +93,9 @@ def check_list_batches(index: ModuleIndex, node: ast.ClassDef,
         lists.extend((found, True) for found in _nested_lists(ret.value))  # type: ignore[arg-type]
     bound = _lists_bound_once(method)
     if bound:
+        # the elements of a batch, at any depth of displays; a starred one is unpacked there
         in_batches = [name for ret in returns
-                      for name in _batch_names(ret.value)]  # type: ignore[arg-type]
+                      for name in display_names(ret.value, starred=False)]  # type: ignore[arg-type]
         returned = {name.id for name in in_batches if name.id in bound}
         element_ids = {id(name) for name in in_batches}
         for name in sorted(returned, key=lambda n: bound[n].lineno):

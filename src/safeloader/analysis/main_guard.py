@@ -14,6 +14,9 @@ from safeloader.analysis.generators import Classifier, ClassRef, InstanceRef, do
 from safeloader.analysis.scopes import Reference, position
 
 _MAX_BASE_DEPTH = 8
+_PYDATASET = frozenset({"PyDataset"})
+#: the base classes of a Keras 3 dataset (``Sequence`` is an alias of ``PyDataset`` there)
+_KERAS3_DATASETS = frozenset({"Sequence", "PyDataset"})
 
 
 def is_main_guard(stmt: ast.stmt) -> bool:
@@ -72,13 +75,17 @@ def _called_names(node: ast.AST) -> set[str]:
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
 
 
-def starts_processes(instance: InstanceRef, classifier: Classifier) -> bool:
+def starts_processes(instance: InstanceRef, classifier: Classifier, *, keras3: bool) -> bool:
     """Whether ``instance`` is a ``PyDataset`` built with ``use_multiprocessing=True``.
 
-    A literal ``workers`` of 0 or less in the same call starts no process.
+    ``keras3``: the module targets Keras 3, whose ``keras.utils.Sequence`` is
+    ``PyDataset`` (a Keras 2 ``Sequence`` takes no such setting). A literal
+    ``workers`` of 0 or less in the same call starts no process.
     """
     construction = instance.construction
-    if construction is None or not derives_from_pydataset(instance.cls, classifier):
+    bases = _KERAS3_DATASETS if keras3 else _PYDATASET
+    if construction is None or not derives_from_pydataset(instance.cls, classifier,
+                                                          bases=bases):
         return False
     keywords = {k.arg: k.value for k in construction.keywords}
     flag = keywords.get("use_multiprocessing")
@@ -93,7 +100,7 @@ def starts_processes(instance: InstanceRef, classifier: Classifier) -> bool:
 
 def derives_from_pydataset(
     cls: ClassRef, classifier: Classifier, depth: int = 0,
-    bases: frozenset[str] = frozenset({"PyDataset"}),
+    bases: frozenset[str] = _PYDATASET,
 ) -> bool:
     """Whether ``cls`` subclasses ``PyDataset`` (or a class named in ``bases``),
     directly or through project classes."""

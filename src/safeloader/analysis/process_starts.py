@@ -9,8 +9,13 @@ answers, for one call, whether the called function starts processes:
 * its own body calls a Keras loader method with ``use_multiprocessing=True``
   (or Keras 1's ``pickle_safe=True``) and ``workers`` not 0 or less (read by
   the method's signature, as the call-site rules read it), or hands a
-  project ``PyDataset`` built with ``use_multiprocessing=True`` to one; under
-  Keras 3, ``fit``/``evaluate``/``predict`` take no such setting;
+  project ``PyDataset`` built with ``use_multiprocessing=True`` to one. The
+  Keras that counts is the one the called function's own module targets (its
+  evidence and declared dependencies, as its own lint reads them): under
+  Keras 3 the call's setting starts processes only where the fix of SLD302
+  (or SLD301) moves it into the data's constructor, as the call-site rule
+  counts it; removed with a generator (Keras 3 takes no such setting), it
+  starts nothing;
 * or it calls a project function that does, at most :data:`MAX_CALL_DEPTH`
   calls deep;
 * a flag passed on (``use_multiprocessing=flag``, ``flag`` a parameter)
@@ -28,15 +33,20 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
+from safeloader.analysis.config import KerasVersion
 from safeloader.analysis.generators import INSTALLED, Classifier, ConstantValue, InstanceRef
+from safeloader.analysis.keras3_data import Keras3DataChecker
+from safeloader.analysis.keras3_settings import SettingsPlanner
+from safeloader.analysis.keras_version import keras_target
 from safeloader.analysis.main_guard import is_main_guard, starts_processes
 from safeloader.analysis.main_guard_fix import plan_main_guard
-from safeloader.analysis.project import find_module
+from safeloader.analysis.project import find_module, load_module
 from safeloader.analysis.scopes import (
     BindingKind,
     BlockPath,
@@ -59,7 +69,6 @@ from safeloader.rules import RULES
 
 #: project functions are followed this many calls deep from the call that runs on import
 MAX_CALL_DEPTH = 8
-_KERAS3_MODERN = frozenset({"fit", "evaluate", "predict"})
 _SETTING_LIMIT = 30
 #: statements that may consist of a call
 _CALL_STATEMENTS = (ast.Expr, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return)
@@ -111,15 +120,17 @@ class ProcessStartFinder:
     """Finds the calls into other project modules that start worker processes.
 
     ``classifier`` classifies the analysed module's expressions (its project
-    roots are used for every module); ``keras3()`` tells whether Keras 3 is
-    targeted (asked only when a ``fit``/``evaluate``/``predict`` call matters).
+    roots are used for every module); ``keras_version``: the configured one,
+    from which each called module's own Keras target is decided (only for a
+    module whose loader call matters).
     """
 
-    def __init__(self, classifier: Classifier, path: Path | None, keras3: Callable[[], bool]):
+    def __init__(self, classifier: Classifier, path: Path | None, keras_version: KerasVersion):
         self.classifier = classifier
         self.path = path
-        self.keras3 = keras3
+        self.keras_version = keras_version
         self._memo: dict[int, tuple[_Start, ...]] = {}
+        self._planners: dict[int, SettingsPlanner | None] = {}
 
     def calls_on_import(
         self, tree: ast.Module, module_scope: Scope
@@ -253,23 +264,50 @@ class ProcessStartFinder:
             return None
         assert reference.scope.path is not None  # functions of project modules only
         where = (reference.scope.path, call.lineno)
+        planner = self._planner(reference.scope.module_scope())
+        if planner is None:
+            return None
+        keras3 = planner.target().version == "3"
         for data in arguments.data:
             value = self.classifier.classify(data, reference)
-            if isinstance(value, InstanceRef) and starts_processes(value, self.classifier):
+            if isinstance(value, InstanceRef) and starts_processes(value, self.classifier,
+                                                                   keras3=keras3):
                 setting = f"{value.cls.definition.name}(..., use_multiprocessing=True)"
                 return _Start(None, ProcessStart((function.name,), arguments.method, setting,
                                                  *where))
-        if arguments.method in _KERAS3_MODERN and self.keras3():
-            return None
         flag = arguments.use_multiprocessing
         if not isinstance(flag, Argument):
             return None
+        if keras3 and planner.moved_settings(call, arguments, reference) is None:
+            return None  # Keras 3 takes the setting only in the data's constructor
         start = ProcessStart((function.name,), arguments.method, _settings(arguments), *where)
         if self._constant(flag.value, reference) is True:
             return _Start(None, start)
         if isinstance(flag.value, ast.Name) and _parameter_of(function, flag.value.id):
             return _Start(flag.value.id, start)
         return None
+
+    def _planner(self, module: Scope) -> SettingsPlanner | None:
+        """The Keras 3 settings planner of the project module whose scope is ``module``,
+        with that module's own Keras target, as its own lint makes them (once per
+        module); ``None`` when the module cannot be read as the scope was built from."""
+        tree = module.node
+        key = id(tree)
+        if key not in self._planners:
+            loaded = load_module(module.path) if module.path is not None else None
+            planner = None
+            if loaded is not None and loaded.tree is tree:
+                assert isinstance(tree, ast.Module)
+                path, configured = module.path, self.keras_version
+                target = functools.cache(
+                    lambda: keras_target(tree, configured, path, _loader_calls(tree)))
+                data = Keras3DataChecker(tree, loaded.text, self.classifier, target,
+                                         ast.unparse)
+                planner = SettingsPlanner(
+                    tree, loaded.text, self.classifier, target,
+                    lambda expr, reference: data.wrapper_use(expr, reference) is not None)
+            self._planners[key] = planner
+        return self._planners[key]
 
     def _constant(self, value: ast.expr, reference: Reference) -> object:
         """The literal ``value`` is, directly or through a name; else ``None``."""
@@ -278,6 +316,12 @@ class ProcessStartFinder:
             return -value.operand.value
         classified = self.classifier.classify(value, reference)
         return classified.value if isinstance(classified, ConstantValue) else None
+
+
+def _loader_calls(tree: ast.Module) -> list[ast.Call]:
+    """The module's calls of loader methods (its legacy Keras evidence)."""
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute) and node.func.attr in LOADER_METHODS]
 
 
 def _at_most_zero(value: object) -> bool:

@@ -4,9 +4,10 @@ An import maps to a project module when a file for it exists under one of
 the project's roots: ``AnalysisConfig.project_root`` (and its ``src``), or
 else the linted file's directory and its parents up to the current
 directory. Relative imports are resolved from the importing file. Each
-module is read and parsed at most once per process (:func:`load_module`,
-keyed by resolved path); a file that cannot be read or parsed counts as not
-found, and never raises.
+module is read and parsed once per process while it stays as it is
+(:func:`load_module`, keyed by the path and what ``stat`` says of the file:
+a process that fixes files and analyses them again reads the new text); a
+file that cannot be read or parsed counts as not found, and never raises.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from safeloader.analysis.scopes import Scope
+from safeloader.source_text import SourceError, decode_source
 
 #: the word ``global`` followed by what may follow it in a ``global`` statement
 _GLOBAL_WORD = re.compile(r"global[ \t\\]")
@@ -66,10 +68,12 @@ def _has_global_statement(source: str) -> bool:
 
 @dataclass
 class ProjectModule:
-    """A parsed module of the project and its (lazily built) module scope."""
+    """A parsed module of the project, its text (decoded as Python reads it) and its
+    (lazily built) module scope."""
 
     path: Path
     tree: ast.Module
+    text: str
     hints: frozenset[str]
     _scope: Scope | None = field(default=None, repr=False)
 
@@ -80,15 +84,34 @@ class ProjectModule:
         return self._scope
 
 
-@functools.lru_cache(maxsize=512)
 def load_module(path: Path) -> ProjectModule | None:
-    """Read and parse the module at ``path`` (resolved); ``None`` when that fails."""
+    """The module at ``path`` (resolved), parsed; ``None`` when it cannot be read or parsed.
+
+    One ``stat`` per call: the parse is remembered for the file's identity and
+    state (device, inode, size, modification time in nanoseconds), so a file
+    rewritten since (by ``safeloader-fix``, an editor) is read again, and an
+    unchanged one is not.
+    """
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return _parsed_module(path, status.st_dev, status.st_ino, status.st_size,
+                          status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_module(path: Path, device: int, inode: int, size: int,
+                   mtime_ns: int) -> ProjectModule | None:
+    """Read and parse the module at ``path``, whose ``stat`` gave the other arguments
+    (they are the cache key: the file's identity and state)."""
     try:
         source = path.read_bytes()
         tree = ast.parse(source, filename=str(path))
-    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        text = decode_source(path, source).text
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError, SourceError):
         return None
-    return ProjectModule(path, tree, text_hints(source.decode("utf-8", "replace")))
+    return ProjectModule(path, tree, text, text_hints(text))
 
 
 def resolved(path: Path) -> Path:

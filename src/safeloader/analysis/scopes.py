@@ -80,16 +80,17 @@ def end_position(node: ast.AST) -> Position:
     return (getattr(node, "end_lineno", 0) or 0, getattr(node, "end_col_offset", 0) or 0)
 
 
-def _target_names(target: ast.expr) -> Iterator[ast.Name]:
-    """Yield the names a target expression binds (tuples and starred unpacked)."""
-    pending = [target]
+def display_names(node: ast.expr, *, starred: bool = True) -> Iterator[ast.Name]:
+    """Yield the names ``node`` is or holds at any depth of tuple and list displays: the
+    names a target binds (``a, (b, *c)``); ``starred``: those of starred elements too."""
+    pending = [node]
     while pending:
         node = pending.pop()
         if isinstance(node, ast.Name):
             yield node
         elif isinstance(node, (ast.Tuple, ast.List)):
             pending.extend(node.elts)
-        elif isinstance(node, ast.Starred):
+        elif starred and isinstance(node, ast.Starred):
             pending.append(node.value)
 
 
@@ -198,7 +199,7 @@ class Scope:
         elif isinstance(stmt, ast.Assign):
             simple = all(isinstance(target, ast.Name) for target in stmt.targets)
             for target in stmt.targets:
-                for name in _target_names(target):
+                for name in display_names(target):
                     kind = BindingKind.ASSIGN if simple else BindingKind.OTHER
                     value = stmt.value if simple else None
                     self._add(name.id, Binding(kind, value, start, end, path, stmt))
@@ -207,7 +208,7 @@ class Scope:
                 self._add(stmt.target.id,
                           Binding(BindingKind.ASSIGN, stmt.value, start, end, path, stmt))
         elif isinstance(stmt, ast.AugAssign):
-            for name in _target_names(stmt.target):
+            for name in display_names(stmt.target):
                 self._add(name.id, Binding(BindingKind.OTHER, None, start, end, path, stmt))
         elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
             for alias in stmt.names:
@@ -222,17 +223,17 @@ class Scope:
                 self._declared[name] = kind
         elif isinstance(stmt, ast.Delete):
             for target in stmt.targets:
-                for name in _target_names(target):
+                for name in display_names(target):
                     self._other(name.id, stmt, path)
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
-            for name in _target_names(stmt.target):
+            for name in display_names(stmt.target):
                 self._other(name.id, stmt, path)
             self._collect(stmt.body, (*path, (stmt, "body")))
             self._collect(stmt.orelse, (*path, (stmt, "orelse")))
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             for item in stmt.items:
                 if item.optional_vars is not None:
-                    for name in _target_names(item.optional_vars):
+                    for name in display_names(item.optional_vars):
                         self._other(name.id, stmt, path)
             self._collect(stmt.body, (*path, (stmt, "body")))
         elif isinstance(stmt, (ast.If, ast.While)):
@@ -348,6 +349,19 @@ class Scope:
         ):
             return None
         return last, self
+
+
+def assigned_value(name: str, reference: Reference) -> tuple[ast.expr, Reference] | None:
+    """The expression assigned to ``name`` by the binding it certainly has at
+    ``reference`` (``name = <expression>``), and the place that expression is read
+    from; ``None`` when that binding is not such an assignment, or not certain."""
+    found = reference.scope.resolve(name, reference)
+    if found is None:
+        return None
+    binding, scope = found
+    if binding.kind is not BindingKind.ASSIGN or not isinstance(binding.node, ast.expr):
+        return None
+    return binding.node, Reference(scope, binding.start, binding.path)
 
 
 def _loop_reaches(binding_path: BlockPath, reference_path: BlockPath) -> bool:

@@ -18,7 +18,7 @@ from libcst.metadata import CodeRange
 
 from safeloader.findings import Fix, Span
 from safeloader.fix.fixes import (
-    MATCH_ENCLOSING, FixContext, FixHandler, ModuleSession, handler_for, match_mode,
+    MATCH_ENCLOSING, FixContext, FixHandler, ModuleSession, apply_order, handler_for, match_mode,
 )
 from safeloader.fix.selection import fix_key
 from safeloader.fix.span_matching import NodeIndex
@@ -42,8 +42,9 @@ def find_targets(
     offsets: Callable[[Span], tuple[int, int]], warn: Callable[[str], None],
 ) -> dict[cst.CSTNode, list[Target]]:
     """The node each fix rewrites, from the character ``offsets`` of its span in
-    ``index``'s text; a fix given twice counts once, a span that matches no node
-    is a warning."""
+    ``index``'s text, in the order they are to run there (their handlers' ``ORDER``,
+    then as given); a fix given twice counts once, a span that matches no node is a
+    warning."""
     targets: dict[cst.CSTNode, list[Target]] = {}
     seen: set[tuple[object, ...]] = set()
     for code, fix in fixes:
@@ -60,6 +61,8 @@ def find_targets(
             warn(located(fix, f"{code}: no code to rewrite there for {fix.kind.value}"))
         else:
             targets.setdefault(node, []).append(Target(code, fix, handler))
+    for aimed in targets.values():
+        aimed.sort(key=lambda target: apply_order(target.handler))
     return targets
 
 

@@ -16,13 +16,17 @@ handler of the fix's kind. A handler is a module with two public names:
     inside it (build the result from it). A shape the handler cannot rewrite
     safely is returned unchanged after ``context.warn(...)``.
 
-and one optional name:
+and two optional names:
 
 ``MATCH``
     :data:`MATCH_EXACT` (the default): the node whose extent is the fix's span,
     give or take the parentheses ``ast`` and LibCST place differently;
     :data:`MATCH_ENCLOSING`: the innermost node of ``NODE_TYPE`` that contains
     the span (for a fix whose span is a call but whose edit is its statement).
+``ORDER``
+    an int, 0 by default: the fixes aimed at one node run in ascending
+    ``ORDER``, then in the order they were given, so that a fix that edits what
+    another one adds to the node (a higher ``ORDER``) sees it there.
 
 A handler that adds or removes arguments uses :mod:`~safeloader.fix.fixes.layout`
 (``append_arguments``, ``remove_arguments``, ``new_item_separator``), so that
@@ -69,6 +73,8 @@ HANDLER_MODULES: Mapping[FixKind, str] = MappingProxyType(
         FixKind.DECORATE_GENERATOR: "safeloader.fix.fixes.decorate_generator",
         FixKind.WRAP_EXPRESSION: "safeloader.fix.fixes.wrap_expression",
         FixKind.DISABLE_MULTIPROCESSING: "safeloader.fix.fixes.disable_multiprocessing",
+        FixKind.DISABLE_MOVED_MULTIPROCESSING:
+            "safeloader.fix.fixes.disable_moved_multiprocessing",
         FixKind.FORWARD_KWARGS: "safeloader.fix.fixes.forward_kwargs",
         FixKind.LOCK_NEXT_CALL: "safeloader.fix.fixes.lock_next_call",
         FixKind.ADD_DUNDER_NEXT: "safeloader.fix.fixes.add_dunder_next",
@@ -229,6 +235,14 @@ def handler_for(kind: FixKind) -> FixHandler:
     """Return the handler module of ``kind`` (imported on first use)."""
     handler: FixHandler = importlib.import_module(HANDLER_MODULES[kind])  # type: ignore[assignment]
     return handler
+
+
+def apply_order(handler: FixHandler) -> int:
+    """Return the handler's ``ORDER`` (0 when it sets none)."""
+    order = getattr(handler, "ORDER", 0)
+    if not isinstance(order, int):
+        raise ValueError(f"{handler!r} has ORDER={order!r}; expected an int")
+    return order
 
 
 def match_mode(handler: FixHandler) -> str:
