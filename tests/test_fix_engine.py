@@ -211,6 +211,26 @@ def test_an_import_is_removed_only_when_no_statement_uses_it(used_far_away: bool
     assert ("from safeloader import threadsafe_iter\n" in fixed.text) is used_far_away
 
 
+@pytest.mark.parametrize(("top", "expected_top"), [
+    # the removed import was the first line: the file must not start blank
+    ("", "import numpy as np\n"),
+    # a file that started blank, or under a comment, keeps its first lines
+    ("\n", "\n\nimport numpy as np\n"),
+    ("# Copyright the authors\n", "# Copyright the authors\n\nimport numpy as np\n"),
+])
+def test_removing_the_first_import_leaves_no_blank_line_on_top(
+        top: str, expected_top: str) -> None:
+    pair = forum_wrapper() + "\n\n\n"
+    source = (top + LONG_HEAD.removeprefix('"""A long module."""\n') + pair
+              + "".join(_filler(index) for index in range(15)) + LONG_TAIL)
+    assert source.startswith(top + "import threading\n\nimport numpy as np\n")
+    fixes = [fix(FixKind.REPLACE_HANDWRITTEN, span_of(source, ast.ClassDef, name="threadsafe_iter"),
+                 "SLD203", name="threadsafe_iter", replacement="ThreadSafeIterator")]
+    fixed = rewrite(source, "example.py", fixes)
+    assert (fixed.text, fixed.warnings) == _codemod(source, fixes)
+    assert fixed.text.startswith(expected_top)
+
+
 def test_removing_the_statement_after_the_imports_brings_in_the_next_one() -> None:
     # the removed class is the statement after the imports; the import added
     # goes above the statement after it, which no fix names

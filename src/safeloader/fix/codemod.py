@@ -38,7 +38,7 @@ from safeloader.analysis import AnalysisConfig, analyze_source, might_have_findi
 from safeloader.analysis.config import KERAS_VERSIONS
 from safeloader.findings import Fix
 from safeloader.fix.applier import FixApplier, find_targets
-from safeloader.fix.imports import space_below_added_imports
+from safeloader.fix.imports import no_blank_line_on_top, space_below_added_imports
 from safeloader.fix.realign import realign
 from safeloader.fix.selection import FixSelection, comma_separated
 from safeloader.fix.span_matching import ModuleText, NodeIndex
@@ -184,9 +184,11 @@ class SafeloaderFixCommand(CodemodCommand):
     def transform_module(self, tree: cst.Module) -> cst.Module:
         """Apply the fixes, let LibCST add and remove the imports they asked for,
         then lay the result out as ``safeloader-fix`` does: two blank lines
-        between added imports and a ``def`` or ``class``, continuation lines
+        between added imports and a ``def`` or ``class``, no blank line on top
+        where a removed import was the first statement, continuation lines
         realigned; a parameter the fixes left unused is warned about."""
-        fixed = space_below_added_imports(tree, super().transform_module(tree))
+        fixed = no_blank_line_on_top(
+            tree, space_below_added_imports(tree, super().transform_module(tree)))
         realigned = realign(tree.code, fixed.code)
         if realigned != tree.code:
             lines = {line for _, fix in self.applied

@@ -43,7 +43,7 @@ from libcst.metadata import (
 from safeloader.findings import Fix, Span
 from safeloader.fix.applier import FixApplier, find_targets, located
 from safeloader.fix.fixes import FixHandler, handler_for
-from safeloader.fix.imports import ImportRequest, add_imports, head_length
+from safeloader.fix.imports import ImportRequest, add_imports, head_length, no_blank_line_on_top
 from safeloader.fix.module_layout import ModuleLayout
 from safeloader.fix.partial_module import PartialModule, PlaceholderLost
 from safeloader.fix.realign import realign
@@ -344,5 +344,6 @@ def _edit_imports(session: PartialModuleSession, module: cst.Module, partial: Pa
             RemoveImportsVisitor.remove_unused_import(context, module_name, name, asname)
         for node in session.removed_nodes:
             RemoveImportsVisitor.remove_unused_import_by_node(context, node)
-        module = RemoveImportsVisitor(context).transform_module(module)
+        module = no_blank_line_on_top(module,
+                                      RemoveImportsVisitor(context).transform_module(module))
     return module

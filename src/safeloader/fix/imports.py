@@ -212,6 +212,28 @@ def space_below_added_imports(before: cst.Module, after: cst.Module) -> cst.Modu
     return after.with_changes(body=body)
 
 
+def no_blank_line_on_top(before: cst.Module, after: cst.Module) -> cst.Module:
+    """``after`` (``before`` with imports removed by LibCST's ``RemoveImportsVisitor``)
+    without the blank lines a removed first statement uncovers: removing
+    ``import threading`` from ``import threading`` / blank / ``import numpy``
+    must not leave the file starting with a blank line. A file that started
+    with one, or with a comment header, is left as it is."""
+    if before.header or after.header or not before.body or not after.body:
+        return after
+    first = after.body[0]
+    lines = list(first.leading_lines)
+    if _starts_blank(before.body[0].leading_lines) or not _starts_blank(lines):
+        return after
+    while _starts_blank(lines):
+        lines.pop(0)
+    return after.with_changes(body=[first.with_changes(leading_lines=lines), *after.body[1:]])
+
+
+def _starts_blank(lines: Sequence[cst.EmptyLine]) -> bool:
+    """Whether the first of ``lines`` is blank (no comment on it)."""
+    return bool(lines) and lines[0].comment is None
+
+
 def add_imports(module: cst.Module, requests: Sequence[ImportRequest]) -> cst.Module:
     """``module`` with ``requests`` imported, as ``AddImportsVisitor`` would leave it:
     names merged into an existing head ``from <module> import ...`` (new names
