@@ -246,3 +246,27 @@ def test_a_cell_that_is_not_python_gets_nothing_from_the_plugin(tmp_path: Path) 
     write_notebook(tmp_path / "broken.ipynb", GENERATOR, "model.fit(batches(), workers=3",
                    "model.fit(batches(), workers=3)")
     assert flake8("--select", "SLD", "broken.ipynb", cwd=tmp_path, status=0) == []
+
+
+def test_training_under_a_cell_magic_is_linted_on_every_route(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # %%time and %%capture run their body in the kernel: nbQA hands it to flake8, and
+    # the native routes read it too
+    write_notebook(tmp_path / "timed.ipynb", "import tf_keras as keras", GENERATOR,
+                   "%%time\nmodel = keras.Sequential()\nmodel.fit(batches(), workers=3)",
+                   "%%capture\n!pip list\nmodel.fit(batches(), workers=2)",
+                   "%%bash\nmodel.fit(batches(), workers=4)")
+    expected = [("3", "3", "SLD101"), ("4", "3", "SLD101")]
+    assert [(report["cell"], report["cell_line"], report["code"]) for report in flake8(
+        "--select", "SLD", "timed.ipynb", cwd=tmp_path)] == expected
+    done = run("nbqa", "flake8", "timed.ipynb", "--select=SLD", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    through_nbqa = [CELL_REPORT.fullmatch(line) for line in done.stdout.splitlines()]
+    assert [(report["cell"], report["line"], report["code"]) for report in through_nbqa
+            if report is not None] == expected
+    os.chdir(tmp_path)
+    assert main(["lint", "timed.ipynb"]) == 1
+    through_lint = [CELL_REPORT.fullmatch(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(report["cell"], report["line"], report["code"]) for report in through_lint
+            if report is not None] == expected

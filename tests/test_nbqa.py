@@ -74,3 +74,22 @@ def test_nbqa_flake8_reads_the_keras_a_notebook_declares_with_pip(tmp_path: Path
                    "model.fit(batches(), steps_per_epoch=2, workers=3)")
     done = run("nbqa", "flake8", "declared.ipynb", "--select=SLD", cwd=tmp_path)
     assert "(TypeError; Keras 3: cell 1: %pip install keras>=3)" in done.stdout, done.stdout
+
+
+def test_nbqa_safeloader_fix_fixes_training_under_a_cell_magic_as_the_native_fix(
+    tmp_path: Path
+) -> None:
+    cells = ("import tf_keras as keras", "def batches():\n    while True:\n        yield 1",
+             "%%time\nmodel = keras.Sequential()\nmodel.fit_generator(batches(), 2, workers=3)")
+    through_nbqa = write_notebook(tmp_path / "nbqa" / "timed.ipynb", *cells)
+    native = tmp_path / "native" / "timed.ipynb"
+    native.parent.mkdir()
+    native.write_bytes(through_nbqa.read_bytes())  # the same cell ids
+    for directory in (through_nbqa.parent, native.parent):
+        (directory / ".git").mkdir()
+    done = run("nbqa", "safeloader-fix", "--nbqa-shell", "timed.ipynb", cwd=through_nbqa.parent)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert run("safeloader-fix", "timed.ipynb", cwd=native.parent).returncode == 0
+    assert through_nbqa.read_bytes() == native.read_bytes()
+    assert code_sources(native)[2].startswith("%%time\n")
+    assert "model.fit(batches(), steps_per_epoch=2" in code_sources(native)[2]

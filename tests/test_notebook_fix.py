@@ -297,3 +297,15 @@ def test_a_warning_names_the_cell_and_its_line(
     assert f"{notebook}:cell_3:2:1: 'fit_generator' call left unchanged" in (
         capsys.readouterr().err
     )
+
+
+def test_training_under_a_cell_magic_is_fixed_and_the_magic_stays_first(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "timed.ipynb", "import tf_keras as keras", GENERATOR,
+                              "%%time\nmodel = keras.Sequential()\n"
+                              "model.fit_generator(batches(), 2, workers=3)")
+    assert main([str(notebook)]) == 0
+    assert code_sources(notebook) == [
+        "import tf_keras as keras\nfrom safeloader import threadsafe_generator",
+        "@threadsafe_generator\n" + GENERATOR,
+        "%%time\nmodel = keras.Sequential()\n"
+        "model.fit(batches(), steps_per_epoch=2, workers=3)"]

@@ -7,8 +7,14 @@ import ast
 
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
+from nbqa.save_code_source import MAGIC
 
-from safeloader.notebooks.magics import MagicRestoreError, MarkerFactory, mask_cell
+from safeloader.notebooks.magics import (
+    PYTHON_CELL_MAGICS,
+    MagicRestoreError,
+    MarkerFactory,
+    mask_cell,
+)
 from safeloader.source_text import split_lines
 
 #: cells whose IPython lines IPython transforms one for one (same line count)
@@ -94,3 +100,28 @@ def test_restore_refuses_a_placeholder_moved_or_lost() -> None:
         masked.restore("x = 1\n")
     with pytest.raises(MagicRestoreError):
         masked.restore(masked.text + placeholder)
+
+
+@pytest.mark.parametrize("magic", ["%%time", "%%timeit -n 1 -r 1", "%%capture output --no-stderr",
+                                   "%%python3"])
+def test_a_cell_magic_whose_body_is_python_masks_only_its_own_line(magic: str) -> None:
+    cell = f"\n{magic}\nhistory = model.fit(batches())\n!nvidia-smi\n"
+    masked = mask_cell(cell, MarkerFactory([cell]))
+    assert not masked.cell_magic
+    assert [line.index for line in masked.lines] == [1, 3]
+    assert split_lines(masked.text)[2] == "history = model.fit(batches())\n"
+    assert isinstance(ast.parse(masked.text).body[0], ast.Assign)
+    assert masked.restore(masked.text) == cell
+
+
+def test_the_cell_magics_read_as_python_are_nbqas() -> None:
+    # nbQA hands these cells' bodies to the tool: the native route reads the same ones
+    assert PYTHON_CELL_MAGICS == MAGIC
+
+
+def test_restore_refuses_code_put_above_a_cell_magic() -> None:
+    cell = "%%time\nmodel.fit(x)\n"
+    masked = mask_cell(cell, MarkerFactory([cell]))
+    with pytest.raises(MagicRestoreError, match="put code above the cell magic '%%time'"):
+        masked.restore("import numpy as np\n" + masked.text)
+    assert masked.restore("\n" + masked.text) == "\n" + cell

@@ -5,7 +5,7 @@ A notebook cell may hold lines that only IPython understands: line magics
 ``!!ls``), captured output (``files = !ls``, ``x = %who_ls``), help
 (``np.zeros?``, ``??np.zeros``), IPython's autocall escapes (``/f x``,
 ``,f a b``, ``;f a``) and cell magics (a cell whose first line is
-``%%capture``, ``%%bash``...: the whole cell belongs to the magic). None of
+``%%bash``, ``%%writefile``...: the whole cell belongs to the magic). None of
 them is Python, and none is ever parsed as Python here: :func:`mask_cell`
 replaces each such line by a placeholder of one line, so that line numbers
 stay those of the cell, and :meth:`MaskedCell.restore` puts the original
@@ -27,6 +27,12 @@ rather than keeping them; the rules here follow its: an escape character
 first on a logical line, a ``?`` last on one, ``=`` followed by ``!`` or
 ``%``, and backslash-continued lines belonging to the magic they continue.
 The tests compare the lines found here with the lines IPython transforms.
+
+The cell magics whose body is Python (``%%time``, ``%%timeit``, ``%%capture``
+and nbQA's others, its ``MAGIC`` set) are read as nbQA reads them: only the
+magic's line is masked, and the body is analysed (and fixed) like any cell.
+Training is often timed or captured this way; a fix never puts code above
+the magic's line, which IPython needs first.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ _ESCAPES = ("%", "!", "?", "/", ",", ";")
 _HELP_END = re.compile(r"%{0,2}(?!\d)[\w*]+(?:\.(?!\d)[\w*]+|\[-?[0-9]+\])*\?\??")
 #: the unknown call that stands for a magic's value in ``x = !ls``
 _MAGIC_VALUE = "_ipython_magic()"
+#: cell magics whose body is Python, the ones nbQA processes by default (its ``MAGIC``)
+PYTHON_CELL_MAGICS = frozenset(("time", "timeit", "capture", "pypy", "python", "python3"))
 
 
 class MagicRestoreError(Exception):
@@ -67,13 +75,16 @@ class MaskedCell:
     """A cell's source with its IPython lines replaced by placeholders.
 
     ``cell_magic``: the cell is a cell magic's (every line masked), which a fix
-    must leave exactly as it is.
+    must leave exactly as it is. ``magic_head``: the marker of the masked first
+    line of a cell magic whose body is Python (``%%time``), which must stay the
+    cell's first line.
     """
 
     source: str
     text: str
     lines: tuple[MaskedLine, ...]
     cell_magic: bool
+    magic_head: str | None = None
 
     def restore(self, text: str) -> str:
         """``text`` (this cell's masked text after a fix) with the original IPython
@@ -91,6 +102,10 @@ class MaskedCell:
                 restored.append(line)
                 continue
             masked = wanted[marker]
+            if marker == self.magic_head and any(kept.strip() for kept in restored):
+                raise MagicRestoreError(
+                    f"a fix would put code above the cell magic {_body(masked.original)!r}"
+                )
             if marker in seen or _body(line) != _body(masked.placeholder):
                 raise MagicRestoreError(
                     f"a fix would change the line of an IPython magic ({_body(masked.original)!r})"
@@ -114,13 +129,18 @@ def mask_cell(source: str, marker: MarkerFactory) -> MaskedCell:
     """``source`` (one code cell) with every IPython line replaced by a placeholder
     that ``marker`` names; the lines and their number are kept."""
     lines = split_lines(source)
-    first = next((line for line in lines if line.strip()), "")
-    if first.startswith("%%"):
-        masked = [_comment(index, line, marker.next()) for index, line in enumerate(lines)]
-        return _masked(source, lines, masked, cell_magic=True)
-    masked = []
-    kept: list[str] = []
-    index = 0
+    index = next((index for index, line in enumerate(lines) if line.strip()), len(lines))
+    masked: list[MaskedLine] = []
+    kept: list[str] = lines[:index]
+    head = None
+    if index < len(lines) and lines[index].startswith("%%"):
+        if _cell_magic_name(lines[index]) not in PYTHON_CELL_MAGICS:
+            masked = [_comment(number, line, marker.next()) for number, line in enumerate(lines)]
+            return _masked(source, lines, masked, cell_magic=True)
+        head = _comment(index, lines[index], marker.next())
+        masked.append(head)
+        kept.append(head.placeholder)
+        index += 1
     while index < len(lines):
         line = lines[index]
         form = _magic_form(line)
@@ -137,14 +157,20 @@ def mask_cell(source: str, marker: MarkerFactory) -> MaskedCell:
             masked.append(extra)
             kept.append(extra.placeholder)
         index = last + 1
-    return _masked(source, lines, masked, cell_magic=False)
+    return _masked(source, lines, masked, cell_magic=False,
+                   magic_head=None if head is None else head.marker)
 
 
-def _masked(source: str, lines: list[str], masked: Sequence[MaskedLine], *, cell_magic: bool
-            ) -> MaskedCell:
+def _masked(source: str, lines: list[str], masked: Sequence[MaskedLine], *, cell_magic: bool,
+            magic_head: str | None = None) -> MaskedCell:
     by_index = {line.index: line.placeholder for line in masked}
     text = "".join(by_index.get(index, line) for index, line in enumerate(lines))
-    return MaskedCell(source, text, tuple(masked), cell_magic)
+    return MaskedCell(source, text, tuple(masked), cell_magic, magic_head)
+
+
+def _cell_magic_name(line: str) -> str:
+    """``time`` for ``%%time -n 1``: the name of the cell magic ``line`` opens."""
+    return line[2:].split(maxsplit=1)[0] if line[2:].strip() else ""
 
 
 class MarkerFactory:
