@@ -64,12 +64,22 @@ class Pairs(keras.utils.PyDataset):
         return [left, left * 2], [np.zeros((4, 1), "float32")]
 
 
+class Views(keras.utils.PyDataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        base = np.full((4, 2), index, "float32")
+        return [base * scale for scale in (1, 2)], np.zeros((4, 1), "float32")
+
+
 first, second = keras.Input((2,)), keras.Input((2,))
 joined = keras.layers.Concatenate()([first, second])
 model = keras.Model([first, second], keras.layers.Dense(1)(joined))
 model.compile(optimizer="sgd", loss="mse")
-history = model.fit(Pairs(), epochs=1, verbose=0)
-print("RESULT", json.dumps(len(history.history["loss"])))
+for data in (Views(), Pairs()):
+    history = model.fit(data, epochs=1, verbose=0)
+    print("RESULT", json.dumps(len(history.history["loss"])))
 '''
 
 #: SLD305: float step counts (the Keras 2 script is the same with tf_keras)

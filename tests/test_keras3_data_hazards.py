@@ -219,7 +219,10 @@ class Pairs(keras.utils.PyDataset):
     ("        return [index, index]\n", []),                       # the whole batch: works
     ("        x = [index]\n        x = [index, 1]\n        return x, index\n", []),
     ("        x = make(index)\n        return x, index\n", []),
-    ("        return [i for i in index], index\n", []),             # not a display
+    ("        return [i for i in index], index\n", [9]),           # a comprehension
+    ("        x = [i for i in index]\n        return x, index\n", [9]),
+    ("        return [i for i in index]\n", []),                   # the whole batch: works
+    ("        return list(index), index\n", []),                   # a call: not guessed at
 ])
 def test_sld304_lists_inside_batches(body: str, expected: list[int]) -> None:
     assert lines(DATASET + body, "SLD304") == expected
@@ -238,10 +241,17 @@ def test_sld304_is_keras3_only_and_for_datasets_only() -> None:
     ("return ([a, *rest]), y", "return ((a, *rest)), y"),
     ("return [  # inputs\n    a,\n    b,\n], y", "return (  # inputs\n    a,\n    b,\n), y"),
     ("return [], y", "return (), y"),
+    ("return [a * k for k in b], y", "return tuple(a * k for k in b), y"),
+    ("return ([a for _ in b if y]), y", "return (tuple(a for _ in b if y)), y"),
+    ("return [  # scaled\n        a * k\n        for k in b\n    ], y",
+     "return tuple(  # scaled\n        a * k\n        for k in b\n    ), y"),
+    ("return [a * k\n            for k in b], y",
+     "return tuple(a * k\n                 for k in b), y"),
 ])
 def test_list_to_tuple_keeps_everything_but_the_brackets(before: str, after: str) -> None:
     source = f"def f(a, b, y, rest):\n    {before}\n"
-    spans = [span_of(source, ast.List, index) for index in range(before.count("["))]
+    kind = ast.ListComp if " for " in before else ast.List
+    spans = [span_of(source, kind, index) for index in range(before.count("["))]
     text, warnings = run_fixes(source, [fix(FixKind.LIST_TO_TUPLE, span, "SLD304")
                                         for span in spans])
     assert text == f"def f(a, b, y, rest):\n    {after}\n" and warnings == []
@@ -382,3 +392,22 @@ def test_sld306_needs_a_dataset_class_of_the_project_and_keras3() -> None:
     assert lines(plain, "SLD306") == []
     looped = SEQUENCE + "    model.fit(data, steps_per_epoch=len(data) * 8)\n"
     assert lines(looped, "SLD306", AnalysisConfig(keras_version="2")) == []
+
+
+def test_sld304_comprehension_fix_only_where_tuple_is_the_builtin() -> None:
+    body = "        return [i for i in index], index\n"
+    [finding] = found(DATASET + body, "SLD304")
+    assert "the list [i for i in index] inside its batch" in finding.message
+    assert [fix.kind for fix in finding.fixes] == [FixKind.LIST_TO_TUPLE]
+    assert fixed(DATASET + body).endswith("        return tuple(i for i in index), index\n")
+    # __getitem__ binds tuple: reported, no fix
+    local = "        tuple = list\n" + body
+    [finding] = found(DATASET + local, "SLD304")
+    assert finding.fixes == ()
+    # the module binds it: the fix is left undone, with a warning
+    source = DATASET.replace("import keras\n", "import keras\n\ntuple = list\n") + body
+    [finding] = found(source, "SLD304")
+    result = fix_text(source, Path("train.py"), FixSelection().fixes_to_apply([finding]))
+    assert result.text == source
+    assert any("'tuple' names something else in this module" in warning
+               for warning in result.warnings)

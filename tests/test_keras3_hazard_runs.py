@@ -121,9 +121,10 @@ def test_list_batches_fail_on_keras3_until_they_are_tuples(runs: dict[str, Any])
     original = runs["keras3"]["original_list_batches"]
     assert original["error"].startswith("TypeError") and "output_signature" in original["error"]
     assert runs["keras3"]["list_batches"] == {
-        "path": str(runs["project"] / "list_batches.py"), "error": None, "results": [1]}
-    assert "return (left, left * 2), (np.zeros((4, 1), \"float32\"),)\n" in _fixed(
-        runs, "list_batches")
+        "path": str(runs["project"] / "list_batches.py"), "error": None, "results": [1, 1]}
+    fixed = _fixed(runs, "list_batches")
+    assert "return (left, left * 2), (np.zeros((4, 1), \"float32\"),)\n" in fixed
+    assert "return tuple(base * scale for scale in (1, 2)), np.zeros(" in fixed
 
 
 def test_float_steps_run_on_keras3_exactly_as_keras2_counted_them(runs: dict[str, Any]) -> None:

@@ -984,11 +984,12 @@ _RULE_LIST = (
             When Keras 3 is targeted, finds the list displays inside the batches a
             `Sequence`/`PyDataset` subclass's `__getitem__` returns: the elements
             of a returned tuple or list display (`return [x1, x2], [y]`), nested
-            ones too, and a name bound once in `__getitem__` to a list display and
-            returned as such an element (`inputs = [a, b]` ... `return inputs, y`).
-            A list returned as the whole batch (`return [x, y]`) works and is not
-            reported; lists the analysis cannot see (built by a call, a
-            comprehension or `append`) are not guessed at.
+            ones too, list comprehensions there (`return [x[k] for k in keys], y`),
+            and a name bound once in `__getitem__` to one of those and returned as
+            such an element (`inputs = [a, b]` ... `return inputs, y`). A list
+            returned as the whole batch (`return [x, y]`) works and is not
+            reported; lists the analysis cannot see (built by a call or grown
+            with `append`) are not guessed at.
             """
         ),
         why_bad=_text(
@@ -1035,13 +1036,18 @@ _RULE_LIST = (
                     return (self.left[index], self.right[index]), (self.labels[index],)
             """
         ),
-        fix_title="Turn the list display into a tuple display",
+        fix_title=(
+            "Turn the list display into a tuple display, and a list comprehension "
+            "into `tuple(...)` of the same generator expression"
+        ),
         fix_safety=FixSafety.SAFE,
         fix_safety_note=_text(
             """
             The original cannot run on Keras 3, and a tuple carries the same inputs
             or targets in the same order. Only the brackets change (a single
-            element gets its trailing comma). A name bound to the list is fixed
+            element gets its trailing comma); a comprehension keeps its
+            expression and clauses, inside `tuple(...)`, and is not fixed where
+            `tuple` names something else. A name bound to the list is fixed
             where it is bound, only when `__getitem__` uses it nowhere but in its
             returned batches; otherwise it is reported without a fix.
             """

@@ -182,6 +182,11 @@ class FixContext:
         self._session.add_import(module, None, None)
         return cst.Name(module)
 
+    def is_bound(self, name: str) -> bool:
+        """Whether something in the module's global scope binds ``name`` (a builtin
+        such as ``tuple`` means something else there then)."""
+        return bool(self._bindings(name))
+
     def _bindings(self, name: str) -> Sequence[cst.CSTNode | None]:
         """The nodes that bind ``name`` in the module's global scope."""
         return self._session.global_bindings(name)
