@@ -16,6 +16,7 @@ from lock_wrappers import forum_wrapper
 
 from safeloader.analysis import AnalysisConfig, analyze_source
 from safeloader.findings import Finding, FixKind
+from safeloader.fix.cli import main as safeloader_fix
 from safeloader.fix.runner import fix_text
 from safeloader.fix.selection import FixSelection, fix_key
 
@@ -411,3 +412,64 @@ def test_sld304_comprehension_fix_only_where_tuple_is_the_builtin() -> None:
     assert result.text == source
     assert any("'tuple' names something else in this module" in warning
                for warning in result.warnings)
+
+
+# -- SLD303 across the project's modules ----------------------------------------
+
+def _project(directory: Path, **modules: str) -> Path:
+    (directory / ".git").mkdir()
+    for name, text in modules.items():
+        (directory / f"{name}.py").write_text(text, encoding="utf-8")
+    return directory
+
+
+@pytest.mark.parametrize("script, wrapper", [
+    # the decorated generator imported, called where fit is
+    ("from loaders import batches\n\nmodel.fit(batches(), steps_per_epoch=2)\n", "locked"),
+    # through the module's name
+    ("import loaders\n\nmodel.fit(loaders.batches(), steps_per_epoch=2)\n", "locked"),
+    # the generator here, under the decorator the project module defines
+    ("from loaders import locked\n\n\n@locked\ndef frames():\n    yield 1\n\n\n"
+     "model.fit(frames(), steps_per_epoch=2)\n", "locked"),
+    # the wrapper class itself, imported under another name
+    ("from loaders import Locked as Safe\n\nmodel.fit(Safe(iter([])), steps_per_epoch=2)\n",
+     "Locked"),
+    # an instance of a project class whose method is under the decorator
+    ("from loaders import Clips\n\nclips = Clips()\nmodel.fit(clips.frames(2))\n", "locked"),
+])
+def test_sld303_follows_the_wrapper_into_the_project_module_and_fixes_it_there(
+        tmp_path: Path, script: str, wrapper: str) -> None:
+    project = _project(tmp_path, loaders=METHOD, train=script)
+    [finding] = [f for f in analyze_source(script, project / "train.py", KERAS3)
+                 if f.code == "SLD303"]
+    assert finding.message.endswith("(in loaders.py)")
+    assert {fix.path for fix in finding.fixes} == {project / "loaders.py"}
+    assert wrapper in {fix.params["name"] for fix in finding.fixes}
+
+
+def test_sld303_across_modules_is_fixed_by_safeloader_fix_in_one_pass(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = ("import keras\n\nfrom loaders import Clips\n\n"
+              "model = keras.Sequential()\nmodel.fit(Clips().frames(2), steps_per_epoch=2)\n")
+    project = _project(tmp_path, loaders=METHOD, train=script)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        assert safeloader_fix(["--keras-version", "3", "."]) == 0
+        assert safeloader_fix(["--keras-version", "3", "--check", "."]) == 0
+    assert (project / "train.py").read_text(encoding="utf-8") == script
+    loaders = (project / "loaders.py").read_text(encoding="utf-8")
+    assert "class Locked" not in loaders and "def locked" not in loaders
+    assert "threadsafe_generator as locked" in loaders and unused_imports(loaders) == set()
+
+
+@pytest.mark.parametrize("script", [
+    # a module that is not the project's: nothing to follow
+    "from elsewhere import batches\n\nmodel.fit(batches(), steps_per_epoch=2)\n",
+    # a plain generator of the project module
+    "from loaders import plain\n\nmodel.fit(plain(), steps_per_epoch=2)\n",
+])
+def test_sld303_across_modules_stays_silent_where_it_cannot_be_sure(tmp_path: Path,
+                                                                    script: str) -> None:
+    project = _project(tmp_path, loaders=WRAPPER + "def plain():\n    yield 1\n", train=script)
+    assert [f for f in analyze_source(script, project / "train.py", KERAS3)
+            if f.code == "SLD303"] == []

@@ -10,9 +10,11 @@ a public Keras 2 repository and declaring Keras 3 as someone migrating does:
   max_queue_size=8, use_multiprocessing=False)`` with float step counts
   (``(n * 0.7) // batch``) and validation;
 * ``video_classifier`` (``pyproject.toml``: ``keras>=3``), after a video
-  classification repository: the forum's lock wrapper class and decorator
-  under names of its own, on a generator *method*, handed to
-  ``fit_generator(..., workers=3)``;
+  classification repository and laid out as it is: ``data.py`` has the
+  forum's lock wrapper class and decorator under names of its own, on a
+  generator *method*; ``train.py`` imports the data class and hands what
+  the method returns to ``fit_generator(..., workers=3)`` (SLD303 follows
+  the import, and its fix is made in ``data.py``);
 * ``segmentation`` (``setup.py``: ``keras>=3``), after a segmentation
   library: ``segkit.train(model, data, epochs, gen_workers=1,
   gen_use_multiprocessing=False)`` passes its arguments to
@@ -226,15 +228,15 @@ FLAKE8_BEFORE = {
         ("detector/train.py", 83, "SLD301"),
         ("detector/train.py", 85, "SLD305"),
         ("detector/train.py", 89, "SLD305"),
-        ("video_classifier/train.py", 110, "SLD301"),
-        ("video_classifier/train.py", 111, "SLD303"),
-        ("video_classifier/train.py", 116, "SLD303"),
+        ("video_classifier/train.py", 68, "SLD301"),
+        ("video_classifier/train.py", 69, "SLD303"),
+        ("video_classifier/train.py", 74, "SLD303"),
         ("segmentation/segkit/train.py", 10, "SLD301"),
     },
     "keras2": {
         ("detector/generator.py", 29, "SLD104"),
         ("detector/train.py", 83, "SLD301"),
-        ("video_classifier/train.py", 110, "SLD301"),
+        ("video_classifier/train.py", 68, "SLD301"),
         ("segmentation/segkit/train.py", 10, "SLD301"),
         ("segmentation/segkit/train.py", 10, "SLD101"),
     },
@@ -277,7 +279,7 @@ def test_the_fixer_names_what_the_user_still_does(migration: dict[str, Any]) -> 
         assert ("segmentation/segkit/train.py:6:" in keras3
                 and f"parameter '{parameter}' of train() is no longer used" in keras3)
     # a project that imports safeloader now is told to declare it
-    assert re.search(r"video_classifier/train\.py imports safeloader now.*add safeloader to "
+    assert re.search(r"video_classifier/data\.py imports safeloader now.*add safeloader to "
                      r".*video_classifier/pyproject\.toml", keras3)
     assert re.search(r"segkit/data_loader\.py imports safeloader now.*add safeloader to "
                      r".*segmentation/setup\.py", keras2)

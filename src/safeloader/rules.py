@@ -884,16 +884,19 @@ _RULE_LIST = (
             `fit`, `evaluate`, `predict` or their `*_generator` forms that is an
             instance of a hand-written iterator wrapper class, or the result of a
             generator function decorated with a hand-written wrapper decorator (or
-            of such a method, `data.frame_generator(...)`, on an object of a class
-            the module defines): the argument itself, or a name bound once to it.
+            of such a method, `data.frame_generator(...)`, on an object of a
+            project class): the argument itself, or a name bound once to it.
             Wrappers are
             recognised by their structure, whatever their name: a class (no base
             but `object`) whose `__iter__` returns `self` and whose `__next__` (or
             Python 2 `next`) returns the next item of an iterator it was given in
             `__init__` (`next(self.it)`, `self.it.__next__()`, `self.it.next()`),
             and a decorator `def deco(f)` whose inner function returns
-            `Wrapper(f(*a, **kw))`. Only classes and decorators defined at the top
-            level of the same module are followed.
+            `Wrapper(f(*a, **kw))`. The classes and decorators defined at the top
+            level of the module, or of a project module it imports from, are
+            followed (the forum's recipe keeps them in `data.py`, beside the
+            data class, and `train.py` calls `fit`); the fix is made where they
+            are defined.
             """
         ),
         why_bad=_text(

@@ -443,32 +443,45 @@ class Classifier:
         ``reference``, certainly calls, with the scope it is defined in; ``None`` for
         anything else, and for functions of installed packages (a path through
         ``site-packages`` or ``dist-packages``): they are not the project's code."""
+        found = self.definition(expr, reference)
+        if found is None or not isinstance(found[0], ast.FunctionDef) or found[0].decorator_list:
+            return None
+        return found[0], found[1]
+
+    def definition(
+        self, expr: ast.expr, reference: Reference
+    ) -> tuple[ast.FunctionDef | ast.ClassDef, Scope] | None:
+        """The ``def`` or ``class`` statement that ``expr`` (``name`` or ``module.name``),
+        read at ``reference``, certainly names, in this module or in a project module
+        it imports from (followed through re-exports), with the scope it is defined
+        in; ``None`` for anything else, and for installed packages' code."""
         if isinstance(expr, ast.Name):
             found = reference.scope.resolve(expr.id, reference)
-            return self._function_binding(*found, 1) if found is not None else None
+            return self._definition_binding(*found, 1) if found is not None else None
         if isinstance(expr, ast.Attribute):
             base = self.classify(expr.value, reference, 1)
             if isinstance(base, ModuleRef):
-                return self._module_function(base.path, expr.attr, 2)
+                return self._module_definition(base.path, expr.attr, 2)
         return None
 
-    def _function_binding(
+    def _definition_binding(
         self, binding: Binding, scope: Scope, depth: int
-    ) -> tuple[ast.FunctionDef, Scope] | None:
+    ) -> tuple[ast.FunctionDef | ast.ClassDef, Scope] | None:
         node = binding.node
-        if binding.kind is BindingKind.DEF and isinstance(node, ast.FunctionDef):
-            return (node, scope) if not node.decorator_list else None
+        if binding.kind in (BindingKind.DEF, BindingKind.CLASS) and isinstance(
+                node, (ast.FunctionDef, ast.ClassDef)):
+            return node, scope
         statement = binding.statement
         if (binding.kind is BindingKind.IMPORT and isinstance(node, ast.alias)
                 and isinstance(statement, ast.ImportFrom) and scope.path is not None):
             found = find_module(statement.module or "", statement.level, scope.path, self.roots)
             if found is not None:
-                return self._module_function(found, node.name, depth + 1)
+                return self._module_definition(found, node.name, depth + 1)
         return None
 
-    def _module_function(
+    def _module_definition(
         self, path: Path, name: str, depth: int
-    ) -> tuple[ast.FunctionDef, Scope] | None:
+    ) -> tuple[ast.FunctionDef | ast.ClassDef, Scope] | None:
         if depth > _MAX_DEPTH or INSTALLED & set(path.parts) or not is_file(path):
             return None
         module = load_module(path)
@@ -478,7 +491,7 @@ class Classifier:
         if name not in scope.bindings():
             return None
         found = scope.resolve(name, Reference(scope, _END, ()))
-        return self._function_binding(*found, depth) if found is not None else None
+        return self._definition_binding(*found, depth) if found is not None else None
 
     def _module_member(self, path: Path, name: str, depth: int) -> Value | None:
         """Return what ``name`` is in the project module at ``path``."""

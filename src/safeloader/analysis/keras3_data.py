@@ -7,9 +7,12 @@ same pass, so one ``safeloader-fix`` run leaves nothing for the next):
 * SLD303: the data (``x``/``generator`` or ``validation_data``) is an
   instance of a hand-written iterator wrapper class, or what a generator
   function or method decorated with a hand-written wrapper decorator returns
-  (:mod:`.iterator_wrappers`), directly or through a name bound once. Keras 3
-  takes a Python iterator only when it is a generator. Fix: the module's
-  wrapper class and decorator give way to safeloader's, when they can;
+  (:mod:`.iterator_wrappers`), directly or through a name bound once. The
+  wrapper may be this module's or a project module's it imports (the
+  forum's recipe keeps it beside the data class in ``data.py``, and
+  ``train.py`` calls ``fit``). Keras 3 takes a Python iterator only when it
+  is a generator. Fix: the wrapper class and decorator give way to
+  safeloader's, when they can, in the module that defines them;
 * SLD305: a step count (``steps_per_epoch``, ``validation_steps``,
   ``steps``) that is surely a float. Keras 2 counted ``while step < steps``,
   that is ``math.ceil(steps)`` steps; Keras 3 raises ``TypeError``. Fix:
@@ -27,7 +30,8 @@ from __future__ import annotations
 import ast
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Callable, Iterator
 
 from safeloader.analysis.class_index import (
@@ -36,7 +40,13 @@ from safeloader.analysis.class_index import (
     defines_next,
     local_nodes,
 )
-from safeloader.analysis.generators import Classifier, ConstantValue, InstanceRef, node_span
+from safeloader.analysis.generators import (
+    Classifier,
+    ConstantValue,
+    InstanceRef,
+    dotted_name,
+    node_span,
+)
 from safeloader.analysis.iterator_wrappers import ModuleWrappers
 from safeloader.analysis.keras_version import KerasTarget
 from safeloader.analysis.main_guard import derives_from_pydataset
@@ -69,11 +79,15 @@ _MAX_DEPTH = 8
 class WrapperUse:
     """Data that is a hand-written wrapper's instance: ``kind`` describes it for the
     message; ``cls`` is the wrapper class, ``decorator`` the wrapper decorator that
-    made it (``None``: the class was called directly)."""
+    made it (``None``: the class was called directly); ``wrappers`` are those of
+    the module defining them, ``path`` that module's file when it is another
+    project module (``None``: the analysed one)."""
 
     kind: str
     cls: str
     decorator: str | None
+    wrappers: ModuleWrappers = field(compare=False, repr=False)
+    path: Path | None = None
 
 
 class Keras3DataChecker:
@@ -92,11 +106,17 @@ class Keras3DataChecker:
         # a wrapper is a module-level class that defines ``__next__`` or ``next``
         self._may_define_wrappers = any(isinstance(stmt, ast.ClassDef) and defines_next(stmt)
                                         for stmt in tree.body)
+        # ... or one that a project module it imports from defines
+        self._may_import_wrappers = classifier.path is not None and any(
+            isinstance(stmt, (ast.Import, ast.ImportFrom)) for stmt in tree.body)
+        #: the wrappers of the other project modules asked about, by their tree's id
+        #: (the tree is kept with them, so the id stays its own)
+        self._other_wrappers: dict[int, tuple[ast.Module, ModuleWrappers]] = {}
 
     def may_apply(self, call: ast.Call, arguments: LoaderArguments) -> bool:
         """Whether a rule could fire at ``call``: cheap, asked before the Keras target
         (which may cost a walk of the module) is."""
-        return self._may_define_wrappers or any(
+        return self._may_define_wrappers or self._may_import_wrappers or any(
             isinstance(find_argument(call, arguments.method, (param,)), Argument)
             for param in STEP_COUNTS)
 
@@ -109,6 +129,20 @@ class Keras3DataChecker:
     def wrappers(self) -> ModuleWrappers:
         """The module's hand-written iterator wrappers."""
         return ModuleWrappers.build(self.index, self.tree)
+
+    def _wrappers_in(self, scope: Scope) -> tuple[ModuleWrappers, Path | None]:
+        """The wrappers of the module ``scope`` is in, and that module's file when it
+        is another project module (``None``: the analysed one)."""
+        module = scope.module_scope()
+        tree = module.node
+        assert isinstance(tree, ast.Module)
+        if tree is self.tree:
+            return self.wrappers, None
+        if id(tree) not in self._other_wrappers:
+            self._other_wrappers[id(tree)] = (tree, ModuleWrappers.build(ModuleIndex.build(tree),
+                                                                         tree))
+        path = module.path if self.classifier.is_other_module(module.path) else None
+        return self._other_wrappers[id(tree)][1], path
 
     def check(self, call: ast.Call, arguments: LoaderArguments,
               reference: Reference) -> Iterator[Finding]:
@@ -132,10 +166,10 @@ class Keras3DataChecker:
         use = self.wrapper_use(data, reference)
         if use is None:
             return
-        class_fix = self.wrappers.class_fix(use.cls)
+        class_fix = use.wrappers.class_fix(use.cls)
         fixes: tuple[Fix, ...] = ()
         if use.decorator is not None:
-            decorator_fix = self.wrappers.decorator_fix(use.decorator)
+            decorator_fix = use.wrappers.decorator_fix(use.decorator)
             if decorator_fix is not None and class_fix is not None:
                 fixes = (decorator_fix, class_fix)
                 remedy = (f"replace the hand-written '{use.decorator}' with "
@@ -151,17 +185,22 @@ class Keras3DataChecker:
         else:
             remedy = (f"pass a generator (or a keras.utils.PyDataset) instead of a "
                       f"'{use.cls}', or use safeloader.ThreadSafeIterator")
+        if use.path is not None:
+            # the wrapper is fixed in the module that defines it
+            fixes = tuple(replace(fix, path=use.path) for fix in fixes)
+            remedy += f" (in {use.path.name})"
         message = RULES["SLD303"].format(data=f"'{self.describe(data)}'", kind=use.kind,
                                          call=method, evidence=self.target().evidence,
                                          remedy=remedy)
         yield Finding("SLD303", data.lineno, data.col_offset, message, fixes)
 
     def wrapper_use(self, expr: ast.expr, reference: Reference) -> WrapperUse | None:
-        """What hand-written wrapper of this module ``expr`` certainly is an instance of:
-        a call of the wrapper class, of a function or of a method (``obj.method(...)``,
-        ``obj`` an instance of a class of this module) under the wrapper decorator,
-        directly or through a name bound once; ``None`` when none."""
-        if not self.wrappers.classes:
+        """What hand-written wrapper ``expr`` certainly is an instance of: a call of the
+        wrapper class, of a function or of a method (``obj.method(...)``, ``obj`` an
+        instance of a project class) under the wrapper decorator, directly or through
+        a name bound once, the wrapper this module's or a project module's it
+        imports; ``None`` when none."""
+        if not (self._may_import_wrappers or self.wrappers.classes):
             return None
         return self._wrapper_use(expr, reference, 0)
 
@@ -171,28 +210,44 @@ class Keras3DataChecker:
         if isinstance(expr, ast.Name):
             assigned = assigned_value(expr.id, reference)
             return None if assigned is None else self._wrapper_use(*assigned, depth + 1)
-        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
-            return self._method_use(expr.func, reference, depth)
-        if not isinstance(expr, ast.Call) or not isinstance(expr.func, ast.Name):
+        if not isinstance(expr, ast.Call):
             return None
-        found = reference.scope.resolve(expr.func.id, reference)
-        if found is None:
+        if isinstance(expr.func, ast.Attribute):
+            use = self._method_use(expr.func, reference, depth)
+            if use is not None:
+                return use
+        elif isinstance(expr.func, ast.Name):
+            found = reference.scope.resolve(expr.func.id, reference)
+            if found is None:
+                return None
+            binding, scope = found
+            if binding.kind in (BindingKind.CLASS, BindingKind.DEF):
+                return self._defined_use(binding.node, scope, binding.path)
+        # a function or class a project module defines (``from data import f``, ``data.f``)
+        found_definition = self.classifier.definition(expr.func, reference)
+        if found_definition is None:
             return None
-        binding, scope = found
-        if (binding.kind is BindingKind.CLASS
-                and self.wrappers.classes.get(expr.func.id) is binding.node):
-            return WrapperUse(f"a '{expr.func.id}'", expr.func.id, None)
-        if binding.kind is BindingKind.DEF and isinstance(binding.node, ast.FunctionDef):
-            return self._decorated_use(binding.node, scope, binding.path)
+        return self._defined_use(*found_definition, ())
+
+    def _defined_use(self, node: ast.AST, scope: Scope,
+                     path: tuple[tuple[ast.AST, str], ...]) -> WrapperUse | None:
+        """The wrapper a call of ``node`` (a ``class`` or ``def`` statement in ``scope``)
+        returns: the wrapper class itself, or a function under the wrapper decorator."""
+        if isinstance(node, ast.ClassDef):
+            wrappers, module = self._wrappers_in(scope)
+            if wrappers.classes.get(node.name) is node:
+                return WrapperUse(f"a '{node.name}'", node.name, None, wrappers, module)
+            return None
+        if isinstance(node, ast.FunctionDef):
+            return self._decorated_use(node, scope, path)
         return None
 
     def _method_use(self, method: ast.Attribute, reference: Reference,
                     depth: int) -> WrapperUse | None:
-        """The wrapper a call of ``obj.method`` returns, ``obj`` an instance of a class of
-        this module whose own body defines ``method`` under the wrapper decorator."""
+        """The wrapper a call of ``obj.method`` returns, ``obj`` an instance of a project
+        class whose own body defines ``method`` under the wrapper decorator."""
         owner = self.classifier.classify(method.value, reference, depth + 1)
-        if not isinstance(owner, InstanceRef) or owner.cls.scope.module_scope().node is not (
-                self.tree):
+        if not isinstance(owner, InstanceRef):
             return None
         function = class_methods(owner.cls.definition).get(method.attr)
         if not isinstance(function, ast.FunctionDef):
@@ -202,18 +257,25 @@ class Keras3DataChecker:
 
     def _decorated_use(self, function: ast.FunctionDef, scope: Scope,
                        path: tuple[tuple[ast.AST, str], ...]) -> WrapperUse | None:
-        """The wrapper a call of ``function`` returns through its one decorator."""
+        """The wrapper a call of ``function`` returns through its one decorator (defined
+        in this module or imported from a project module)."""
         if len(function.decorator_list) != 1 or not isinstance(
-                function.decorator_list[0], ast.Name):
+                function.decorator_list[0], (ast.Name, ast.Attribute)):
             return None
-        name = function.decorator_list[0].id
+        decorator = function.decorator_list[0]
         where = Reference(scope, (function.lineno, function.col_offset), path)
-        found = scope.resolve(name, where)
-        entry = self.wrappers.decorators.get(name)
-        if found is None or entry is None or found[0].node is not entry[0]:
+        found = self.classifier.definition(decorator, where)
+        if found is None or not isinstance(found[0], ast.FunctionDef):
+            return None
+        wrappers, module = self._wrappers_in(found[1])
+        entry = wrappers.decorators.get(found[0].name)
+        if entry is None or entry[0] is not found[0]:
             return None
         cls = entry[1]
-        return WrapperUse(f"a '{cls}' (what @{name} makes of '{function.name}')", cls, name)
+        # the decorator as written (its node may be another module's: not describe())
+        written = dotted_name(decorator) or found[0].name
+        return WrapperUse(f"a '{cls}' (what @{written} makes of '{function.name}')", cls,
+                          found[0].name, wrappers, module)
 
     # -- SLD305 -------------------------------------------------------------
 
