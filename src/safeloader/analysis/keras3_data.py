@@ -41,6 +41,7 @@ from safeloader.analysis.class_index import (
     local_nodes,
 )
 from safeloader.analysis.generators import (
+    INSTALLED,
     Classifier,
     ConstantValue,
     InstanceRef,
@@ -50,6 +51,7 @@ from safeloader.analysis.generators import (
 from safeloader.analysis.iterator_wrappers import ModuleWrappers
 from safeloader.analysis.keras_version import KerasTarget
 from safeloader.analysis.main_guard import derives_from_pydataset
+from safeloader.analysis.project import find_module
 from safeloader.analysis.scopes import BindingKind, Reference, Scope, assigned_value, child_scope
 from safeloader.analysis.signatures import (
     GENERATOR_METHODS,
@@ -106,12 +108,30 @@ class Keras3DataChecker:
         # a wrapper is a module-level class that defines ``__next__`` or ``next``
         self._may_define_wrappers = any(isinstance(stmt, ast.ClassDef) and defines_next(stmt)
                                         for stmt in tree.body)
-        # ... or one that a project module it imports from defines
-        self._may_import_wrappers = classifier.path is not None and any(
-            isinstance(stmt, (ast.Import, ast.ImportFrom)) for stmt in tree.body)
         #: the wrappers of the other project modules asked about, by their tree's id
         #: (the tree is kept with them, so the id stays its own)
         self._other_wrappers: dict[int, tuple[ast.Module, ModuleWrappers]] = {}
+
+    @functools.cached_property
+    def _may_import_wrappers(self) -> bool:
+        """Whether a top-level import of the module names a project module, which may
+        define a wrapper (an installed package's imports lead to installed code,
+        which is never followed)."""
+        path = self.classifier.path
+        if path is None or not INSTALLED.isdisjoint(path.parts):
+            return False
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.ImportFrom):
+                names = [stmt.module or ""]
+            elif isinstance(stmt, ast.Import):
+                names = [alias.name for alias in stmt.names]
+            else:
+                continue
+            level = stmt.level if isinstance(stmt, ast.ImportFrom) else 0
+            if any(find_module(name, level, path, self.classifier.roots) is not None
+                   for name in names):
+                return True
+        return False
 
     def may_apply(self, call: ast.Call, arguments: LoaderArguments) -> bool:
         """Whether a rule could fire at ``call``: cheap, asked before the Keras target
