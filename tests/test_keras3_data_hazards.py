@@ -4,6 +4,9 @@ as text (the fixed programs are run on real Keras in ``test_keras3_hazard_runs.p
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from safeloader.fix.selection import FixSelection, fix_key
 
 KERAS3 = AnalysisConfig(keras_version="3")
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+SRC = FIXTURES.parent / "src"
 
 #: the forum's lock wrapper under another name, its decorator and a generator it wraps
 WRAPPER = "import threading\n\n\n" + forum_wrapper("Locked") + '''
@@ -473,3 +477,36 @@ def test_sld303_across_modules_stays_silent_where_it_cannot_be_sure(tmp_path: Pa
     project = _project(tmp_path, loaders=WRAPPER + "def plain():\n    yield 1\n", train=script)
     assert [f for f in analyze_source(script, project / "train.py", KERAS3)
             if f.code == "SLD303"] == []
+
+
+def test_a_wrapper_other_modules_import_stays_importable_after_the_fix(tmp_path: Path) -> None:
+    # the forum's pair alone in utils.py, its decorator used by data.py, fit in train.py
+    data = "from utils import locked\n\n\nclass Clips:\n    @locked\n" \
+           "    def frames(self, size):\n        while True:\n            yield size\n"
+    script = ("import keras\n\nfrom data import Clips\n\n"
+              "model = keras.Sequential()\nmodel.fit(Clips().frames(2), steps_per_epoch=2)\n")
+    utils = WRAPPER.split("\n\n\n@locked")[0] + "\n"
+    assert utils.rstrip().endswith("return g")
+    project = _project(tmp_path, utils=utils, data=data, train=script)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        assert safeloader_fix(["--keras-version", "3", "."]) == 0
+    utils = (project / "utils.py").read_text(encoding="utf-8")
+    assert utils == "from safeloader import threadsafe_generator as locked\n"
+    # the fixed modules import, and the method's result is safeloader's generator
+    check = ("import inspect\nfrom data import Clips\nframes = Clips().frames(3)\n"
+             "print(inspect.isgenerator(frames), next(frames))\n")
+    done = subprocess.run([sys.executable, "-c", check], cwd=project, capture_output=True,
+                          text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(SRC), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "3"]
+
+
+def test_sld203_keeps_a_wrapper_class_its_module_never_uses_importable() -> None:
+    source = "import threading\n\n\n" + forum_wrapper("Locked").rstrip("\n") + "\n"
+    [finding] = [f for f in analyze_source(source, Path("utils.py"), KERAS3)
+                 if f.code == "SLD203"]
+    chosen = FixSelection(select=("SLD203",)).fixes_to_apply([finding])
+    result = fix_text(source, Path("utils.py"), chosen)
+    assert result.text == "from safeloader import ThreadSafeIterator as Locked\n"

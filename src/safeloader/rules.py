@@ -712,8 +712,12 @@ _RULE_LIST = (
             """
             The replacement has the same call signature. It differs where the
             hand-written copy was wrong: errors of the source are re-raised instead
-            of ending iteration, and pickling raises a `TypeError`. The rule is off
-            by default because rewriting working code is a matter of taste.
+            of ending iteration, and pickling raises a `TypeError`. The name stays
+            importable from the module: a decorator, or a class the module never
+            uses, keeps its import even where the module itself no longer reads it
+            (another module may import it from there; flake8 may then call it
+            unused, F401). The rule is off by default because rewriting working
+            code is a matter of taste.
             """
         ),
         default_enabled=False,
@@ -961,8 +965,10 @@ _RULE_LIST = (
             fix applies only where the class has nothing but `__init__(self, it)`,
             `__iter__` and a `__next__`/`next` that hands on the wrapped iterator's
             items (with or without a lock), so the runtime's class can take its
-            place under its own name; every use of the names keeps resolving.
-            Errors of the source are re-raised to every later caller instead of
+            place under its own name; every use of the names keeps resolving, in
+            this module and in the modules that import them from it (a wrapper in
+            another project module is fixed there). Errors of the source are
+            re-raised to every later caller instead of
             ending iteration, and pickling the iterator raises a `TypeError` that
             says why. Other wrappers are reported without a fix.
             """

@@ -46,6 +46,9 @@ _ADVANCING_METHODS = frozenset({"__next__", "next"})
 #: what safeloader exports for each kind of wrapper
 CLASS_REPLACEMENT = "ThreadSafeIterator"
 DECORATOR_REPLACEMENT = "threadsafe_generator"
+#: the fix parameter that keeps the import of the name even where the module no
+#: longer uses it: a name other modules may import from this one
+KEEP_IMPORT = "keep_import"
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
@@ -266,12 +269,13 @@ class ModuleWrappers:
     decorators by name, with the name of the class each returns. Only names
     bound once at module level (one ``class`` or ``def``, no assignment, no
     import) and never subclassed count: replacing them by an import then keeps
-    every use of the name working.
+    every use of the name working. ``loaded``: every name the module reads.
     """
 
     classes: Mapping[str, ast.ClassDef]
     decorators: Mapping[str, tuple[ast.FunctionDef, str]]
     index: ModuleIndex
+    loaded: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, index: ModuleIndex, tree: ast.Module) -> ModuleWrappers:
@@ -297,7 +301,9 @@ class ModuleWrappers:
                 returned = decorator_wrapper_class(stmt)
                 if returned in classes:
                     decorators[stmt.name] = (stmt, returned)
-        return cls(classes, decorators, index)
+        loaded = frozenset(node.id for node in ast.walk(tree) if isinstance(node, ast.Name)
+                           and isinstance(node.ctx, ast.Load)) if classes else frozenset()
+        return cls(classes, decorators, index, loaded)
 
     def holds_lock(self, name: str) -> bool:
         """Whether the wrapper class ``name`` keeps a lock (it means to be thread-safe)."""
@@ -309,8 +315,11 @@ class ModuleWrappers:
         node = self.classes[name]
         if not is_replaceable_class(node):
             return None
-        return Fix(FixKind.REPLACE_HANDWRITTEN, span_of(node),
-                   params={"name": name, "replacement": CLASS_REPLACEMENT})
+        params = {"name": name, "replacement": CLASS_REPLACEMENT}
+        if name not in self.loaded:
+            # the module never uses it: another module may import it from here
+            params[KEEP_IMPORT] = "yes"
+        return Fix(FixKind.REPLACE_HANDWRITTEN, span_of(node), params=params)
 
     def decorator_fix(self, name: str) -> Fix | None:
         """The fix that puts ``threadsafe_generator`` in the place of decorator ``name``
@@ -319,5 +328,7 @@ class ModuleWrappers:
         node, returned = self.decorators[name]
         if not is_replaceable_class(self.classes[returned]):
             return None
+        # kept importable: the module uses it, or another module imports it from here
         return Fix(FixKind.REPLACE_HANDWRITTEN, span_of(node),
-                   params={"name": name, "replacement": DECORATOR_REPLACEMENT})
+                   params={"name": name, "replacement": DECORATOR_REPLACEMENT,
+                           KEEP_IMPORT: "yes"})

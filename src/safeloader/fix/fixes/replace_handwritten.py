@@ -7,7 +7,10 @@ safeloader instead, so every use of it in the file still resolves:
 ``from safeloader import ThreadSafeIterator as ThreadSafeIter`` for other
 names. Imports only the removed code used (``import threading``) go too, when
 nothing else uses them, and so does the new import when nothing uses the name
-any more (a class that only the decorator removed with it returned).
+any more (a class that only the decorator removed with it returned), unless
+the fix says to keep it (``keep_import``): a decorator, or a class its module
+never used, which other modules may import from this one (the forum's
+recipe keeps them in ``data.py`` for ``train.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def apply(
     context.remove_imports_used_by(original)
     asname = None if _EXPORTS.get(name) == replacement else name
     context.add_import(_MODULE, replacement if asname else name, asname=asname)
-    # the name may have been used only by other wrappers removed in the same pass
-    context.remove_import(_MODULE, replacement if asname else name, asname)
+    if fix.params.get("keep_import") != "yes":
+        # the name may have been used only by other wrappers removed in the same pass
+        context.remove_import(_MODULE, replacement if asname else name, asname)
     return cst.RemoveFromParent()
