@@ -120,6 +120,26 @@ def test_known_batches_of_arrays():
     assert known_batches(numbers(), None, 32) is None
 
 
+def test_known_batches_of_datasets_with_and_without_a_length():
+    keras = pytest.importorskip("keras")
+    tf_keras = pytest.importorskip("tf_keras")
+
+    class Sized(keras.utils.PyDataset):
+        def __len__(self):
+            return 3
+
+    class Endless(keras.utils.PyDataset):  # no __len__: len() raises TypeError
+        num_batches = None
+
+    class Unsized(tf_keras.utils.Sequence):  # the base __len__ raises NotImplementedError
+        def __getitem__(self, index):
+            return index
+
+    assert known_batches(Sized(), None, None) == 3
+    assert known_batches(Endless(), None, None) is None
+    assert known_batches(Unsized(), None, None) is None
+
+
 def test_the_call_site_is_the_first_frame_outside_the_libraries():
     library = {"find_call_site": find_call_site}
     exec(compile("def fit():\n    return find_call_site(['/fake/keras/'])\n",  # noqa: S102

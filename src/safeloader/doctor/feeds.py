@@ -206,7 +206,7 @@ class Feed:
                 how += ", the shards reading ahead"
             return InputAlone(sum(steady) / len(steady), how), self.items.last
         if self.kind == "dataset":
-            size = _length(self.obj)
+            size = dataset_length(self.obj)
             count = ALONE_BATCHES if size is None else min(ALONE_BATCHES, size)
             return _read(lambda index: self.obj[index], count,
                          "dataset[i] read apart, main thread")
@@ -217,7 +217,11 @@ class Feed:
         return None, None
 
 
-def _length(dataset: object) -> int | None:
+def dataset_length(dataset: object) -> int | None:
+    """``len(dataset)``, or ``None`` when the dataset has no length: a Keras 3
+    ``PyDataset`` without ``__len__`` (``TypeError``; it may give ``num_batches``
+    instead), or a tf_keras ``Sequence`` that does not override ``__len__``,
+    whose base class raises ``NotImplementedError``."""
     try:
         return len(dataset)  # type: ignore[arg-type]
     except (TypeError, NotImplementedError):

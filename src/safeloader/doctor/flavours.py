@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 from safeloader.doctor.arguments import CallArguments
 from safeloader.doctor.callsite import package_root
-from safeloader.doctor.feeds import is_keras_dataset, is_tf_dataset
+from safeloader.doctor.feeds import dataset_length, is_keras_dataset, is_tf_dataset
 
 
 @dataclass(frozen=True)
@@ -148,10 +148,7 @@ def known_batches(data: Any, targets: Any, batch_size: int | None) -> int | None
     if data is None:
         return None
     if is_keras_dataset(data):
-        try:
-            return len(data)
-        except (TypeError, NotImplementedError):
-            return None
+        return dataset_length(data)
     if is_tf_dataset(data):
         cardinality = int(data.cardinality())
         return cardinality if cardinality >= 0 else None

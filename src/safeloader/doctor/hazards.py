@@ -36,8 +36,8 @@ from typing import Any, Iterator
 from safeloader.analysis.signatures import KERAS3_REJECTED_KEYWORDS
 from safeloader.doctor.arguments import CallArguments
 from safeloader.doctor.callsite import SourcePosition
-from safeloader.doctor.feeds import (definition_of, describe, is_iterator, is_keras_dataset,
-                                     is_plain_generator, is_thread_safe)
+from safeloader.doctor.feeds import (dataset_length, definition_of, describe, is_iterator,
+                                     is_keras_dataset, is_plain_generator, is_thread_safe)
 from safeloader.doctor.findings import RuntimeFinding, rule_message
 from safeloader.doctor.flavours import Flavour, MethodSpec
 from safeloader.doctor.spawn_parity import spawn_problem, unguarded_start
@@ -186,10 +186,7 @@ def _keras3_hazards(check: HazardCheck, call: CallArguments) -> None:
 def _keras3_dataset(check: HazardCheck, call: CallArguments, dataset: Any) -> None:
     """SLD306, and the spawn checks of a PyDataset that starts worker processes."""
     steps = call.get(check.spec.steps)
-    try:
-        length = len(dataset)
-    except (TypeError, NotImplementedError):
-        length = None
+    length = dataset_length(dataset)
     if check.spec.modern == "fit" and isinstance(steps, int) and length is not None \
             and steps > length:
         name = type(dataset).__name__
