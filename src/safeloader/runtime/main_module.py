@@ -81,54 +81,23 @@ def _guarded_definition(path: Path, name: str) -> int | None:
     ``None`` when importing the script binds ``name`` (outside the guard), when
     the guard does not bind it either, or when the script cannot be read.
     """
-    try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (OSError, SyntaxError, ValueError):
-        return None
-    # Imported when needed: the runtime is imported by training scripts,
-    # which rarely come here; the analysis owns what a guard is.
+    # Imported when needed: the runtime is imported by training scripts, which
+    # rarely come here; the analysis owns what a guard is and what binds a name,
+    # and keeps the script's parse while the file stays as it is.
     from safeloader.analysis.main_guard import is_main_guard
+    from safeloader.analysis.project import load_module, resolved
+    from safeloader.analysis.scopes import BindingKind
 
-    on_import: dict[str, int] = {}
-    guarded: dict[str, int] = {}
-    for stmt in tree.body:
-        if isinstance(stmt, ast.If) and is_main_guard(stmt):
-            _bind(stmt.body, guarded)
-            _bind(stmt.orelse, on_import)
-        else:
-            _bind([stmt], on_import)
-    if name in on_import:
+    module = load_module(resolved(path))
+    if module is None:
         return None
-    return guarded.get(name)
-
-
-def _bind(statements: list[ast.stmt], names: dict[str, int]) -> None:
-    """Record in ``names`` each name ``statements`` bind at module level, with its first line.
-
-    Function and class bodies are not entered (they bind local names);
-    compound statements (``if``, ``try``, ``for``, ``with``...) are.
-    """
-    for stmt in statements:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.setdefault(stmt.name, stmt.lineno)
-            continue
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            for alias in stmt.names:
-                bound = alias.asname or alias.name.split(".", 1)[0]
-                names.setdefault(bound, stmt.lineno)
-            continue
-        nested: list[ast.stmt] = []
-        for _field, value in ast.iter_fields(stmt):
-            parts = value if isinstance(value, list) else [value]
-            for part in parts:
-                if isinstance(part, ast.stmt):
-                    nested.append(part)
-                elif isinstance(part, (ast.excepthandler, ast.match_case)):
-                    nested.extend(part.body)
-                    if isinstance(part, ast.ExceptHandler) and part.name:
-                        names.setdefault(part.name, part.lineno)
-                elif isinstance(part, ast.AST):
-                    for node in ast.walk(part):
-                        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                            names.setdefault(node.id, node.lineno)
-        _bind(nested, names)
+    guarded = []
+    for binding in module.scope().bindings().get(name, []):
+        if binding.kind is BindingKind.ELSEWHERE:
+            continue  # a function's ``global`` statement: when it runs is unknown
+        block = binding.path[0] if binding.path else None
+        if block is None or block[1] != "body" or not (
+                isinstance(block[0], ast.If) and is_main_guard(block[0])):
+            return None  # bound when the script is imported
+        guarded.append(binding.start[0])
+    return min(guarded, default=None)
