@@ -64,9 +64,6 @@ class ServiceAddress:
         """``grpc://host:port``: what tf.data's client is given."""
         return f"grpc://{self.host_port}"
 
-    def __str__(self) -> str:
-        return self.url
-
 
 def parse_service_address(address: Any, name: str | None = None) -> ServiceAddress:
     """Return the dispatcher address ``address`` names (``HOST:PORT`` or ``grpc://HOST:PORT``).
@@ -108,29 +105,29 @@ def parse_service_address(address: Any, name: str | None = None) -> ServiceAddre
     return ServiceAddress(host, int(port))
 
 
-def check_port(port: Any, name: str = "port") -> int:
+def check_port(port: Any) -> int:
     """Return ``port`` if a server can be asked to listen on it (0 to 65535, 0: any free port).
 
-    Raises :class:`ServiceAddressError` naming ``name`` and the value.
+    Raises :class:`ServiceAddressError` naming the value.
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= MAX_PORT:
         raise ServiceAddressError(
-            f"{name} must be a port number from 0 to {MAX_PORT} (0: any free port), got {port!r}")
+            f"port must be a port number from 0 to {MAX_PORT} (0: any free port), got {port!r}")
     return port
 
 
-def check_host(host: Any, name: str = "host") -> str:
+def check_host(host: Any) -> str:
     """Return ``host`` (a host name or an IP address; an IPv6 one with or without
     brackets) as it goes into an address: an IPv6 host in brackets.
 
-    Raises :class:`ServiceAddressError` naming ``name`` and the value.
+    Raises :class:`ServiceAddressError` naming the value.
     """
     if isinstance(host, str):
         bracketed = host[:1] == "[" and host[-1:] == "]"
         text = host[1:-1] if bracketed else host
         if _is_ipv6(text) or (not bracketed and _is_host_name(text)):
             return address_host(text)
-    raise ServiceAddressError(f"{name} must be a host name or IP address, got {host!r}")
+    raise ServiceAddressError(f"host must be a host name or IP address, got {host!r}")
 
 
 def address_host(host: str) -> str:

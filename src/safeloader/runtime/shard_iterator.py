@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import types
 import weakref
-from typing import Any, Callable, Generic, NoReturn, Protocol, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, NoReturn, Protocol, TypeVar
 
 from safeloader.runtime.threadsafe import PICKLE_MESSAGE
 
@@ -124,3 +124,17 @@ class MergedShards(Generic[T]):
 def shard_name(fn: Callable[..., Any]) -> str:
     """How messages name a shard function: its qualified name, else its ``repr``."""
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def open_shard(fn: Callable[[int, int], Iterable[Any]], index: int,
+               num_shards: int) -> Iterator[Any]:
+    """``iter(fn(index, num_shards))``: shard ``index``'s items, on a thread or in a
+    process; a ``TypeError`` naming the shard when ``fn`` returned no iterable."""
+    result = fn(index, num_shards)
+    try:
+        return iter(result)
+    except TypeError:
+        raise TypeError(
+            f"sharded_generator: {shard_name(fn)}({index}, {num_shards}) returned "
+            f"{type(result).__name__}, which is not iterable"
+        ) from None

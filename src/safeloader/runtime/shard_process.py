@@ -36,7 +36,7 @@ from multiprocessing import connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, Callable, NoReturn
 
-from safeloader.runtime.shard_iterator import shard_name
+from safeloader.runtime.shard_iterator import open_shard
 from safeloader.runtime.shared_arrays import SlotWriter
 
 __all__ = ["ORPHAN_GRACE_SECONDS", "MainImported", "Message", "run_shard"]
@@ -162,7 +162,7 @@ def run_shard(
         with stop.deferred():
             channel.send(("started",))
         try:
-            iterator = _open(fn, index, num_shards)
+            iterator = open_shard(fn, index, num_shards)
             for item in iterator:
                 if not credits:
                     _wait_for_credit(channel)
@@ -227,17 +227,6 @@ def _exit_at_once() -> NoReturn:
         except (AttributeError, OSError, ValueError):
             pass
     os._exit(0)
-
-
-def _open(fn: Callable[[int, int], Iterable[Any]], index: int, num_shards: int) -> Iterator[Any]:
-    result = fn(index, num_shards)
-    try:
-        return iter(result)
-    except TypeError:
-        raise TypeError(
-            f"sharded_generator: {shard_name(fn)}({index}, {num_shards}) returned "
-            f"{type(result).__name__}, which is not iterable"
-        ) from None
 
 
 def _error_message(error: BaseException, context: str = "") -> Message:

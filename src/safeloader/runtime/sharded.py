@@ -53,7 +53,7 @@ from multiprocessing.context import BaseContext
 from typing import Any, Callable, TypeVar
 
 from safeloader.runtime.process_shards import ProcessShardedGenerator, process_sharded_generator
-from safeloader.runtime.shard_iterator import MergedShards, ShardError, shard_name
+from safeloader.runtime.shard_iterator import MergedShards, ShardError, open_shard, shard_name
 
 __all__ = [
     "ABANDON_AFTER_SECONDS",
@@ -160,7 +160,7 @@ class _Shards:
         in_fn = self.in_fn
         try:
             try:
-                iterator = self._open(index)
+                iterator = open_shard(self.fn, index, self.num_shards)
                 while True:
                     item = next(iterator)  # the expensive part, outside the lock
                     with self.lock:
@@ -198,16 +198,6 @@ class _Shards:
             with self.lock:
                 self.done[index] = True
                 self.changed.notify_all()
-
-    def _open(self, index: int) -> Iterator[Any]:
-        result = self.fn(index, self.num_shards)
-        try:
-            return iter(result)
-        except TypeError:
-            raise TypeError(
-                f"sharded_generator: {shard_name(self.fn)}({index}, {self.num_shards}) returned "
-                f"{type(result).__name__}, which is not iterable"
-            ) from None
 
     # -- consumers ---------------------------------------------------------
 
