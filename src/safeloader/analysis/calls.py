@@ -89,6 +89,7 @@ from safeloader.analysis.keras3_settings import SettingsPlan, SettingsPlanner
 from safeloader.analysis.install_magics import InlineRequirement
 from safeloader.analysis.keras_version import KerasTarget, keras_target
 from safeloader.analysis.main_guard import (
+    KERAS_DATASET_BASES,
     derives_from_pydataset,
     is_main_guard,
     names_called_on_import,
@@ -113,8 +114,6 @@ from safeloader.rules import RULES
 _SNIPPET_LIMIT = 40
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _KERAS3_MODERN = frozenset({"fit", "evaluate", "predict"})
-#: the Keras base classes whose objects are safe to load from under processes
-_KERAS_DATASETS = frozenset({"Sequence", "PyDataset"})
 #: where a capital follows a lower-case letter or digit: ``ImageSequence`` -> ``image_sequence``
 _WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -560,7 +559,7 @@ class CallChecker:
         sequences = [
             f"'{snippet(self.lines, other)}'" for other, value in classified
             if other is not data and isinstance(value, InstanceRef)
-            and derives_from_pydataset(value.cls, self.classifier, bases=_KERAS_DATASETS)
+            and derives_from_pydataset(value.cls, self.classifier, bases=KERAS_DATASET_BASES)
         ]
         if not sequences:
             return ""

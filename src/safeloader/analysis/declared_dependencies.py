@@ -46,6 +46,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from safeloader.analysis.poetry_constraints import PoetryConstraintError, poetry_specifiers
+from safeloader.analysis.project import INSTALLED
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,8 +60,6 @@ _REQUIREMENTS_GLOBS = ("requirements*.txt", "requirements/*.txt")
 _CONDA_GLOBS = ("environment*.yml", "environment*.yaml", "conda*.yml", "conda*.yaml")
 # conda names that are not Python distributions a requirement could be about
 _CONDA_SKIP = frozenset({"python", "pip"})
-#: directories that hold installed distributions: the walk never goes above them
-_INSTALLED_ROOTS = frozenset({"site-packages", "dist-packages"})
 #: the YAML loader: LibYAML's when PyYAML was built with it (faster), else the pure one
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -123,7 +122,7 @@ def declared_dependencies(path: Path) -> DeclaredDependencies | None:
     directory = _resolved((path if path.is_dir() else path.parent).absolute())
     home = _resolved(Path.home().absolute())
     while True:
-        if directory == home or directory.name in _INSTALLED_ROOTS:
+        if directory == home or directory.name in INSTALLED:  # installed code: never above it
             return None
         listing = _listing(directory, _stamp(directory))
         if listing.virtual_environment:

@@ -29,6 +29,7 @@ from safeloader.analysis.names import dotted_parts
 from safeloader.analysis.project import (
     find_module,
     is_file,
+    is_installed,
     load_module,
     project_roots,
     resolved,
@@ -49,7 +50,6 @@ from safeloader.findings import Fix, FixKind, Span
 
 _METHOD_DECORATORS = frozenset({"staticmethod", "classmethod"})
 #: directories that hold installed packages, not the project's own modules
-INSTALLED = frozenset({"site-packages", "dist-packages"})
 _MAX_DEPTH = 16
 _END = (1 << 30, 0)
 
@@ -482,7 +482,7 @@ class Classifier:
     def _module_definition(
         self, path: Path, name: str, depth: int
     ) -> tuple[ast.FunctionDef | ast.ClassDef, Scope] | None:
-        if depth > _MAX_DEPTH or INSTALLED & set(path.parts) or not is_file(path):
+        if depth > _MAX_DEPTH or is_installed(path) or not is_file(path):
             return None
         module = load_module(path)
         if module is None:

@@ -41,7 +41,6 @@ from safeloader.analysis.class_index import (
     local_nodes,
 )
 from safeloader.analysis.generators import (
-    INSTALLED,
     Classifier,
     ConstantValue,
     InstanceRef,
@@ -50,8 +49,8 @@ from safeloader.analysis.generators import (
 )
 from safeloader.analysis.iterator_wrappers import ModuleWrappers
 from safeloader.analysis.keras_version import KerasTarget
-from safeloader.analysis.main_guard import derives_from_pydataset
-from safeloader.analysis.project import find_module
+from safeloader.analysis.main_guard import KERAS_DATASET_BASES, derives_from_pydataset
+from safeloader.analysis.project import find_module, is_installed
 from safeloader.analysis.scopes import BindingKind, Reference, Scope, assigned_value, child_scope
 from safeloader.analysis.signatures import (
     GENERATOR_METHODS,
@@ -73,7 +72,6 @@ _NUMPY_FLOATS = frozenset({"numpy.ceil", "numpy.floor", "numpy.trunc", "numpy.ri
                            "numpy.divide", "numpy.true_divide"})
 #: operators that give a float when one operand is a float
 _FLOAT_PRESERVING = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod, ast.Pow)
-_KERAS_DATASETS = frozenset({"Sequence", "PyDataset"})
 _MAX_DEPTH = 8
 
 
@@ -118,7 +116,7 @@ class Keras3DataChecker:
         define a wrapper (an installed package's imports lead to installed code,
         which is never followed)."""
         path = self.classifier.path
-        if path is None or not INSTALLED.isdisjoint(path.parts):
+        if path is None or is_installed(path):
             return False
         for stmt in self.tree.body:
             if isinstance(stmt, ast.ImportFrom):
@@ -354,7 +352,7 @@ class Keras3DataChecker:
         value = given.value
         dataset = self.classifier.classify(data, reference)
         if not isinstance(dataset, InstanceRef) or not derives_from_pydataset(
-                dataset.cls, self.classifier, bases=_KERAS_DATASETS):
+                dataset.cls, self.classifier, bases=KERAS_DATASET_BASES):
             return
         length = self._exceeded_length(value, data, dataset, reference)
         if length is None:

@@ -41,7 +41,7 @@ from safeloader.analysis.generators import (
     node_span,
 )
 from safeloader.analysis.keras_version import KerasTarget
-from safeloader.analysis.main_guard import derives_from_pydataset
+from safeloader.analysis.main_guard import KERAS_DATASET_BASES, derives_from_pydataset
 from safeloader.analysis.project import load_module
 from safeloader.analysis.scopes import Reference, assigned_value
 from safeloader.analysis.signatures import (
@@ -82,7 +82,6 @@ class SettingsPlan:
 
 
 #: the Keras base classes whose objects take the settings in Keras 3
-_KERAS_DATASETS = frozenset({"Sequence", "PyDataset"})
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,7 @@ class SettingsPlanner:
     def _data_kind(self, data: ast.expr, value: object, reference: Reference) -> str:
         """Which of :data:`~safeloader.rules.SLD302_REMEDIES` fits ``data``."""
         if isinstance(value, InstanceRef):
-            dataset = derives_from_pydataset(value.cls, self.classifier, bases=_KERAS_DATASETS)
+            dataset = derives_from_pydataset(value.cls, self.classifier, bases=KERAS_DATASET_BASES)
             return "dataset" if dataset else "unknown"
         if self.wraps_generator(data, reference):
             return "generator"

@@ -16,7 +16,9 @@ from safeloader.analysis.scopes import Reference, position
 _MAX_BASE_DEPTH = 8
 _PYDATASET = frozenset({"PyDataset"})
 #: the base classes of a Keras 3 dataset (``Sequence`` is an alias of ``PyDataset`` there)
-_KERAS3_DATASETS = frozenset({"Sequence", "PyDataset"})
+#: the bases of a Keras dataset whose loader settings Keras 3 reads (tf.keras's
+#: ``Sequence`` is Keras 3's ``PyDataset`` there)
+KERAS_DATASET_BASES = frozenset({"Sequence", "PyDataset"})
 
 
 def is_main_guard(stmt: ast.stmt) -> bool:
@@ -83,7 +85,7 @@ def starts_processes(instance: InstanceRef, classifier: Classifier, *, keras3: b
     ``workers`` of 0 or less in the same call starts no process.
     """
     construction = instance.construction
-    bases = _KERAS3_DATASETS if keras3 else _PYDATASET
+    bases = KERAS_DATASET_BASES if keras3 else _PYDATASET
     if construction is None or not derives_from_pydataset(instance.cls, classifier,
                                                           bases=bases):
         return False

@@ -31,7 +31,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
-from safeloader.analysis.generators import INSTALLED
+from safeloader.analysis.project import is_installed
 
 _CALL_TAIL = r"(?:_generator)?[ \t\r\n\f\\]*\("
 #: a loader method's call, each with how far before the match its word starts
@@ -165,8 +165,3 @@ def imports_might_start_processes(source: str) -> bool:
     """Return ``False`` only when no call in ``source`` can reach worker processes started
     in another module (SLD103 through a project function): there is no import."""
     return "import" in source
-
-
-def is_installed(path: Path) -> bool:
-    """Whether ``path`` lies in an installed package (``site-packages``, ``dist-packages``)."""
-    return not INSTALLED.isdisjoint(path.parts)

@@ -40,13 +40,13 @@ from pathlib import Path
 from typing import Iterator
 
 from safeloader.analysis.config import KerasVersion
-from safeloader.analysis.generators import INSTALLED, Classifier, ConstantValue, InstanceRef
+from safeloader.analysis.generators import Classifier, ConstantValue, InstanceRef
 from safeloader.analysis.keras3_data import Keras3DataChecker
 from safeloader.analysis.keras3_settings import SettingsPlanner
 from safeloader.analysis.keras_version import keras_target
 from safeloader.analysis.main_guard import is_main_guard, starts_processes
 from safeloader.analysis.main_guard_fix import plan_main_guard
-from safeloader.analysis.project import find_module, load_module
+from safeloader.analysis.project import find_module, is_installed, load_module
 from safeloader.analysis.scopes import (
     BindingKind,
     BlockPath,
@@ -170,7 +170,7 @@ class ProcessStartFinder:
         else:
             name, level = statement.names[0].name, 0
         found = find_module(name, level, self.path, self.classifier.roots)
-        return found is not None and not INSTALLED & set(found.parts)
+        return found is not None and not is_installed(found)
 
     def of_call(self, call: ast.Call, reference: Reference) -> ProcessStart | None:
         """Where ``call`` starts worker processes, when it calls a function of another

@@ -22,6 +22,8 @@ from pathlib import Path
 from safeloader.analysis.scopes import Scope
 from safeloader.source_text import SourceError, decode_source
 
+#: the directories installed distributions live in: their code is never the project's
+INSTALLED = frozenset({"site-packages", "dist-packages"})
 #: the word ``global`` followed by what may follow it in a ``global`` statement
 _GLOBAL_WORD = re.compile(r"global[ \t\\]")
 
@@ -112,6 +114,11 @@ def _parsed_module(path: Path, device: int, inode: int, size: int,
     except (OSError, SyntaxError, ValueError, RecursionError, MemoryError, SourceError):
         return None
     return ProjectModule(path, tree, text, text_hints(text))
+
+
+def is_installed(path: Path) -> bool:
+    """Whether ``path`` lies in an installed package (``site-packages``, ``dist-packages``)."""
+    return not INSTALLED.isdisjoint(path.parts)
 
 
 def resolved(path: Path) -> Path:
