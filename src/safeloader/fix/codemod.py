@@ -189,14 +189,16 @@ class SafeloaderFixCommand(CodemodCommand):
         realigned; a parameter the fixes left unused is warned about."""
         fixed = no_blank_line_on_top(
             tree, space_below_added_imports(tree, super().transform_module(tree)))
-        realigned = realign(tree.code, fixed.code)
-        if realigned != tree.code:
+        # ``Module.code`` renders the whole tree on each read: once each here
+        old_text, fixed_text = tree.code, fixed.code
+        realigned = realign(old_text, fixed_text)
+        if realigned != old_text:
             lines = {line for _, fix in self.applied
                      for line in range(fix.span.line, fix.span.end_line + 1)}
             try:
-                before, after = ast.parse(tree.code), ast.parse(realigned)
+                before, after = ast.parse(old_text), ast.parse(realigned)
             except SyntaxError:  # grammar LibCST reads and this Python does not
                 before = after = ast.Module(body=[], type_ignores=[])
             for warning in parameters_left_unused(before, after, lines):
                 self.warn(warning)
-        return fixed if realigned == fixed.code else cst.parse_module(realigned)
+        return fixed if realigned == fixed_text else cst.parse_module(realigned)

@@ -22,11 +22,12 @@ pass, and pycodestyle reports misaligned lines but does not move them.
 
 from __future__ import annotations
 
-import io
 import tokenize
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Callable
+
+from safeloader.source_text import split_lines
 
 _SKIPPED = frozenset({tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
                       tokenize.ENDMARKER})
@@ -63,7 +64,7 @@ class _Tokens:
         last_row = 0  # the row on which the previous token ended
         start = 0
         inside_string = 0  # Python 3.12 tokenizes f-strings: their parts are one token here
-        for token in tokenize.generate_tokens(iter(_lines(text)).__next__):
+        for token in tokenize.generate_tokens(iter(split_lines(text)).__next__):
             if inside_string:
                 inside_string += (token.type in _STRING_STARTS) - (token.type in _STRING_ENDS)
                 last_row = token.end[0]
@@ -313,17 +314,12 @@ def _continues(tokens: _Tokens, index: int) -> bool:
     return index > 0 and tokens.tokens[index - 1].type != tokenize.NEWLINE
 
 
-def _lines(text: str) -> list[str]:
-    """``text``'s lines as the tokenizer counts them (each with its line end)."""
-    return io.StringIO(text, newline="").readlines()
-
-
 def _moved(text: str, moves: dict[int, tuple[int, int]]) -> str:
     """``text`` with the rows of ``moves`` (1-based) re-indented: the row's first
     token, at the column given, moves by the number of columns given."""
     if not moves:
         return text
-    lines = _lines(text)
+    lines = split_lines(text)
     for row, (column, move) in moves.items():
         line = lines[row - 1]
         if column + move < 0 or line[:column].strip(" ") or line[column:column + 1].isspace():
