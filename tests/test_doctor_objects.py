@@ -76,6 +76,19 @@ def test_definitions_and_names():
     assert describe(Counter()) == "Counter"
 
 
+class _Unhashable(type):
+    __hash__ = None  # type: ignore[assignment]
+
+
+class _OddClass(metaclass=_Unhashable):
+    pass
+
+
+def test_a_class_definition_is_found_whatever_its_metaclass():
+    assert definition_of(Counter()) == definition_of(Counter())  # remembered per class
+    assert definition_of(_OddClass()).line == inspect.getsourcelines(_OddClass)[1]
+
+
 @pytest.mark.parametrize("data, kind", [
     (numbers(), "generator"),
     (Counter(), "generator"),

@@ -24,6 +24,7 @@ names and modules, as Keras itself does for tf.data and torch.
 from __future__ import annotations
 
 import _thread
+import functools
 import inspect
 import queue
 import threading
@@ -144,7 +145,16 @@ def definition_of(obj: object) -> SourcePosition | None:
     code = getattr(obj, "gi_code", None)
     if isinstance(code, types.CodeType):
         return SourcePosition(shown_path(code.co_filename), code.co_firstlineno)
-    kind = type(obj)
+    try:
+        return _class_definition(type(obj))
+    except TypeError:  # a metaclass that makes its classes unhashable: not remembered
+        return _class_definition.__wrapped__(type(obj))
+
+
+@functools.lru_cache(maxsize=256)
+def _class_definition(kind: type) -> SourcePosition | None:
+    """Where the class ``kind`` is defined. Remembered: ``inspect`` finds a class's line
+    by parsing its whole module, and every call of ``fit`` asks again."""
     try:
         path = inspect.getsourcefile(kind)
         line = inspect.getsourcelines(kind)[1]

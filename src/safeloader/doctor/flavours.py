@@ -114,14 +114,13 @@ class Flavour:
             config.set_max_steps_per_epoch(before)
 
     def _cap_arguments(self, spec: MethodSpec, call: CallArguments, cap: int) -> None:
-        batch_size = call.get("batch_size") if call.has("batch_size") else None
-        size = known_batches(call.get(spec.data), call.get("y") if call.has("y") else None,
-                             batch_size)
+        # get() is None for a parameter the method does not take
+        batch_size = call.get("batch_size")
+        size = known_batches(call.get(spec.data), call.get("y"), batch_size)
         call.set(spec.steps, _capped(call.get(spec.steps), size, cap))
         validation = call.get("validation_data") if spec.modern == "fit" else None
         if validation is not None:
-            val_batch = call.get("validation_batch_size") if call.has(
-                "validation_batch_size") else None
+            val_batch = call.get("validation_batch_size")
             val_size = known_batches(validation, None, val_batch or batch_size)
             call.set("validation_steps", _capped(call.get("validation_steps"), val_size, cap))
 

@@ -172,7 +172,7 @@ def _keras3_hazards(check: HazardCheck, call: CallArguments) -> None:
         elif is_keras_dataset(value) and name == check.spec.data:
             _keras3_dataset(check, call, value)
     for name in (check.spec.steps, "validation_steps"):
-        steps = call.get(name) if call.has(name) else None
+        steps = call.get(name)
         if isinstance(steps, float):
             whole = math.ceil(steps)
             remedy = f"pass {whole}, the steps Keras 2 ran"

@@ -21,11 +21,12 @@ import traceback
 import types
 from typing import Sequence
 
+from safeloader.doctor.callsite import package_root
 from safeloader.doctor.options import DoctorOptions
 from safeloader.doctor.results import DoctorRun
 from safeloader.doctor.session import DoctorSession
 
-_HIDDEN = (os.path.dirname(os.path.abspath(__file__)) + os.sep,)
+_HIDDEN = (package_root(__file__),)
 
 
 def run_doctor(options: DoctorOptions, argv: Sequence[str] = ()) -> DoctorRun:

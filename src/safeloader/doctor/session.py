@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import os
 import sys
 import threading
 import warnings
@@ -38,7 +37,7 @@ from types import ModuleType
 from typing import Any, Callable, Iterator
 
 from safeloader.doctor.arguments import CallArguments
-from safeloader.doctor.callsite import SourcePosition, find_call_site
+from safeloader.doctor.callsite import SourcePosition, find_call_site, package_root
 from safeloader.doctor.ceiling import ceiling_step_seconds
 from safeloader.doctor.clocks import MODES, step_clocks, with_clocks
 from safeloader.doctor.feeds import Feed, classify
@@ -52,7 +51,7 @@ from safeloader.doctor.results import CallSiteReport, DoctorRun
 #: Warm-up steps of the ceiling run: tracing the step for the cached batch's shapes.
 CEILING_WARMUP = 3
 
-_DOCTOR_ROOT = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_DOCTOR_ROOT = package_root(__file__)
 
 
 class DoctorSession:
@@ -135,9 +134,9 @@ class DoctorSession:
         roots = [_DOCTOR_ROOT]
         for flavour in self._flavours.values():
             roots.extend(flavour.library_roots())
-        tensorflow = sys.modules.get("tensorflow")
-        if tensorflow is not None and getattr(tensorflow, "__file__", None):
-            roots.append(os.path.dirname(os.path.abspath(tensorflow.__file__)) + os.sep)
+        tensorflow = package_root(getattr(sys.modules.get("tensorflow"), "__file__", None))
+        if tensorflow is not None:
+            roots.append(tensorflow)
         return tuple(roots)
 
     def _site(self, position: SourcePosition, spec: MethodSpec,
@@ -236,7 +235,7 @@ def _queue_depth(flavour: Flavour, call: CallArguments, feed: Feed) -> int:
 
 def _array_batch(call: CallArguments, spec: MethodSpec) -> Any:
     """The first batch of in-memory ``x`` (and ``y``, ``sample_weight``)."""
-    size = (call.get("batch_size") if call.has("batch_size") else None) or DEFAULT_BATCH_SIZE
+    size = call.get("batch_size") or DEFAULT_BATCH_SIZE
     parts = [call.get(spec.data)]
     if spec.modern != "predict":
         parts += [call.get("y"), call.get("sample_weight")]
