@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
+import weakref
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Sequence
 
@@ -95,6 +96,11 @@ def is_keras_name(qualified: str, leaf: str) -> bool:
             and ("keras" in parts or parts[0] == "tf_keras"))
 
 
+#: the index of each tree :meth:`ModuleIndex.of` indexed, while the tree lives (a
+#: strong hold on parsed trees would cost more in garbage collection than it saves)
+_INDEXED: weakref.WeakKeyDictionary[ast.Module, ModuleIndex] = weakref.WeakKeyDictionary()
+
+
 @dataclass(frozen=True)
 class ModuleIndex:
     """The imports and class definitions of one module.
@@ -142,6 +148,15 @@ class ModuleIndex:
             star_modules=frozenset(stars),
             classes={name: tuple(defs) for name, defs in classes.items()},
         )
+
+    @classmethod
+    def of(cls, tree: ast.Module, text: str | None = None) -> ModuleIndex:
+        """:meth:`build`'s index of ``tree``, built once however many rules ask for it
+        (the class rules, SLD302's and SLD303's checks, the guard fix)."""
+        index = _INDEXED.get(tree)
+        if index is None:
+            index = _INDEXED[tree] = cls.build(tree, text)
+        return index
 
     def qualified_names(self, expr: ast.expr) -> frozenset[str]:
         """Every qualified name ``expr`` may stand for; empty when unknown."""

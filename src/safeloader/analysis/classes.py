@@ -29,7 +29,7 @@ def check_classes(tree: ast.Module, target: Callable[[], KerasTarget],
     ``text``: the module's source, when known (it spares walking blocks that hold
     neither class nor import).
     """
-    index = ModuleIndex.build(tree, text)
+    index = ModuleIndex.of(tree, text)
     findings: list[Finding] = []
     # each rule judges only a Keras dataset class or an iterator class: the others
     # are told apart once, cheaply

@@ -141,7 +141,7 @@ class Keras3DataChecker:
     @functools.cached_property
     def index(self) -> ModuleIndex:
         """The module's imports and classes."""
-        return ModuleIndex.build(self.tree, self.text)
+        return ModuleIndex.of(self.tree, self.text)
 
     @functools.cached_property
     def wrappers(self) -> ModuleWrappers:
@@ -157,7 +157,7 @@ class Keras3DataChecker:
         if tree is self.tree:
             return self.wrappers, None
         if id(tree) not in self._other_wrappers:
-            self._other_wrappers[id(tree)] = (tree, ModuleWrappers.build(ModuleIndex.build(tree),
+            self._other_wrappers[id(tree)] = (tree, ModuleWrappers.build(ModuleIndex.of(tree),
                                                                          tree))
         path = module.path if self.classifier.is_other_module(module.path) else None
         return self._other_wrappers[id(tree)][1], path

@@ -151,11 +151,11 @@ class SettingsPlanner:
         definition = instance.cls.definition
         path = instance.cls.scope.path
         if path is None or not self.classifier.is_other_module(path):
-            return loader_settings_route(ModuleIndex.build(self.tree), definition, self.target)
+            return loader_settings_route(ModuleIndex.of(self.tree), definition, self.target)
         module = load_module(path)
         if module is None:
             return None
-        fixes = loader_settings_route(ModuleIndex.build(module.tree), definition, self.target)
+        fixes = loader_settings_route(ModuleIndex.of(module.tree), definition, self.target)
         if fixes is None:
             return None
         return tuple(Fix(fix.kind, fix.span, path, fix.params) for fix in fixes)

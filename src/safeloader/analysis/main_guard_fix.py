@@ -89,7 +89,7 @@ def _refusal(tree: ast.Module, kept: list[ast.stmt], hidden: set[str],
 
 def _worker_code(tree: ast.Module, definitions: dict[str, ast.stmt]) -> Iterator[ast.stmt]:
     """The module's dataset classes and the module-level definitions they use, transitively."""
-    index = ModuleIndex.build(tree)
+    index = ModuleIndex.of(tree)
     pending = [stmt for stmt in definitions.values()
                if isinstance(stmt, ast.ClassDef) and derives_from_dataset(index, stmt)]
     seen: set[str] = set()
