@@ -98,7 +98,14 @@ from safeloader.analysis.main_guard import (
 from safeloader.analysis.main_guard_fix import plan_main_guard
 from safeloader.analysis.prefilter import line_numbers, loader_call_offsets
 from safeloader.analysis.project import LazyTextHints
-from safeloader.analysis.scopes import BlockPath, Reference, Scope, child_scope, position
+from safeloader.analysis.scopes import (
+    BlockPath,
+    Reference,
+    Scope,
+    called_name_position,
+    child_scope,
+    position,
+)
 from safeloader.analysis.signatures import (
     GENERATOR_METHODS,
     KERAS3_REJECTED_KEYWORDS,
@@ -592,14 +599,6 @@ class CallChecker:
         return (f"decorate '{function.label}'{where} with "
                 "@safeloader.threadsafe_generator")
 
-    def _method_position(self, call: ast.Call) -> tuple[int, int]:
-        """Return the line and column of the called method's name."""
-        func = call.func
-        assert isinstance(func, ast.Attribute)
-        end_line = func.end_lineno or func.lineno
-        end_col = func.end_col_offset if func.end_col_offset is not None else func.col_offset
-        return end_line, max(end_col - len(func.attr.encode("utf-8")), 0)
-
     def _old_method(
         self, call: ast.Call, arguments: LoaderArguments, reference: Reference
     ) -> Iterator[Finding]:
@@ -608,7 +607,7 @@ class CallChecker:
         new = GENERATOR_METHODS.get(method)
         if new is None:
             return
-        line, col = self._method_position(call)
+        line, col = called_name_position(call)
         params = {"old": method, "new": new}
         fixes: tuple[Fix, ...] = ()
         if self._targets_keras3() and any(
@@ -633,7 +632,7 @@ class CallChecker:
         passed = [k.arg for k in call.keywords if k.arg in KERAS3_REJECTED_KEYWORDS]
         if not passed or not self._targets_keras3():
             return
-        line, col = self._method_position(call)
+        line, col = called_name_position(call)
         keywords = ", ".join(f"'{name}'" for name in passed)
         plan: SettingsPlan = self.settings.plan(call, arguments, reference, by_keyword_only=True)
         fixes: tuple[Fix, ...] = ()
@@ -673,7 +672,7 @@ class CallChecker:
                     break
         if setting is None:
             return
-        line, col = self._method_position(call)
+        line, col = called_name_position(call)
         if self._guard_fix is None:
             self._guard_fix = (plan_main_guard(self.tree),)
         fix = self._guard_fix[0]
@@ -726,7 +725,7 @@ class CallChecker:
             elif isinstance(flag.value, ast.Constant):
                 fixes = (Fix(FixKind.DISABLE_MULTIPROCESSING, node_span(flag.value), None,
                              {"keyword": keyword}),)
-            line, col = self._method_position(call)
+            line, col = called_name_position(call)
             yield Finding("SLD103", line, col, RULES["SLD103"].format_in_notebook(
                 call=arguments.method, setting=setting, data=f"'{snippet(self.lines, data)}'",
                 name=name, module=module_file_for(name), keyword=keyword,

@@ -52,6 +52,7 @@ from safeloader.analysis.scopes import (
     BlockPath,
     Reference,
     Scope,
+    called_name_position,
     child_scope,
     iter_expressions,
     position,
@@ -462,12 +463,7 @@ def check_imported_starts(
         start = finder.of_call(call, reference)
         if start is None:
             continue
-        func = call.func
-        line, col = func.lineno, func.col_offset
-        if isinstance(func, ast.Attribute) and func.end_lineno is not None \
-                and func.end_col_offset is not None:
-            line = func.end_lineno
-            col = max(func.end_col_offset - len(func.attr.encode("utf-8")), 0)
+        line, col = called_name_position(call)
         if not guard_fix:
             guard_fix.append(plan_main_guard(tree))
         fix = guard_fix[0]

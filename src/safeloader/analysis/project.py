@@ -31,10 +31,14 @@ _GLOBAL_WORD = re.compile(r"global[ \t\\]")
 def text_hints(source: str) -> frozenset[str]:
     """Return which of the rare constructs :class:`Scope` looks for ``source`` may contain:
     ``":="`` (a walrus) and ``"global"`` (a ``global`` statement)."""
-    hints = {":="} if ":=" in source else set()
-    if "global" in source and _has_global_statement(source):
-        hints.add("global")
-    return frozenset(hints)
+    return frozenset(hint for hint in (":=", "global") if _may_contain(source, hint))
+
+
+def _may_contain(source: str, hint: object) -> bool:
+    """Whether ``source`` may contain the construct ``hint`` names (see :func:`text_hints`)."""
+    if hint == ":=":
+        return ":=" in source
+    return hint == "global" and "global" in source and _has_global_statement(source)
 
 
 class LazyTextHints:
@@ -47,10 +51,7 @@ class LazyTextHints:
 
     def __contains__(self, hint: object) -> bool:
         if hint not in self._found:
-            source = self._source
-            self._found[hint] = (":=" in source if hint == ":=" else
-                                 hint == "global" and "global" in source
-                                 and _has_global_statement(source))
+            self._found[hint] = _may_contain(self._source, hint)
         return self._found[hint]
 
 

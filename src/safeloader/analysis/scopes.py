@@ -80,6 +80,17 @@ def end_position(node: ast.AST) -> Position:
     return (getattr(node, "end_lineno", 0) or 0, getattr(node, "end_col_offset", 0) or 0)
 
 
+def called_name_position(call: ast.Call) -> Position:
+    """Where a finding about ``call`` points: the called name (``fit`` of
+    ``model.fit(...)``, ``train`` of ``lib.train(...)``), else the callee's start."""
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        end_line = func.end_lineno or func.lineno
+        end_col = func.end_col_offset if func.end_col_offset is not None else func.col_offset
+        return end_line, max(end_col - len(func.attr.encode("utf-8")), 0)
+    return func.lineno, func.col_offset
+
+
 def display_names(node: ast.expr, *, starred: bool = True) -> Iterator[ast.Name]:
     """Yield the names ``node`` is or holds at any depth of tuple and list displays: the
     names a target binds (``a, (b, *c)``); ``starred``: those of starred elements too."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from safeloader.notebooks.document import CodeCell
+from safeloader.notebooks.document import CodeCell, NotebookError, read_notebook
 
 #: the name of nbQA's temporary file for a notebook: its stem, mkstemp's eight
 #: random characters, nbQA's suffix
@@ -34,8 +34,6 @@ def nbqa_notebook(path: Path) -> Path | None:
 def nbqa_code_cells(path: Path) -> tuple[CodeCell, ...]:
     """The code cells of the notebook nbQA wrote ``path`` from (none when there is
     no such notebook, or it cannot be read)."""
-    from safeloader.notebooks.document import NotebookError, read_notebook
-
     notebook = nbqa_notebook(path)
     if notebook is None:
         return ()
