@@ -27,7 +27,7 @@ Fixed or not, the message's advice is the one of
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from safeloader.analysis.class_dataset import loader_settings_route
@@ -98,10 +98,21 @@ class SettingsPlanner:
     classifier: Classifier
     target: Callable[[], KerasTarget]
     wraps_generator: Callable[[ast.expr, Reference], bool]
+    #: each call's plan, by the call and ``by_keyword_only``: SLD301, SLD302 and
+    #: SLD103 (what the fix moves) ask about the same call
+    _plans: dict[tuple[ast.Call, bool], SettingsPlan] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def plan(self, call: ast.Call, arguments: LoaderArguments, reference: Reference,
              by_keyword_only: bool) -> SettingsPlan:
         """The plan for ``call``; ``by_keyword_only``: positional settings cannot be edited."""
+        key = (call, by_keyword_only)
+        if key not in self._plans:
+            self._plans[key] = self._plan(call, arguments, reference, by_keyword_only)
+        return self._plans[key]
+
+    def _plan(self, call: ast.Call, arguments: LoaderArguments, reference: Reference,
+              by_keyword_only: bool) -> SettingsPlan:
         data = _first_data(call)
         value = None if data is None else self.classifier.classify(data, reference)
         kind = "unknown" if data is None else self._data_kind(data, value, reference)
